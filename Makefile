@@ -1,0 +1,105 @@
+# dacs - domain adaptation by cross-domain mixed sampling, as Unix filters.
+#
+#   make                 build lib/libdacs.a and every tool into bin/
+#   make check           build and run every test (C unit tests and Bats)
+#   make check SAN=1     the same under AddressSanitizer + UBSan (build/san)
+#   make bench           throughput figures (see tests/bench)
+#   make demo            install dependencies, build, and run the full demo
+#   make install PREFIX=/usr/local DESTDIR=
+#
+# Dependencies are found with pkg-config: libpng, zlib, openblas.
+
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+DATADIR ?= $(PREFIX)/share/dacs
+PKG_CONFIG ?= pkg-config
+PKGS := libpng zlib openblas
+
+CC      ?= cc
+OPT     ?= -O2
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+CFLAGS  ?=
+DX_CFLAGS = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Ilib \
+            $(shell $(PKG_CONFIG) --cflags $(PKGS)) $(CFLAGS)
+DX_LDLIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread $(LDLIBS)
+
+ifeq ($(SAN),1)
+BUILD   := build/san
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+LIBA    := $(BUILD)/libdacs.a
+BIN     := $(BUILD)/bin
+else
+BUILD   := build
+LIBA    := lib/libdacs.a
+BIN     := bin
+endif
+
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/lib/%.o)
+TOOL_SRC  := $(wildcard tools/*.c)
+TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+MAN1      := $(wildcard man/man1/*.1)
+MAN5      := $(wildcard man/man5/*.5)
+
+.PHONY: all check unit bench demo demo-quick install uninstall clean fuzz deps
+.SUFFIXES:
+.DELETE_ON_ERROR:
+
+all: $(LIBA) $(TOOLS)
+
+$(BUILD)/obj/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/obj/lib
+	$(CC) $(DX_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/%: tools/%.c $(LIBA) $(wildcard lib/*.h) | $(BIN)
+	$(CC) $(DX_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBA) $(wildcard lib/*.h) | $(BUILD)/tests
+	$(CC) $(DX_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
+
+$(BUILD)/obj/lib $(BUILD)/tests $(BIN):
+	mkdir -p $@
+
+# Every test, summed into one closing line "N passed, N failed".
+check: all $(UNITS)
+	@DACS_BIN=$(abspath $(BIN)) DACS_UNIT=$(abspath $(BUILD)/tests) \
+	    DACS_SAN=$(SAN) tests/run
+
+bench: all
+	@DACS_BIN=$(abspath $(BIN)) tests/bench/run
+
+deps:
+	@pipelines/install-deps
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -f pipelines/dacs.mk demo
+
+demo-quick: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -f pipelines/dacs.mk demo-quick
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)
+	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)
+	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
+	cp -R pipelines $(DESTDIR)$(DATADIR)/
+
+uninstall:
+	rm -f $(TOOLS:$(BIN)/%=$(DESTDIR)$(BINDIR)/%)
+	rm -f $(MAN1:man/man1/%=$(DESTDIR)$(MANDIR)/man1/%)
+	rm -f $(MAN5:man/man5/%=$(DESTDIR)$(MANDIR)/man5/%)
+	rm -rf $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf build bin lib/libdacs.a

@@ -1,0 +1,55 @@
+# helpers.bash - shared setup for the Bats suites.
+#
+# Tools are run from $DACS_BIN (set by tests/run; bin/ by default).  Each
+# test gets a fresh $T directory.
+
+load /usr/lib/bats/bats-support/load.bash
+load /usr/lib/bats/bats-assert/load.bash
+
+: "${DACS_TOP:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+: "${DACS_BIN:=$DACS_TOP/bin}"
+PATH="$DACS_BIN:$PATH"
+export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-2}
+
+setup() {
+    T=$(mktemp -d "${BATS_TMPDIR:-/tmp}/dacs.XXXXXX")
+    cd "$T" || return 1
+}
+
+teardown() {
+    cd / && rm -rf "$T"
+}
+
+# run_split CMD...: run with stdout and stderr apart.  Sets $status,
+# $stdout (the bytes of stdout, as text) and $stderr.
+run_split() {
+    local out err
+    out=$(mktemp) err=$(mktemp)
+    "$@" >"$out" 2>"$err"
+    status=$?
+    stdout=$(cat "$out")
+    stdout_bytes=$(stat -c %s "$out")
+    stderr=$(cat "$err")
+    stderr_lines=$(wc -l <"$err")
+    rm -f "$out" "$err"
+}
+
+# assert_clean_failure TOOL: after run_split, the tool failed the way
+# dacs promises: non-zero exit, nothing on stdout, exactly one line on
+# stderr that starts with "TOOL: ".
+assert_clean_failure() {
+    local tool=$1
+    if [ "$status" -eq 0 ]; then
+        fail "expected failure, got exit 0 (stderr: $stderr)"
+    fi
+    if [ "$stdout_bytes" -ne 0 ]; then
+        fail "expected nothing on stdout, got $stdout_bytes bytes"
+    fi
+    if [ "$stderr_lines" -ne 1 ]; then
+        fail "expected one line on stderr, got $stderr_lines: $stderr"
+    fi
+    case "$stderr" in
+    "$tool: "*) ;;
+    *) fail "stderr should start with '$tool: ', got: $stderr" ;;
+    esac
+}

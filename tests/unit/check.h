@@ -1,0 +1,47 @@
+/* check.h - a minimal TAP producer for the C unit tests.
+ *
+ * CHECK(cond, fmt, ...) prints "ok N - msg" or "not ok N - msg".  A test
+ * program ends with `return check_done();`, which prints the plan and
+ * returns non-zero if anything failed, so a failure can never pass quietly.
+ */
+#ifndef DACS_CHECK_H
+#define DACS_CHECK_H
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+static int check_n, check_failed;
+
+__attribute__((format(printf, 2, 3))) static int check_report(int ok, const char *fmt, ...)
+{
+    va_list ap;
+    check_n++;
+    printf("%sok %d - ", ok ? "" : "not ", check_n);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    if (!ok)
+        check_failed++;
+    return ok;
+}
+
+#define CHECK(cond, ...) check_report(!!(cond), __VA_ARGS__)
+
+/* |a-b| <= atol + rtol*|b| */
+#define CHECK_CLOSE(a, b, atol, rtol, ...)                                   \
+    check_report(fabs((double)(a) - (double)(b)) <=                          \
+                     (atol) + (rtol) * fabs((double)(b)),                    \
+                 __VA_ARGS__)
+
+static inline int check_done(void)
+{
+    printf("1..%d\n", check_n);
+    if (check_failed)
+        fprintf(stderr, "%d of %d checks failed\n", check_failed, check_n);
+    return check_failed ? 1 : 0;
+}
+
+#endif

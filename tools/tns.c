@@ -1,0 +1,587 @@
+/* tns - inspect and convert tensor streams.
+ *
+ *   tns info [FILE...]
+ *   tns select|drop [-i IN] [-o OUT] GLOB...
+ *   tns rename [-i IN] [-o OUT] OLD=NEW...
+ *   tns cat [-o OUT] [--replace] FILE...
+ *   tns get [-i IN] NAME
+ *   tns png-in [-i IN] [-o OUT] [--name NAME] [--as rgb|label|raw] PNG...
+ *   tns png-out [-i IN] [--color] [--range LO,HI] NAME PATTERN
+ *   tns npy-in [-i IN] [-o OUT] [--name NAME] NPY...
+ *   tns npy-out [-i IN] NAME FILE.npy | --dir DIR
+ */
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "classes.h"
+#include "cli.h"
+#include "npy.h"
+#include "pngio.h"
+#include "tns.h"
+
+static const char USAGE[] =
+    "usage: tns COMMAND [OPTIONS] [ARGS]\n"
+    "Inspect and convert dacs tensor streams (see tns(5)).\n"
+    "\n"
+    "commands:\n"
+    "  info [FILE...]            one line per frame: index, name, dtype, shape,\n"
+    "                            min, max, mean (FILE '-' or none: stdin);\n"
+    "                            a line '# segment K' starts each later batch\n"
+    "  select GLOB...            keep only frames whose name matches a glob\n"
+    "  drop GLOB...              remove frames whose name matches a glob\n"
+    "  rename OLD=NEW...         rename frames\n"
+    "                            (select, drop and rename work batch by batch)\n"
+    "  cat FILE...               merge the frames of streams into one batch\n"
+    "                            ('-' is stdin)\n"
+    "  get NAME                  write the raw payload of one frame to stdout\n"
+    "                            (e.g. the text of meta.arch)\n"
+    "  png-in PNG...             PNG files of one size to one u8/u16 frame,\n"
+    "                            batched along the first dim\n"
+    "  png-out NAME PATTERN      one PNG per batch item of frame NAME; PATTERN\n"
+    "                            holds %d or %0Nd for the item index\n"
+    "  npy-in NPY...             NumPy .npy files to frames\n"
+    "  npy-out NAME FILE.npy     one frame to a .npy file\n"
+    "  npy-out --dir DIR         every frame to DIR/NAME.npy\n"
+    "\n"
+    "options:\n"
+    "  -i, --input FILE    input stream (default stdin)\n"
+    "  -o, --output FILE   output stream, written atomically (default stdout)\n"
+    "  --replace           cat, rename, png-in, npy-in: a frame may replace one\n"
+    "                      of the same name instead of being an error\n"
+    "  --name NAME         png-in, npy-in: frame name (default: image for\n"
+    "                      png-in, the file's base name for npy-in)\n"
+    "  --as MODE           png-in: rgb (u8 NxHxWx3, the default), label\n"
+    "                      (NxHxW of the first channel, u8 or u16, palette\n"
+    "                      indices kept) or raw (as stored)\n"
+    "  --color             png-out: colour label maps with the Cityscapes\n"
+    "                      palette (255 black)\n"
+    "  --range LO,HI       png-out: map f32 values LO..HI to grey 0..255\n"
+    "                      (default 0,1)\n"
+    "  --start K           png-out: number files from K (default 0)\n"
+    "  --dir DIR           npy-out: write every frame into DIR\n"
+    "  -h, --help          show this help\n";
+
+static struct {
+    const char *in, *out, *name, *dir;
+    int as, color, replace;
+    double lo, hi;
+    long start;
+} opt = {.lo = 0, .hi = 1};
+
+static void load(tns_stream *s, const char *path)
+{
+    dx_err err;
+    if (tns_stream_load(s, path, &err))
+        dx_die_err(&err);
+}
+
+static void save(tns_stream *s)
+{
+    dx_err err;
+    if (tns_stream_save(s, opt.out, &err))
+        dx_die_err(&err);
+    tns_stream_free(s);
+}
+
+static double value_at(const tns_frame *f, size_t i)
+{
+    switch (f->dtype) {
+    case DX_U8:
+        return ((const uint8_t *)f->data)[i];
+    case DX_U16:
+        return ((const uint16_t *)f->data)[i];
+    case DX_I32:
+        return ((const int32_t *)f->data)[i];
+    default:
+        return ((const float *)f->data)[i];
+    }
+}
+
+static int cmd_info(int argc, char **argv)
+{
+    int nfiles = argc > 0 ? argc : 1;
+    for (int k = 0; k < nfiles; k++) {
+        const char *path = argc > 0 ? argv[k] : "-";
+        tns_reader r;
+        tns_frame f;
+        dx_err err;
+        if (tns_open(&r, path, &err))
+            dx_die_err(&err);
+        int got;
+        long seg = 0;
+        while ((got = tns_read(&r, &f, &err)) == 1) {
+            char shape[160];
+            if (r.segment != seg)
+                printf("# segment %ld\n", seg = r.segment);
+            double mn = 0, mx = 0, sum = 0;
+            size_t bad = 0;
+            int first = 1;
+            for (size_t i = 0; i < f.count; i++) {
+                double v = value_at(&f, i);
+                if (v != v || v - v != 0) { /* NaN or Inf */
+                    bad++;
+                    continue;
+                }
+                if (first || v < mn)
+                    mn = v;
+                if (first || v > mx)
+                    mx = v;
+                first = 0;
+                sum += v;
+            }
+            size_t good = f.count - bad;
+            printf("%ld\t%s\t%s\t%s", r.index - 1, f.name,
+                   dx_dtype_name(f.dtype),
+                   tns_shape_str(&f, shape, sizeof shape));
+            if (good)
+                printf("\tmin %.6g\tmax %.6g\tmean %.6g", mn, mx,
+                       sum / (double)good);
+            else
+                printf("\tmin -\tmax -\tmean -");
+            if (bad)
+                printf("\tnonfinite %zu", bad);
+            printf("\n");
+            tns_frame_free(&f);
+        }
+        tns_close(&r);
+        if (got < 0)
+            dx_die_err(&err);
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int matches(const char *name, int argc, char **argv)
+{
+    for (int i = 0; i < argc; i++)
+        if (fnmatch(argv[i], name, 0) == 0)
+            return 1;
+    return 0;
+}
+
+/* Apply fn to every segment (batch) of the input and write the results,
+ * one output segment per input segment. */
+static void each_segment(void (*fn)(tns_stream *, int, char **), int argc,
+                         char **argv)
+{
+    tns_reader r;
+    tns_writer w;
+    tns_stream s;
+    dx_err err;
+    if (tns_open(&r, opt.in, &err) || tns_create(&w, opt.out, &err))
+        dx_die_err(&err);
+    int got;
+    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
+        fn(&s, argc, argv);
+        for (int i = 0; i < s.n; i++)
+            if (tns_write(&w, &s.v[i], &err))
+                goto fail;
+        if (tns_end_segment(&w, &err))
+            goto fail;
+        tns_stream_free(&s);
+    }
+    if (got < 0)
+        goto fail;
+    tns_close(&r);
+    if (tns_finish(&w, &err))
+        dx_die_err(&err);
+    return;
+fail:
+    tns_abort(&w);
+    dx_die_err(&err);
+}
+
+static int select_keep;
+
+static void select_fn(tns_stream *s, int argc, char **argv)
+{
+    int n = 0;
+    for (int i = 0; i < s->n; i++) {
+        if (matches(s->v[i].name, argc, argv) == select_keep)
+            s->v[n++] = s->v[i];
+        else
+            tns_frame_free(&s->v[i]);
+    }
+    s->n = n;
+}
+
+static int cmd_select(int argc, char **argv, int keep)
+{
+    if (argc < 1)
+        dx_die("%s: expected at least one GLOB", keep ? "select" : "drop");
+    select_keep = keep;
+    each_segment(select_fn, argc, argv);
+    return 0;
+}
+
+static void rename_fn(tns_stream *s, int argc, char **argv)
+{
+    dx_err err;
+    for (int i = 0; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        char from[TNS_MAX_NAME + 1];
+        snprintf(from, sizeof from, "%.*s", (int)(eq - argv[i]), argv[i]);
+        int at = tns_stream_find(s, from);
+        if (at < 0)
+            dx_die("rename: no frame '%s' in the input stream", from);
+        tns_frame f = s->v[at];
+        memmove(&s->v[at], &s->v[at + 1], (size_t)(s->n - at - 1) * sizeof f);
+        s->n--;
+        snprintf(f.name, sizeof f.name, "%s", eq + 1);
+        if (tns_stream_put(s, &f, opt.replace, &err))
+            dx_die("rename: %s (use --replace to overwrite it)", err.msg);
+    }
+}
+
+static int cmd_rename(int argc, char **argv)
+{
+    if (argc < 1)
+        dx_die("rename: expected at least one OLD=NEW");
+    for (int i = 0; i < argc; i++) {
+        const char *eq = strchr(argv[i], '=');
+        if (!eq || eq == argv[i] || !tns_name_ok(eq + 1))
+            dx_die("rename: expected OLD=NEW with NEW a valid frame name, "
+                   "got '%s'", argv[i]);
+    }
+    each_segment(rename_fn, argc, argv);
+    return 0;
+}
+
+static int cmd_cat(int argc, char **argv)
+{
+    if (argc < 1)
+        dx_die("cat: expected at least one FILE");
+    tns_stream all = {0};
+    dx_err err;
+    for (int k = 0; k < argc; k++) {
+        tns_stream s;
+        load(&s, argv[k]);
+        for (int i = 0; i < s.n; i++)
+            if (tns_stream_put(&all, &s.v[i], opt.replace, &err))
+                dx_die("cat: %s: %s (use --replace to keep the later one)",
+                       argv[k], err.msg);
+        tns_stream_free(&s);
+    }
+    save(&all);
+    return 0;
+}
+
+static int cmd_get(int argc, char **argv)
+{
+    if (argc != 1)
+        dx_die("get: expected one frame NAME");
+    tns_stream s;
+    load(&s, opt.in);
+    tns_frame *f = tns_stream_get(&s, argv[0]);
+    if (!f)
+        dx_die("get: no frame '%s' in the input stream", argv[0]);
+    if (f->nbytes && fwrite(f->data, 1, f->nbytes, stdout) != f->nbytes)
+        dx_die("get: write failed");
+    tns_stream_free(&s);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* Start with the input stream when -i was given, else an empty one. */
+static void base_stream(tns_stream *s)
+{
+    if (opt.in)
+        load(s, opt.in);
+    else
+        memset(s, 0, sizeof *s);
+}
+
+static int cmd_png_in(int argc, char **argv)
+{
+    if (argc < 1)
+        dx_die("png-in: expected at least one PNG file");
+    static const int modes[] = {DX_PNG_RGB8, DX_PNG_LABEL, DX_PNG_RAW};
+    tns_stream s;
+    tns_frame f = {0};
+    dx_err err;
+    base_stream(&s);
+    const char *name = opt.name ? opt.name : "image";
+    for (int k = 0; k < argc; k++) {
+        dx_png p;
+        if (dx_png_read(argv[k], modes[opt.as], &p, &err))
+            dx_die_err(&err);
+        int dtype = p.depth == 16 ? DX_U16 : DX_U8;
+        if (k == 0) {
+            int64_t dims[4] = {argc, p.height, p.width, p.channels};
+            int rank = opt.as == 1 ? 3 : 4;
+            if (tns_frame_alloc(&f, name, dtype, rank, dims, &err))
+                dx_die_err(&err);
+        } else if (f.dims[1] != p.height || f.dims[2] != p.width ||
+                   (f.rank == 4 && f.dims[3] != p.channels) ||
+                   f.dtype != dtype) {
+            dx_die("png-in: %s is %dx%d with %d %d-bit channels, but %s is "
+                   "%lldx%lld with %lld %d-bit channels; a batch needs one "
+                   "size", argv[k], p.width, p.height, p.channels, p.depth,
+                   argv[0], (long long)f.dims[2], (long long)f.dims[1],
+                   f.rank == 4 ? (long long)f.dims[3] : 1LL,
+                   f.dtype == DX_U16 ? 16 : 8);
+        }
+        size_t item = f.nbytes / (size_t)argc;
+        memcpy((char *)f.data + (size_t)k * item, p.px, item);
+        dx_png_free(&p);
+    }
+    if (tns_stream_put(&s, &f, opt.replace, &err))
+        dx_die_err(&err);
+    save(&s);
+    return 0;
+}
+
+/* Expand PATTERN with item index i: "%d" or "%0Nd" (N one digit). */
+static void item_path(char *out, size_t len, const char *pat, long i, int n)
+{
+    const char *p = strchr(pat, '%');
+    if (!p) {
+        if (n > 1)
+            dx_die("png-out: PATTERN '%s' needs %%d for a batch of %d", pat,
+                   n);
+        snprintf(out, len, "%s", pat);
+        return;
+    }
+    int width = 0;
+    const char *q = p + 1;
+    if (q[0] == '0' && q[1] >= '1' && q[1] <= '9') {
+        width = q[1] - '0';
+        q += 2;
+    }
+    if (*q != 'd' || strchr(q, '%'))
+        dx_die("png-out: PATTERN '%s' may hold one %%d or %%0Nd and no other "
+               "%%", pat);
+    snprintf(out, len, "%.*s%0*ld%s", (int)(p - pat), pat, width, i, q + 1);
+}
+
+static int cmd_png_out(int argc, char **argv)
+{
+    if (argc != 2)
+        dx_die("png-out: expected NAME and PATTERN");
+    tns_stream s;
+    dx_err err;
+    load(&s, opt.in);
+    tns_frame *f = tns_stream_get(&s, argv[0]);
+    char shape[160];
+    if (!f)
+        dx_die("png-out: no frame '%s' in the input stream", argv[0]);
+    tns_shape_str(f, shape, sizeof shape);
+    /* rank 2: one HxW map; rank 3: NxHxW maps; rank 4: NxHxWxC images */
+    int n = 1, h, w, c = 1;
+    if (f->rank == 2) {
+        h = (int)f->dims[0];
+        w = (int)f->dims[1];
+    } else if (f->rank == 3 || f->rank == 4) {
+        n = (int)f->dims[0];
+        h = (int)f->dims[1];
+        w = (int)f->dims[2];
+        c = f->rank == 4 ? (int)f->dims[3] : 1;
+    } else {
+        dx_die("png-out: frame '%s' has shape %s, expected HxW, NxHxW or "
+               "NxHxWxC", f->name, shape);
+    }
+    if (c < 1 || c > 4 || f->dtype == DX_I32 ||
+        (f->dtype == DX_F32 && c != 1))
+        dx_die("png-out: frame '%s' is %s %s, expected u8/u16 with 1-4 "
+               "channels or f32 with one", f->name, dx_dtype_name(f->dtype),
+               shape);
+    if (opt.color && c != 1)
+        dx_die("png-out: --color needs a label map (NxHxW), frame '%s' is %s",
+               f->name, shape);
+    if (h < 1 || w < 1 || h > DX_MAX_IMAGE_SIDE || w > DX_MAX_IMAGE_SIDE)
+        dx_die("png-out: frame '%s' is %s: each side must be in [1, %d]",
+               f->name, shape, DX_MAX_IMAGE_SIDE);
+    size_t plane = (size_t)h * w * c;
+    int depth = f->dtype == DX_U16 && !opt.color ? 16 : 8;
+    int outc = opt.color ? 3 : c;
+    void *buf = malloc(plane * 3 * 2);
+    if (!buf)
+        dx_die("png-out: out of memory");
+    for (int k = 0; k < n; k++) {
+        size_t base = (size_t)k * plane;
+        for (size_t i = 0; i < plane; i++) {
+            double v = value_at(f, base + i);
+            if (opt.color) {
+                uint8_t rgb[3];
+                dx_class_color((int)v, rgb);
+                memcpy((uint8_t *)buf + 3 * i, rgb, 3);
+            } else if (f->dtype == DX_F32) {
+                double g = (v - opt.lo) / (opt.hi - opt.lo) * 255.0 + 0.5;
+                g = v != v ? 0 : g < 0 ? 0 : g > 255 ? 255 : g;
+                ((uint8_t *)buf)[i] = (uint8_t)g;
+            } else if (depth == 16) {
+                ((uint16_t *)buf)[i] = (uint16_t)v;
+            } else {
+                ((uint8_t *)buf)[i] = (uint8_t)v;
+            }
+        }
+        char path[4096];
+        item_path(path, sizeof path, argv[1], opt.start + k, n);
+        if (dx_png_write(path, w, h, outc, depth, buf, &err))
+            dx_die_err(&err);
+    }
+    free(buf);
+    tns_stream_free(&s);
+    return 0;
+}
+
+static int cmd_npy_in(int argc, char **argv)
+{
+    if (argc < 1)
+        dx_die("npy-in: expected at least one .npy file");
+    if (opt.name && argc > 1)
+        dx_die("npy-in: --name needs exactly one file, got %d", argc);
+    tns_stream s;
+    dx_err err;
+    base_stream(&s);
+    for (int k = 0; k < argc; k++) {
+        char name[TNS_MAX_NAME + 1];
+        if (opt.name) {
+            snprintf(name, sizeof name, "%s", opt.name);
+        } else {
+            const char *b = strrchr(argv[k], '/');
+            b = b ? b + 1 : argv[k];
+            size_t len = strlen(b);
+            if (len > 4 && strcmp(b + len - 4, ".npy") == 0)
+                len -= 4;
+            snprintf(name, sizeof name, "%.*s", (int)len, b);
+        }
+        tns_frame f;
+        if (dx_npy_read(argv[k], name, &f, &err))
+            dx_die_err(&err);
+        if (tns_stream_put(&s, &f, opt.replace, &err))
+            dx_die_err(&err);
+    }
+    save(&s);
+    return 0;
+}
+
+static int cmd_npy_out(int argc, char **argv)
+{
+    tns_stream s;
+    dx_err err;
+    if (opt.dir) {
+        if (argc != 0)
+            dx_die("npy-out: --dir takes no other arguments");
+        load(&s, opt.in);
+        if (mkdir(opt.dir, 0777) != 0) {
+            struct stat st;
+            if (stat(opt.dir, &st) != 0 || !S_ISDIR(st.st_mode))
+                dx_die("npy-out: cannot create directory %s", opt.dir);
+        }
+        for (int i = 0; i < s.n; i++) {
+            char path[4096];
+            if (strchr(s.v[i].name, '/'))
+                dx_die("npy-out: frame name '%s' holds '/', which cannot be "
+                       "a file name; rename it first", s.v[i].name);
+            snprintf(path, sizeof path, "%s/%s.npy", opt.dir, s.v[i].name);
+            if (dx_npy_write(path, &s.v[i], &err))
+                dx_die_err(&err);
+        }
+    } else {
+        if (argc != 2)
+            dx_die("npy-out: expected NAME and FILE.npy, or --dir DIR");
+        load(&s, opt.in);
+        tns_frame *f = tns_stream_get(&s, argv[0]);
+        if (!f)
+            dx_die("npy-out: no frame '%s' in the input stream", argv[0]);
+        if (dx_npy_write(argv[1], f, &err))
+            dx_die_err(&err);
+    }
+    tns_stream_free(&s);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    dx_cli_init(argc, argv);
+    if (argc < 2)
+        dx_die("expected a command (see --help)");
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
+        dx_help(USAGE);
+    static const struct option longopts[] = {
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"name", required_argument, NULL, 'n'},
+        {"as", required_argument, NULL, 'a'},
+        {"color", no_argument, NULL, 'c'},
+        {"colour", no_argument, NULL, 'c'},
+        {"range", required_argument, NULL, 'r'},
+        {"start", required_argument, NULL, 's'},
+        {"dir", required_argument, NULL, 'd'},
+        {"replace", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    static const char *const as_words[] = {"rgb", "label", "raw", NULL};
+    argv++;
+    argc--;
+    int c;
+    while ((c = dx_getopt(argc, argv, "i:o:h", longopts)) != -1) {
+        switch (c) {
+        case 'i':
+            opt.in = optarg;
+            break;
+        case 'o':
+            opt.out = optarg;
+            break;
+        case 'n':
+            if (!tns_name_ok(optarg))
+                dx_die("--name: bad frame name '%s'", optarg);
+            opt.name = optarg;
+            break;
+        case 'a':
+            opt.as = dx_arg_enum("--as", optarg, as_words);
+            break;
+        case 'c':
+            opt.color = 1;
+            break;
+        case 'r': {
+            char *comma = strchr(optarg, ',');
+            if (!comma)
+                dx_die("--range: expected LO,HI, got '%s'", optarg);
+            *comma = 0;
+            opt.lo = dx_arg_double("--range", optarg, -1e30, 1e30);
+            opt.hi = dx_arg_double("--range", comma + 1, -1e30, 1e30);
+            if (!(opt.hi > opt.lo))
+                dx_die("--range: HI must be above LO");
+            break;
+        }
+        case 's':
+            opt.start = dx_arg_long("--start", optarg, 0, 1000000000);
+            break;
+        case 'd':
+            opt.dir = optarg;
+            break;
+        case 'R':
+            opt.replace = 1;
+            break;
+        case 'h':
+            dx_help(USAGE);
+        }
+    }
+    argc -= optind;
+    argv += optind;
+    if (strcmp(cmd, "info") == 0)
+        return cmd_info(argc, argv);
+    if (strcmp(cmd, "select") == 0)
+        return cmd_select(argc, argv, 1);
+    if (strcmp(cmd, "drop") == 0)
+        return cmd_select(argc, argv, 0);
+    if (strcmp(cmd, "rename") == 0)
+        return cmd_rename(argc, argv);
+    if (strcmp(cmd, "cat") == 0)
+        return cmd_cat(argc, argv);
+    if (strcmp(cmd, "get") == 0)
+        return cmd_get(argc, argv);
+    if (strcmp(cmd, "png-in") == 0)
+        return cmd_png_in(argc, argv);
+    if (strcmp(cmd, "png-out") == 0)
+        return cmd_png_out(argc, argv);
+    if (strcmp(cmd, "npy-in") == 0)
+        return cmd_npy_in(argc, argv);
+    if (strcmp(cmd, "npy-out") == 0)
+        return cmd_npy_out(argc, argv);
+    dx_die("unknown command '%s' (see --help)", cmd);
+}
