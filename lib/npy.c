@@ -73,8 +73,12 @@ int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
     if (v && strncmp(v, "'<u1'", 5) == 0)
         *dtype = DX_U8;
     if (!*dtype) {
-        dx_fail(err, ".npy dtype %.12s is not supported (expected '|u1', "
-                "'<u2', '<i4' or '<f4')", v ? v : "(missing)");
+        int n = 0;
+        if (v && v[0] == '\'')
+            while (n < 16 && v[n + 1] && v[n + 1] != '\'')
+                n++;
+        dx_fail(err, ".npy dtype '%.*s' is not supported (expected '|u1', "
+                "'<u2', '<i4' or '<f4')", n, v ? v + 1 : "");
         goto out;
     }
     v = dict_value(d, "fortran_order");
@@ -172,10 +176,11 @@ int dx_npy_read(const char *path, const char *name, tns_frame *f,
     }
     if (fseek(fp, (long)datapos, SEEK_SET) != 0 ||
         fread(f->data, 1, f->nbytes, fp) != f->nbytes) {
+        size_t want = f->nbytes;
         fclose(fp);
         tns_frame_free(f);
         return dx_fail(err, "%s: truncated .npy data (expected %zu bytes)",
-                       path, f->nbytes);
+                       path, want);
     }
     int extra = fgetc(fp) != EOF;
     fclose(fp);
@@ -192,9 +197,10 @@ int dx_npy_write(const char *path, const tns_frame *f, dx_err *err)
     int n = snprintf(dict, sizeof dict,
                      "{'descr': '%s', 'fortran_order': False, 'shape': (",
                      DESCR[f->dtype]);
-    for (int i = 0; i < f->rank; i++)
-        n += snprintf(dict + n, sizeof dict - n, "%lld,%s",
-                      (long long)f->dims[i], i + 1 < f->rank ? " " : "");
+    for (int i = 0; i < f->rank; i++) /* as NumPy: (5,) and (2, 3) */
+        n += snprintf(dict + n, sizeof dict - n, "%lld%s",
+                      (long long)f->dims[i],
+                      f->rank == 1 ? "," : i + 1 < f->rank ? ", " : "");
     n += snprintf(dict + n, sizeof dict - n, "), }");
     /* pad with spaces so that the data starts on a 64-byte boundary */
     size_t total = 10 + (size_t)n + 1;

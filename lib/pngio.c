@@ -14,6 +14,7 @@
 typedef struct png_ctx {
     jmp_buf jb;
     char msg[200];
+    char warning[200]; /* libpng explains some errors in a warning first */
     /* memory source */
     const unsigned char *buf;
     size_t len, pos;
@@ -22,14 +23,17 @@ typedef struct png_ctx {
 static void on_error(png_structp png, png_const_charp msg)
 {
     png_ctx *c = png_get_error_ptr(png);
-    snprintf(c->msg, sizeof c->msg, "%s", msg);
+    if (c->warning[0])
+        snprintf(c->msg, sizeof c->msg, "%.90s (%.90s)", msg, c->warning);
+    else
+        snprintf(c->msg, sizeof c->msg, "%s", msg);
     longjmp(c->jb, 1);
 }
 
 static void on_warning(png_structp png, png_const_charp msg)
 {
-    (void)png;
-    (void)msg;
+    png_ctx *c = png_get_error_ptr(png);
+    snprintf(c->warning, sizeof c->warning, "%s", msg);
 }
 
 static void read_mem(png_structp png, png_bytep out, png_size_t n)

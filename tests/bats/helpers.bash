@@ -25,8 +25,8 @@ teardown() {
 run_split() {
     local out err
     out=$(mktemp) err=$(mktemp)
-    "$@" >"$out" 2>"$err"
-    status=$?
+    status=0
+    "$@" >"$out" 2>"$err" || status=$?
     stdout=$(cat "$out")
     stdout_bytes=$(stat -c %s "$out")
     stderr=$(cat "$err")

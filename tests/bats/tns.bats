@@ -1,0 +1,251 @@
+#!/usr/bin/env bats
+# tns: inspect and convert tensor streams.
+
+load helpers
+
+# npy FILE DESCR SHAPE NBYTES: write a .npy file whose data bytes are
+# (7*i) mod 256, using only bash.
+npy() {
+    local file=$1 descr=$2 shape=$3 n=$4
+    local dict="{'descr': '$descr', 'fortran_order': False, 'shape': ($shape), }"
+    local len=$((${#dict} + 1))
+    local pad=$(((64 - (10 + len) % 64) % 64))
+    local hlen=$((len + pad)) esc="" i
+    for ((i = 0; i < n; i++)); do esc+=$(printf '\\%03o' $((i * 7 % 256))); done
+    {
+        printf '\223NUMPY\001\000'
+        printf '%b' "$(printf '\\%03o\\%03o' $((hlen & 255)) $((hlen >> 8)))"
+        printf '%s%*s\n' "$dict" "$pad" ''
+        printf '%b' "$esc"
+    } >"$file"
+}
+
+# a stream with an image batch, a label batch and an f32 frame
+make_stream() {
+    npy img.npy '|u1' '2, 4, 6, 3' 144
+    npy lab.npy '|u1' '2, 4, 6' 48
+    npy w.npy '<f4' '2, 3' 24
+    tns npy-in --name src.image img.npy >a.tns
+    tns npy-in -i a.tns --name src.label lab.npy >b.tns
+    tns npy-in -i b.tns --name x.w w.npy >s.tns
+    rm a.tns b.tns
+}
+
+@test "tns --help prints usage to stdout and exits 0" {
+    run_split tns --help
+    [ "$status" -eq 0 ]
+    [[ $stdout == usage:* ]]
+    [ "$stderr_lines" -eq 0 ]
+}
+
+@test "npy-in builds a stream and info lists every frame with stats" {
+    make_stream
+    run_split tns info s.tns
+    [ "$status" -eq 0 ]
+    [ "$(echo "$stdout" | wc -l)" -eq 3 ]
+    [[ $stdout == *$'0\tsrc.image\tu8\t2x4x6x3'* ]]
+    [[ $stdout == *$'1\tsrc.label\tu8\t2x4x6\tmin 0\tmax 252'* ]]
+    [[ $stdout == *$'2\tx.w\tf32\t2x3'* ]]
+}
+
+@test "info reads stdin with - and marks later segments" {
+    make_stream
+    cat s.tns s.tns | tns info - >out
+    grep -q '^# segment 1$' out
+    [ "$(grep -c 'src.image' out)" -eq 2 ]
+}
+
+@test "npy-out gives back the bytes npy-in read" {
+    make_stream
+    tns npy-out -i s.tns src.label back.npy
+    cmp lab.npy back.npy
+    mkdir d
+    tns npy-out -i s.tns --dir d
+    cmp d/src.image.npy img.npy
+    cmp d/x.w.npy w.npy
+}
+
+@test "select keeps and drop removes frames by glob, batch by batch" {
+    make_stream
+    cat s.tns s.tns >two.tns
+    tns select -i two.tns 'src.*' | tns info >out
+    [ "$(grep -c src. out)" -eq 4 ]
+    ! grep -q x.w out
+    tns drop -i two.tns 'src.*' | tns info >out
+    [ "$(grep -vc '^#' out)" -eq 2 ]
+    grep -q '^# segment 1$' out
+}
+
+@test "rename renames and refuses a clash unless --replace" {
+    make_stream
+    tns rename -i s.tns src.label=tgt.label | tns info >out
+    grep -q 'tgt.label' out
+    run_split tns rename -i s.tns src.label=x.w
+    assert_clean_failure tns
+    [[ $stderr == *"already in the stream"* ]]
+    tns rename --replace -i s.tns src.label=x.w | tns info >out
+    [ "$(wc -l <out)" -eq 2 ]
+    grep -q $'x.w\tu8\t2x4x6' out
+}
+
+@test "cat merges streams into one batch; a repeated name needs --replace" {
+    make_stream
+    tns select -i s.tns src.image >i.tns
+    tns select -i s.tns x.w >w.tns
+    tns cat i.tns w.tns | tns info >out
+    [ "$(wc -l <out)" -eq 2 ]
+    run_split tns cat s.tns i.tns
+    assert_clean_failure tns
+    [[ $stderr == *"'src.image' is already in the stream"* ]]
+    tns cat --replace s.tns i.tns | tns info >out
+    [ "$(wc -l <out)" -eq 3 ]
+}
+
+@test "png-out and png-in round-trip an image batch exactly" {
+    make_stream
+    tns png-out -i s.tns src.image 'im-%02d.png'
+    [ -f im-00.png ] && [ -f im-01.png ]
+    tns png-in --name src.image im-00.png im-01.png | tns npy-out src.image back.npy
+    cmp img.npy back.npy
+}
+
+@test "png-in --as label reads label maps as NxHxW" {
+    make_stream
+    tns png-out -i s.tns src.label 'l%d.png'
+    tns png-in --as label --name y l0.png l1.png | tns npy-out y back.npy
+    cmp lab.npy back.npy
+}
+
+@test "png-out --color paints labels with the Cityscapes palette" {
+    npy lab.npy '|u1' '1, 1, 3' 3 # values 0, 7, 14: road, traffic sign, truck
+    tns npy-in --name l lab.npy | tns png-out --color l c.png
+    tns png-in c.png | tns npy-out image rgb.npy
+    # road 128,64,128; traffic sign 220,220,0; truck 0,0,70
+    [ "$(tail -c 9 rgb.npy | od -An -tu1 | tr -s ' ')" = " 128 64 128 220 220 0 0 0 70" ]
+}
+
+@test "png-out maps f32 through --range to grey" {
+    npy w.npy '<f4' '1, 1, 2' 8
+    tns npy-in --name w w.npy | tns png-out --range 0,1 w g.png
+    [ -s g.png ]
+}
+
+@test "png-in refuses files of different sizes in one batch" {
+    npy a.npy '|u1' '1, 4, 6, 3' 72
+    npy b.npy '|u1' '1, 5, 6, 3' 90
+    tns npy-in --name a a.npy | tns png-out a a.png
+    tns npy-in --name b b.npy | tns png-out b b.png
+    run_split tns png-in a.png b.png
+    assert_clean_failure tns
+    [[ $stderr == *"a batch needs one size"* ]]
+}
+
+@test "png-out needs %d for a batch of more than one" {
+    make_stream
+    run_split tns png-out -i s.tns src.image one.png
+    assert_clean_failure tns
+    [[ $stderr == *"needs %d for a batch of 2"* ]]
+    [ ! -e one.png ]
+}
+
+@test "get writes the raw payload of a text frame" {
+    printf 'net=test\nwidth=4\n' >arch.txt
+    npy t.npy '|u1' '3,' 3
+    tns npy-in --name meta.arch t.npy | tns get meta.arch | od -An -tu1 >out
+    [ "$(tr -s ' ' <out)" = " 0 7 14" ]
+}
+
+@test "-o writes atomically and leaves no temporary file" {
+    make_stream
+    tns select -i s.tns x.w -o out.tns
+    [ "$(tns info out.tns | wc -l)" -eq 1 ]
+    [ "$(ls -A | grep -c '^\.')" -eq 0 ]
+}
+
+@test "bad input: a missing file" {
+    run_split tns info nope.tns
+    assert_clean_failure tns
+    [[ $stderr == *"nope.tns: cannot open"* ]]
+}
+
+@test "bad input: a directory given as a file" {
+    run_split tns info .
+    assert_clean_failure tns
+    [[ $stderr == *"Is a directory"* ]]
+}
+
+@test "bad input: empty input" {
+    run_split tns select x </dev/null
+    assert_clean_failure tns
+    [[ $stderr == *"empty input"* ]]
+}
+
+@test "bad input: a truncated stream, at every frame boundary and inside" {
+    make_stream
+    size=$(stat -c %s s.tns)
+    for cut in 1 8 11 20 60 100 200 $((size - 21)) $((size - 20)) $((size - 1)); do
+        head -c "$cut" s.tns >cut.tns
+        run_split tns select -i cut.tns '*'
+        assert_clean_failure tns
+    done
+    head -c $((size - 20)) s.tns >cut.tns
+    run_split tns select -i cut.tns '*'
+    [[ $stderr == *"without an end marker"* ]]
+}
+
+@test "bad input: a flipped payload byte names the frame" {
+    make_stream
+    size=$(stat -c %s s.tns)
+    # the last frame's payload ends 4 bytes before the 20-byte end marker
+    printf '\377' | dd of=s.tns bs=1 seek=$((size - 30)) conv=notrunc 2>/dev/null
+    run_split tns drop nothing -i s.tns -o out.tns
+    assert_clean_failure tns
+    [[ $stderr == *"frame 2 'x.w': payload checksum mismatch"* ]]
+    [ ! -e out.tns ]
+}
+
+@test "bad input: a failure leaves an existing -o file untouched" {
+    make_stream
+    echo old >out.tns
+    head -c 100 s.tns >cut.tns
+    run_split tns select -i cut.tns '*' -o out.tns
+    assert_clean_failure tns
+    [ "$(cat out.tns)" = old ]
+}
+
+@test "bad input: not a stream" {
+    echo "hello world, this is text" >t.tns
+    run_split tns info t.tns
+    assert_clean_failure tns
+    [[ $stderr == *"not a tns stream (bad magic"* ]]
+}
+
+@test "bad input: a non-PNG file named .png, and a missing PNG" {
+    echo "not a png" >x.png
+    run_split tns png-in x.png
+    assert_clean_failure tns
+    [[ $stderr == *"x.png: not a PNG file"* ]]
+    run_split tns png-in missing.png
+    assert_clean_failure tns
+}
+
+@test "bad input: unknown options, commands and missing values" {
+    run_split tns info --frobnicate
+    assert_clean_failure tns
+    [[ $stderr == *"unknown option '--frobnicate'"* ]]
+    run_split tns frobnicate
+    assert_clean_failure tns
+    [[ $stderr == *"unknown command 'frobnicate'"* ]]
+    run_split tns select -i
+    assert_clean_failure tns
+    run_split tns png-in --as banana x.png
+    assert_clean_failure tns
+    [[ $stderr == *"expected one of rgb, label, raw"* ]]
+}
+
+@test "bad input: a .npy of an unsupported dtype" {
+    npy d.npy '<f8' '2,' 16
+    run_split tns npy-in d.npy
+    assert_clean_failure tns
+    [[ $stderr == *"dtype '<f8' is not supported"* ]]
+}

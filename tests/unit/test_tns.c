@@ -1,0 +1,362 @@
+/* test_tns.c - the tensor stream format: round trips and every corruption
+ * the reader must catch. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "check.h"
+#include "tns.h"
+
+/* Write frames to a memory buffer via a tmpfile and return its bytes. */
+static unsigned char *stream_bytes(const tns_stream *s, size_t *len)
+{
+    char path[] = "/tmp/dacs-test-XXXXXX";
+    int fd = mkstemp(path);
+    close(fd);
+    dx_err err;
+    if (tns_stream_save(s, path, &err)) {
+        printf("# save failed: %s\n", err.msg);
+        unlink(path);
+        return NULL;
+    }
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    *len = (size_t)ftell(fp);
+    rewind(fp);
+    unsigned char *buf = malloc(*len);
+    if (fread(buf, 1, *len, fp) != *len)
+        *len = 0;
+    fclose(fp);
+    unlink(path);
+    return buf;
+}
+
+/* Read a whole stream from bytes: 0 ok, -1 error (message in err). */
+static int load_bytes(const unsigned char *buf, size_t len, tns_stream *s,
+                      dx_err *err)
+{
+    char path[] = "/tmp/dacs-test-XXXXXX";
+    int fd = mkstemp(path);
+    if (len && write(fd, buf, len) != (ssize_t)len)
+        return -1;
+    close(fd);
+    int rc = tns_stream_load(s, path, err);
+    unlink(path);
+    return rc;
+}
+
+static void fill(tns_frame *f, unsigned seed)
+{
+    unsigned char *p = f->data;
+    for (size_t i = 0; i < f->nbytes; i++)
+        p[i] = (unsigned char)(seed * 31 + i * 7 + (i >> 8));
+}
+
+static void test_round_trips(void)
+{
+    tns_stream s = {0};
+    dx_err err;
+    int n = 0;
+    for (int d = 1; d < DX_DTYPE_END; d++) {
+        for (int rank = 0; rank <= TNS_MAX_RANK; rank++) {
+            int64_t dims[TNS_MAX_RANK];
+            for (int i = 0; i < rank; i++)
+                dims[i] = 1 + (i + d) % 3;
+            char name[64];
+            snprintf(name, sizeof name, "t.%s.r%d", dx_dtype_name(d), rank);
+            tns_frame f;
+            if (tns_frame_alloc(&f, name, d, rank, dims, &err)) {
+                CHECK(0, "alloc %s: %s", name, err.msg);
+                continue;
+            }
+            fill(&f, (unsigned)n++);
+            tns_stream_put(&s, &f, 0, &err);
+        }
+    }
+    /* a zero-sized frame too */
+    int64_t zero[2] = {3, 0};
+    tns_frame z;
+    tns_frame_alloc(&z, "empty", DX_F32, 2, zero, &err);
+    tns_stream_put(&s, &z, 0, &err);
+
+    size_t len;
+    unsigned char *buf = stream_bytes(&s, &len);
+    tns_stream back;
+    int rc = load_bytes(buf, len, &back, &err);
+    CHECK(rc == 0, "round trip of %d frames loads (%s)", s.n,
+          rc ? err.msg : "ok");
+    int same = rc == 0 && back.n == s.n;
+    for (int i = 0; same && i < s.n; i++) {
+        const tns_frame *a = &s.v[i], *b = &back.v[i];
+        same = strcmp(a->name, b->name) == 0 && a->dtype == b->dtype &&
+               tns_same_shape(a, b) && a->nbytes == b->nbytes &&
+               (a->nbytes == 0 || memcmp(a->data, b->data, a->nbytes) == 0);
+        if (!same)
+            printf("# frame %d '%s' differs after the round trip\n", i,
+                   a->name);
+    }
+    CHECK(same, "every dtype and rank 0..8 survives a round trip bit-exact");
+    if (rc == 0)
+        tns_stream_free(&back);
+
+    /* Every truncation, at every byte, is an error; only the full length
+     * loads. */
+    int truncs_caught = 1;
+    for (size_t cut = 0; cut < len; cut++) {
+        tns_stream t;
+        if (load_bytes(buf, cut, &t, &err) == 0) {
+            printf("# a stream cut at byte %zu of %zu loaded\n", cut, len);
+            truncs_caught = 0;
+            tns_stream_free(&t);
+            break;
+        }
+    }
+    CHECK(truncs_caught, "a stream cut at any of its %zu bytes is an error",
+          len);
+
+    /* Every single flipped bit anywhere is an error. */
+    int flips_caught = 1;
+    for (size_t i = 0; i < len && flips_caught; i++) {
+        for (int bit = 0; bit < 8; bit += 3) {
+            buf[i] ^= (unsigned char)(1 << bit);
+            tns_stream t;
+            if (load_bytes(buf, len, &t, &err) == 0) {
+                printf("# flipping bit %d of byte %zu went unnoticed\n", bit,
+                       i);
+                flips_caught = 0;
+                tns_stream_free(&t);
+            }
+            buf[i] ^= (unsigned char)(1 << bit);
+        }
+    }
+    CHECK(flips_caught, "a flipped bit in any byte is an error");
+    free(buf);
+    tns_stream_free(&s);
+}
+
+/* A one-frame stream, for the targeted corruption cases. */
+static unsigned char *one_frame(size_t *len)
+{
+    tns_stream s = {0};
+    tns_frame f;
+    dx_err err;
+    int64_t dims[2] = {2, 3};
+    tns_frame_alloc(&f, "src.label", DX_U8, 2, dims, &err);
+    fill(&f, 1);
+    tns_stream_put(&s, &f, 0, &err);
+    unsigned char *buf = stream_bytes(&s, len);
+    tns_stream_free(&s);
+    return buf;
+}
+
+static int fails_with(const unsigned char *buf, size_t len, const char *want,
+                      char *got, size_t gotlen)
+{
+    tns_stream s;
+    dx_err err;
+    if (load_bytes(buf, len, &s, &err) == 0) {
+        tns_stream_free(&s);
+        snprintf(got, gotlen, "(loaded)");
+        return 0;
+    }
+    snprintf(got, gotlen, "%s", err.msg);
+    return strstr(err.msg, want) != NULL;
+}
+
+static void test_messages(void)
+{
+    size_t len;
+    unsigned char *buf = one_frame(&len);
+    char got[DX_ERRLEN];
+
+    buf[1] = 'X';
+    CHECK(fails_with(buf, len, "not a tns stream", got, sizeof got),
+          "bad magic: %s", got);
+    buf[1] = 'T';
+    buf[4] = 2;
+    CHECK(fails_with(buf, len, "format version 2", got, sizeof got),
+          "wrong version: %s", got);
+    buf[4] = 1;
+    /* payload byte 0 is after prefix(8)+fixed(4)+dims(16)+name(9)+hcrc(4) */
+    size_t payload = 8 + 4 + 16 + 9 + 4;
+    buf[payload] ^= 0x40;
+    CHECK(fails_with(buf, len, "frame 0 'src.label': payload checksum", got,
+                     sizeof got),
+          "flipped payload byte names the frame: %s", got);
+    buf[payload] ^= 0x40;
+    CHECK(fails_with(buf, payload + 3, "frame 0 'src.label': payload "
+                     "truncated: 3 of 6", got, sizeof got),
+          "truncated payload names the frame: %s", got);
+    CHECK(fails_with(buf, len - 20, "without an end marker", got, sizeof got),
+          "missing end marker: %s", got);
+    CHECK(fails_with(buf, 0, "empty input", got, sizeof got),
+          "empty input: %s", got);
+    free(buf);
+
+    /* Absurd dims with a valid header checksum: caught before allocating. */
+    unsigned char h[64] = {0x89, 'T', 'N', 'S', 1, 'F', 0, 0, DX_F32, 3, 1, 0};
+    uint64_t dims[3] = {1u << 20, 1u << 20, 1u << 20};
+    memcpy(h + 12, dims, sizeof dims);
+    h[36] = 'x';
+    uint32_t c = (uint32_t)crc32(0, h, 37);
+    memcpy(h + 37, &c, 4);
+    CHECK(fails_with(h, 41, "larger than the 4294967296-byte limit", got,
+                     sizeof got),
+          "absurd dims refused: %s", got);
+    dims[0] = UINT64_MAX;
+    memcpy(h + 12, dims, sizeof dims);
+    c = (uint32_t)crc32(0, h, 37);
+    memcpy(h + 37, &c, 4);
+    CHECK(fails_with(h, 41, "larger than", got, sizeof got),
+          "overflowing dims refused: %s", got);
+    h[8] = 9;
+    c = (uint32_t)crc32(0, h, 37);
+    memcpy(h + 37, &c, 4);
+    CHECK(fails_with(h, 41, "unknown dtype code 9", got, sizeof got),
+          "unknown dtype refused: %s", got);
+    h[8] = DX_F32;
+    h[9] = 9;
+    CHECK(fails_with(h, 41, "rank 9", got, sizeof got),
+          "rank 9 refused: %s", got);
+}
+
+static void test_segments(void)
+{
+    dx_err err;
+    tns_stream a = {0};
+    tns_frame f;
+    int64_t d = 4;
+    tns_frame_alloc(&f, "x", DX_I32, 1, &d, &err);
+    tns_stream_put(&a, &f, 0, &err);
+    size_t len;
+    unsigned char *one = stream_bytes(&a, &len);
+    unsigned char *two = malloc(2 * len);
+    memcpy(two, one, len);
+    memcpy(two + len, one, len);
+
+    /* cat a a: two segments, each a batch with its own 'x' */
+    char path[] = "/tmp/dacs-test-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(write(fd, two, 2 * len) == (ssize_t)(2 * len), "wrote two segments");
+    close(fd);
+    tns_reader r;
+    tns_stream s;
+    int segs = 0, got;
+    tns_open(&r, path, &err);
+    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
+        segs += s.n == 1 && strcmp(s.v[0].name, "x") == 0;
+        tns_stream_free(&s);
+    }
+    tns_close(&r);
+    CHECK(got == 0 && segs == 2, "cat of two streams reads as two batches");
+    /* as one batch, the two x frames collide */
+    char got_msg[DX_ERRLEN];
+    CHECK(fails_with(two, 2 * len, "a second frame of this name", got_msg,
+                     sizeof got_msg),
+          "the same name twice in one batch is an error: %s", got_msg);
+    unlink(path);
+
+    /* replace */
+    tns_frame g;
+    tns_frame_alloc(&g, "x", DX_U8, 1, &d, &err);
+    CHECK(tns_stream_put(&a, &g, 0, &err) == -1 &&
+              strstr(err.msg, "already in the stream"),
+          "put of a duplicate name is refused: %s", err.msg);
+    CHECK(tns_stream_put(&a, &g, 1, &err) == 0 && a.n == 1 &&
+              a.v[0].dtype == DX_U8,
+          "put with replace swaps the frame");
+    tns_frame_free(&g);
+    tns_stream_free(&a);
+    free(one);
+    free(two);
+
+    /* An empty stream (no frames) is one end marker and loads as empty. */
+    tns_stream e = {0};
+    unsigned char *eb = stream_bytes(&e, &len);
+    tns_stream back;
+    CHECK(len == 20 && load_bytes(eb, len, &back, &err) == 0 && back.n == 0,
+          "an empty stream is a 20-byte end marker and loads");
+    tns_stream_free(&back);
+    free(eb);
+}
+
+static void test_atomic(void)
+{
+    dx_err err;
+    char dir[] = "/tmp/dacs-atomic-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "temp dir");
+    char path[256];
+    snprintf(path, sizeof path, "%s/ckpt.tns", dir);
+    FILE *fp = fopen(path, "w");
+    fputs("old", fp);
+    fclose(fp);
+
+    tns_writer w;
+    tns_frame f;
+    int64_t d = 8;
+    tns_frame_alloc(&f, "w", DX_F32, 1, &d, &err);
+    CHECK(tns_create(&w, path, &err) == 0, "create writer over old file");
+    tns_write(&w, &f, &err);
+    struct stat st;
+    stat(path, &st);
+    CHECK(st.st_size == 3, "before finish the old file is untouched");
+    tns_abort(&w);
+    stat(path, &st);
+    CHECK(st.st_size == 3, "after abort the old file is untouched");
+    int leftovers = 0;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "ls -A %s | grep -vc '^ckpt.tns$'", dir);
+    FILE *p = popen(cmd, "r");
+    CHECK(fscanf(p, "%d", &leftovers) == 1 && leftovers == 0,
+          "abort leaves no temporary file");
+    pclose(p);
+
+    CHECK(tns_create(&w, path, &err) == 0 && tns_write(&w, &f, &err) == 0 &&
+              tns_finish(&w, &err) == 0,
+          "write and finish");
+    tns_stream s;
+    CHECK(tns_stream_load(&s, path, &err) == 0 && s.n == 1,
+          "finished file replaces the old one and loads");
+    tns_stream_free(&s);
+    tns_frame_free(&f);
+
+    CHECK(tns_create(&w, dir, &err) == -1 && strstr(err.msg, "directory"),
+          "a directory as output is refused: %s", err.msg);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+}
+
+static void test_misc(void)
+{
+    dx_err err;
+    tns_frame f;
+    int64_t d[2] = {2, 2};
+    CHECK(tns_frame_alloc(&f, "bad name", DX_U8, 2, d, &err) == -1,
+          "a name with a space is refused");
+    CHECK(tns_frame_alloc(&f, "", DX_U8, 2, d, &err) == -1,
+          "an empty name is refused");
+    CHECK(tns_frame_alloc(&f, "ok", 0, 2, d, &err) == -1,
+          "dtype 0 is refused");
+    tns_frame_alloc(&f, "p", DX_F32, 2, d, &err);
+    ((float *)f.data)[3] = NAN;
+    CHECK(tns_check_finite(&f, &err) == -1 && strstr(err.msg, "element 3 is NaN"),
+          "NaN found: %s", err.msg);
+    ((float *)f.data)[3] = -INFINITY;
+    CHECK(tns_check_finite(&f, &err) == -1 && strstr(err.msg, "infinite"),
+          "Inf found: %s", err.msg);
+    tns_frame_free(&f);
+    CHECK(dx_dtype_parse("u16") == DX_U16 && dx_dtype_parse("f64") == 0,
+          "dtype names parse");
+}
+
+int main(void)
+{
+    test_round_trips();
+    test_messages();
+    test_segments();
+    test_atomic();
+    test_misc();
+    return check_done();
+}
