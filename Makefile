@@ -43,6 +43,8 @@ TOOL_SRC  := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAYS   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 MAN1      := $(wildcard man/man1/*.1)
 MAN5      := $(wildcard man/man5/*.5)
 
@@ -65,13 +67,49 @@ $(BIN)/%: tools/%.c $(LIBA) $(wildcard lib/*.h) | $(BIN)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBA) $(wildcard lib/*.h) | $(BUILD)/tests
 	$(CC) $(DX_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
 
-$(BUILD)/obj/lib $(BUILD)/tests $(BIN):
+# The fuzz targets' entry points, driven by a plain main over the seed
+# corpus and every crash input kept in tests/fuzz/regress.
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBA) | $(BUILD)/replay
+	$(CC) $(DX_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBA) $(DX_LDLIBS)
+
+$(BUILD)/obj/lib $(BUILD)/tests $(BUILD)/replay $(BIN):
 	mkdir -p $@
 
 # Every test, summed into one closing line "N passed, N failed".
-check: all $(UNITS)
+check: all $(UNITS) $(REPLAYS)
 	@DACS_BIN=$(abspath $(BIN)) DACS_UNIT=$(abspath $(BUILD)/tests) \
-	    DACS_SAN=$(SAN) tests/run
+	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) tests/run
+
+# Coverage-guided fuzzing with libFuzzer (clang): each target for
+# FUZZ_SECONDS, new inputs kept in build/fuzz/corpus, crashes in
+# build/fuzz/crashes.
+FUZZ_SECONDS ?= 60
+FUZZ_CC  ?= clang
+FUZZ_OPT := -g -O1 -fno-omit-frame-pointer \
+            -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+FUZZ_SAN := address,undefined
+FUZZ_OBJ := $(LIB_SRC:lib/%.c=build/fuzz/obj/%.o)
+FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
+
+build/fuzz/obj/%.o: lib/%.c $(wildcard lib/*.h) | build/fuzz/obj
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -Ilib \
+	    -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
+	    $(shell $(PKG_CONFIG) --cflags $(PKGS)) -c -o $@ $<
+
+build/fuzz/libdacs.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libdacs.a | build/fuzz/bin
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -Ilib \
+	    -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< build/fuzz/libdacs.a \
+	    $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
+
+build/fuzz/obj build/fuzz/bin:
+	mkdir -p $@
+
+fuzz: $(FUZZERS)
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZERS)
 
 bench: all
 	@DACS_BIN=$(abspath $(BIN)) tests/bench/run

@@ -66,8 +66,9 @@ int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
     int rc = -1;
     const char *v = dict_value(d, "descr");
     *dtype = 0;
-    for (int t = 1; v && t < DX_DTYPE_END; t++)
-        if (strncmp(v + 1, DESCR[t], 3) == 0 && v[0] == '\'' && v[4] == '\'')
+    /* v[0] is checked first: v may point at the terminating NUL */
+    for (int t = 1; v && v[0] == '\'' && t < DX_DTYPE_END; t++)
+        if (strncmp(v + 1, DESCR[t], 3) == 0 && v[4] == '\'')
             *dtype = t;
     /* '<u1' is also a valid spelling of bytes */
     if (v && strncmp(v, "'<u1'", 5) == 0)

@@ -87,6 +87,8 @@ typedef struct tns_reader {
 
 /* path NULL or "-" reads stdin. */
 int tns_open(tns_reader *r, const char *path, dx_err *err);
+/* Read an open FILE (not closed by tns_close); name is for messages. */
+void tns_open_file(tns_reader *r, FILE *fp, const char *name);
 /* 1: *f holds the next frame (free it with tns_frame_free);
  * 0: clean end of stream; -1: error, with err naming the frame.
  * Segment boundaries are passed over (r->segment counts them). */
