@@ -9,6 +9,7 @@
  *   tns png-out [-i IN] [--color] [--range LO,HI] NAME PATTERN
  *   tns npy-in [-i IN] [-o OUT] [--name NAME] NPY...
  *   tns npy-out [-i IN] NAME FILE.npy | --dir DIR
+ *   tns tile [-i IN] OUT.png FRAME[:color|:mask]...
  */
 #include <fnmatch.h>
 #include <stdio.h>
@@ -45,6 +46,9 @@ static const char USAGE[] =
     "  npy-in NPY...             NumPy .npy files to frames\n"
     "  npy-out NAME FILE.npy     one frame to a .npy file\n"
     "  npy-out --dir DIR         every frame to DIR/NAME.npy\n"
+    "  tile OUT.png FRAME...     one picture of several frames side by side,\n"
+    "                            a row per batch item; FRAME:color paints labels,\n"
+    "                            FRAME:mask shows 0/1 as black/white\n"
     "\n"
     "options:\n"
     "  -i, --input FILE    input stream (default stdin)\n"
@@ -426,6 +430,105 @@ static int cmd_png_out(int argc, char **argv)
     return 0;
 }
 
+/* How one frame of a tile sheet becomes RGB. */
+enum { AS_AUTO, AS_COLOR, AS_MASK };
+
+/* The colour of element p (a pixel index over the whole batch). */
+static void tile_rgb(const tns_frame *f, int as, size_t p, uint8_t rgb[3])
+{
+    if (f->rank == 4) {
+        for (int c = 0; c < 3; c++)
+            rgb[c] = ((const uint8_t *)f->data)[3 * p + (size_t)c];
+        return;
+    }
+    double v = value_at(f, p);
+    if (as == AS_COLOR) {
+        dx_class_color(v >= 0 && v <= 65535 ? (int)v : DX_IGNORE, rgb);
+        return;
+    }
+    double g = as == AS_MASK ? (v != 0) * 255.0
+               : f->dtype == DX_F32
+                   ? (v - opt.lo) / (opt.hi - opt.lo) * 255.0 + 0.5
+                   : v;
+    g = v != v ? 0 : g < 0 ? 0 : g > 255 ? 255 : g;
+    rgb[0] = rgb[1] = rgb[2] = (uint8_t)g;
+}
+
+static int cmd_tile(int argc, char **argv)
+{
+    if (argc < 2)
+        dx_die("tile: expected OUT.png and at least one FRAME");
+    enum { GAP = 4 };
+    int nf = argc - 1;
+    tns_stream s;
+    dx_err err;
+    load(&s, opt.in);
+    const tns_frame **f = calloc((size_t)nf, sizeof *f);
+    int *as = calloc((size_t)nf, sizeof *as);
+    if (!f || !as)
+        dx_die("tile: out of memory");
+    int64_t n = 0, h = 0, w = 0;
+    for (int k = 0; k < nf; k++) {
+        char name[TNS_MAX_NAME + 8], shape[160];
+        snprintf(name, sizeof name, "%s", argv[k + 1]);
+        char *colon = strchr(name, ':');
+        if (colon) {
+            *colon = 0;
+            if (strcmp(colon + 1, "color") == 0)
+                as[k] = AS_COLOR;
+            else if (strcmp(colon + 1, "mask") == 0)
+                as[k] = AS_MASK;
+            else
+                dx_die("tile: '%s': expected NAME, NAME:color or NAME:mask",
+                       argv[k + 1]);
+        }
+        f[k] = tns_stream_get(&s, name);
+        if (!f[k])
+            dx_die("tile: no frame '%s' in the input stream", name);
+        tns_shape_str(f[k], shape, sizeof shape);
+        int image = f[k]->rank == 4 && f[k]->dims[3] == 3 &&
+                    f[k]->dtype == DX_U8;
+        if (!(image || f[k]->rank == 3) || (image && as[k]) ||
+            f[k]->dtype == DX_I32)
+            dx_die("tile: frame '%s' is %s %s, expected u8 NxHxWx3 images "
+                   "or NxHxW maps", name, dx_dtype_name(f[k]->dtype), shape);
+        if (k == 0) {
+            n = f[0]->dims[0];
+            h = f[0]->dims[1];
+            w = f[0]->dims[2];
+        } else if (f[k]->dims[0] != n || f[k]->dims[1] != h ||
+                   f[k]->dims[2] != w) {
+            dx_die("tile: frame '%s' is %s, but '%s' has N=%lld H=%lld "
+                   "W=%lld", name, shape, f[0]->name, (long long)n,
+                   (long long)h, (long long)w);
+        }
+    }
+    int64_t W = nf * w + (nf - 1) * GAP, H = n * h + (n - 1) * GAP;
+    if (n < 1 || W > DX_MAX_IMAGE_SIDE || H > DX_MAX_IMAGE_SIDE)
+        dx_die("tile: a sheet of %lldx%lld pixels is outside [1, %d]",
+               (long long)W, (long long)H, DX_MAX_IMAGE_SIDE);
+    uint8_t *sheet = malloc((size_t)(W * H * 3));
+    if (!sheet)
+        dx_die("tile: out of memory");
+    memset(sheet, 255, (size_t)(W * H * 3));
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < nf; k++)
+            for (int64_t y = 0; y < h; y++)
+                for (int64_t x = 0; x < w; x++) {
+                    size_t at = (size_t)(((i * (h + GAP) + y) * W +
+                                          k * (w + GAP) + x) * 3);
+                    tile_rgb(f[k], as[k], (size_t)((i * h + y) * w + x),
+                             sheet + at);
+                }
+    if (dx_png_write(argv[0], (int)W, (int)H, 3, 8, sheet, &err))
+        dx_die_err(&err);
+    free(sheet);
+    free(f);
+    free(as);
+    tns_stream_free(&s);
+    return 0;
+}
+
 static int cmd_npy_in(int argc, char **argv)
 {
     if (argc < 1)
@@ -579,6 +682,8 @@ int main(int argc, char **argv)
         return cmd_png_in(argc, argv);
     if (strcmp(cmd, "png-out") == 0)
         return cmd_png_out(argc, argv);
+    if (strcmp(cmd, "tile") == 0)
+        return cmd_tile(argc, argv);
     if (strcmp(cmd, "npy-in") == 0)
         return cmd_npy_in(argc, argv);
     if (strcmp(cmd, "npy-out") == 0)

@@ -249,3 +249,22 @@ make_stream() {
     assert_clean_failure tns
     [[ $stderr == *"dtype '<f8' is not supported"* ]]
 }
+
+@test "tile draws frames side by side, a row per batch item" {
+    make_stream
+    tns tile -i s.tns sheet.png src.image src.label:color src.label:mask
+    tns png-in sheet.png | tns info >out
+    # 3 columns of 6 px and 2 gaps of 4; 2 rows of 4 px and 1 gap
+    grep -q $'image\tu8\t1x12x26x3' out
+}
+
+@test "tile refuses frames of different sizes and unknown styles" {
+    make_stream
+    run_split tns tile -i s.tns sheet.png src.image x.w
+    assert_clean_failure tns
+    [[ $stderr == *"expected u8 NxHxWx3 images or NxHxW maps"* ]]
+    run_split tns tile -i s.tns sheet.png src.label:sparkle
+    assert_clean_failure tns
+    [[ $stderr == *"expected NAME, NAME:color or NAME:mask"* ]]
+    [ ! -e sheet.png ]
+}
