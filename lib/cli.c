@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,9 @@ static void vsay(const char *fmt, va_list ap)
 
 void dx_die(const char *fmt, ...)
 {
+    /* Buffered output of a failed run is never delivered: a reader
+     * downstream gets nothing rather than part of a frame. */
+    __fpurge(stdout);
     va_list ap;
     va_start(ap, fmt);
     vsay(fmt, ap);

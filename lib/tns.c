@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -23,6 +24,9 @@ static const unsigned char MAGIC[4] = {0x89, 'T', 'N', 'S'};
 #endif
 enum { KIND_FRAME = 'F', KIND_END = 'E' };
 enum { PREFIX_LEN = 8, END_LEN = 20 };
+/* End-marker flag: the writer's last record.  A stream must end with one,
+ * so a writer that stops between two segments is still caught. */
+enum { END_FINAL = 1 };
 
 /* One table of dtypes, indexed by wire code. */
 static const struct {
@@ -294,6 +298,9 @@ static size_t read_some(tns_reader *r, void *buf, size_t n)
     return n ? fread(buf, 1, n, r->fp) : 0;
 }
 
+/* 2: the marker closes a segment; 3: it is a final marker closing no
+ * frames right after another marker, a trailer that ends the stream and
+ * makes no segment of its own. */
 static int read_end_marker(tns_reader *r, const unsigned char *prefix,
                            dx_err *err)
 {
@@ -307,13 +314,18 @@ static int read_end_marker(tns_reader *r, const unsigned char *prefix,
         return dx_fail(err, "%s: end marker after frame %ld: checksum "
                        "mismatch", r->src, r->index - 1);
     uint64_t n = get64(b + 8);
+    if (n != (uint64_t)r->seg_frames && r->index == 0 && !r->ended)
+        return dx_fail(err, "%s: not a tns stream (it starts with an end "
+                       "marker for %llu frames)", r->src,
+                       (unsigned long long)n);
     if (n != (uint64_t)r->seg_frames)
         return dx_fail(err, "%s: end marker says %llu frames, but %ld were "
                        "read since the last one", r->src,
                        (unsigned long long)n, r->seg_frames);
+    int trailer = (b[6] & END_FINAL) && n == 0 && r->ended;
     r->seg_frames = 0;
-    r->ended = 1;
-    return 0;
+    r->ended = b[6] & END_FINAL ? 2 : 1;
+    return trailer ? 3 : 2;
 }
 
 /* Read a payload of nbytes into *data, growing the buffer as the bytes
@@ -355,8 +367,12 @@ static int read_record(tns_reader *r, tns_frame *f, dx_err *err)
     if (got == 0 && ferror(r->fp))
         return dx_fail(err, "%s: read error: %s", r->src, strerror(errno));
     if (got == 0) {
-        if (r->ended)
+        if (r->ended == 2)
             return 0;
+        if (r->ended == 1)
+            return dx_fail(err, "%s: stream ends after batch %ld without "
+                           "its final end marker (truncated: the writer "
+                           "died or was cut off)", r->src, r->segment);
         if (r->index == 0)
             return dx_fail(err, "%s: empty input, expected a tns stream",
                            r->src);
@@ -382,11 +398,11 @@ static int read_record(tns_reader *r, tns_frame *f, dx_err *err)
         return dx_fail(err, "%s: frame %ld: format version %d, this dacs "
                        "reads version %d", r->src, r->index, pre[4],
                        TNS_VERSION);
-    if (get16(pre + 6) != 0)
-        return dx_fail(err, "%s: frame %ld: reserved header bytes are "
+    if (pre[7] != 0 || (pre[6] & ~(pre[5] == KIND_END ? END_FINAL : 0)))
+        return dx_fail(err, "%s: frame %ld: reserved header bits are "
                        "not zero (corrupt stream)", r->src, r->index);
     if (pre[5] == KIND_END)
-        return read_end_marker(r, pre, err) ? -1 : 2;
+        return read_end_marker(r, pre, err);
     if (pre[5] != KIND_FRAME)
         return dx_fail(err, "%s: frame %ld: unknown record kind 0x%02x",
                        r->src, r->index, pre[5]);
@@ -476,8 +492,8 @@ static int read_record(tns_reader *r, tns_frame *f, dx_err *err)
 int tns_read(tns_reader *r, tns_frame *f, dx_err *err)
 {
     int k;
-    while ((k = read_record(r, f, err)) == 2)
-        r->segment++;
+    while ((k = read_record(r, f, err)) >= 2)
+        r->segment += k == 2;
     return k;
 }
 
@@ -505,7 +521,7 @@ int tns_read_segment(tns_reader *r, tns_stream *s, dx_err *err)
     tns_frame f;
     for (;;) {
         int k = read_record(r, &f, err);
-        if (k == 1 && add_read(r, s, &f, err) == 0)
+        if ((k == 1 && add_read(r, s, &f, err) == 0) || k == 3)
             continue;
         if (k == 2) {
             r->segment++;
@@ -582,13 +598,14 @@ int tns_write(tns_writer *w, const tns_frame *f, dx_err *err)
     return 0;
 }
 
-int tns_end_segment(tns_writer *w, dx_err *err)
+static int end_marker(tns_writer *w, int flags, dx_err *err)
 {
     unsigned char b[END_LEN];
     memcpy(b, MAGIC, 4);
     b[4] = TNS_VERSION;
     b[5] = KIND_END;
-    put16(b + 6, 0);
+    b[6] = (unsigned char)flags;
+    b[7] = 0;
     put64(b + 8, (uint64_t)w->seg_frames);
     put32(b + 16, (uint32_t)crc32(0, b, 16));
     if (put(w, b, END_LEN, err))
@@ -598,9 +615,16 @@ int tns_end_segment(tns_writer *w, dx_err *err)
     return 0;
 }
 
+int tns_end_segment(tns_writer *w, dx_err *err)
+{
+    return end_marker(w, 0, err);
+}
+
 int tns_finish(tns_writer *w, dx_err *err)
 {
-    if ((w->seg_frames > 0 || w->segments == 0) && tns_end_segment(w, err)) {
+    /* The final marker closes the open segment, or, when the last record
+     * was already a marker, follows it as a trailer of no frames. */
+    if (end_marker(w, END_FINAL, err)) {
         tns_abort(w);
         return -1;
     }
@@ -617,6 +641,8 @@ void tns_abort(tns_writer *w)
 {
     if (w->to_file)
         dx_atomic_abort(&w->file);
+    else if (w->fp)
+        __fpurge(w->fp); /* no partial frame reaches the pipe */
     w->fp = NULL;
 }
 

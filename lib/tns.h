@@ -4,8 +4,9 @@
  * a frame (a named, typed, n-dimensional array with checksums) or an end
  * marker that closes a segment and states how many frames it held.  A
  * segment is one batch: the frames that travel together, with names unique
- * within it.  A stream ends with an end marker; a stream that stops
- * anywhere else was cut short, and the reader says so.  Concatenating whole
+ * within it.  A stream ends with a final end marker; a stream that stops
+ * anywhere else, even between two segments, was cut short, and the reader
+ * says so.  Concatenating whole
  * streams (cat a b) gives a valid stream of their segments.  The byte
  * layout is specified in tns(5).
  *
@@ -80,7 +81,8 @@ typedef struct tns_reader {
     long index;      /* stream-wide index of the next frame */
     long seg_frames; /* frames read since the last end marker */
     long segment;    /* index of the segment being read */
-    int ended;       /* the last record read was an end marker */
+    int ended;       /* last record: 0 a frame, 1 an end marker, 2 a final
+                        end marker */
     int own;         /* fp is ours to close */
     char last[TNS_MAX_NAME + 1]; /* name of the last frame read */
 } tns_reader;
@@ -111,9 +113,10 @@ int tns_create(tns_writer *w, const char *path, dx_err *err);
 int tns_write(tns_writer *w, const tns_frame *f, dx_err *err);
 /* Close the current segment (batch) with an end marker. */
 int tns_end_segment(tns_writer *w, dx_err *err);
-/* Closes the open segment if it holds frames (or if none was ever
- * written, so that an empty stream is still a stream), flushes, and for a
- * file: fsync, rename, fsync the directory.  On failure the temporary file is removed and any old file
+/* Writes the final end marker, which closes the open segment (even an
+ * empty one, when nothing was written) or, right after tns_end_segment,
+ * only ends the stream; then flushes, and for a file: fsync, rename, fsync
+ * the directory.  On failure the temporary file is removed and any old file
  * under the final name is left untouched. */
 int tns_finish(tns_writer *w, dx_err *err);
 /* Abandon: remove the temporary file; on stdout no end marker is written,

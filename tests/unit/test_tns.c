@@ -282,6 +282,68 @@ static void test_segments(void)
     free(eb);
 }
 
+/* A writer of several segments: the reader sees exactly those segments, and
+ * a stream cut after any of them but the last is an error. */
+static void test_final_marker(void)
+{
+    dx_err err;
+    char path[] = "/tmp/dacs-test-XXXXXX";
+    close(mkstemp(path));
+    tns_writer w;
+    tns_frame f;
+    int64_t d = 3;
+    tns_frame_alloc(&f, "y", DX_U8, 1, &d, &err);
+    tns_create(&w, path, &err);
+    for (int k = 0; k < 3; k++) {
+        tns_write(&w, &f, &err);
+        tns_end_segment(&w, &err);
+    }
+    CHECK(tns_finish(&w, &err) == 0, "three segments written");
+    tns_frame_free(&f);
+
+    FILE *fp = fopen(path, "rb");
+    unsigned char buf[512];
+    size_t len = fread(buf, 1, sizeof buf, fp);
+    fclose(fp);
+    unlink(path);
+    /* each segment: frame (8+4+8+1+4 header, 3 payload, 4 crc) + marker */
+    size_t seg = 8 + 4 + 8 + 1 + 4 + 3 + 4 + 20;
+    CHECK(len == 3 * seg + 20, "three segments and a trailer: %zu bytes",
+          len);
+
+    char p2[] = "/tmp/dacs-test-XXXXXX";
+    int fd = mkstemp(p2);
+    CHECK(write(fd, buf, len) == (ssize_t)len, "wrote");
+    close(fd);
+    tns_reader r;
+    tns_stream s;
+    int n = 0, got;
+    tns_open(&r, p2, &err);
+    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
+        n += s.n == 1;
+        tns_stream_free(&s);
+    }
+    tns_close(&r);
+    unlink(p2);
+    CHECK(got == 0 && n == 3, "read back as three batches, the trailer "
+          "making none");
+
+    for (int k = 1; k <= 3; k++) {
+        char p3[] = "/tmp/dacs-test-XXXXXX";
+        fd = mkstemp(p3);
+        CHECK(write(fd, buf, k * seg) == (ssize_t)(k * seg), "wrote");
+        close(fd);
+        tns_open(&r, p3, &err);
+        while ((got = tns_read_segment(&r, &s, &err)) == 1)
+            tns_stream_free(&s);
+        tns_close(&r);
+        unlink(p3);
+        CHECK(got == -1 && strstr(err.msg, "without its final end marker"),
+              "a stream cut after batch %d of 3 is an error: %s", k,
+              got == -1 ? err.msg : "(read)");
+    }
+}
+
 static void test_atomic(void)
 {
     dx_err err;
@@ -356,6 +418,7 @@ int main(void)
     test_round_trips();
     test_messages();
     test_segments();
+    test_final_marker();
     test_atomic();
     test_misc();
     return check_done();
