@@ -25,8 +25,8 @@ teardown() {
 run_split() {
     local out err
     out=$(mktemp) err=$(mktemp)
-    "$@" >"$out" 2>"$err"
-    status=$?
+    # Bats runs tests under set -e: capture a failure instead of dying.
+    "$@" >"$out" 2>"$err" && status=0 || status=$?
     stdout=$(cat "$out")
     stdout_bytes=$(stat -c %s "$out")
     stderr=$(cat "$err")
