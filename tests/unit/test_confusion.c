@@ -107,6 +107,7 @@ static void test_known_pair(void)
               dx_confusion_load(&big, path, &err) == 0 &&
               *dx_confusion_at(&big, 3, 2) == 5000000000ull,
           "counts above 2^32 are kept");
+    dx_confusion_free(&big);
     FILE *out = fopen(path, "w");
     fputs("classes 2\nignored 0\n1 2 3\n4 5\n", out);
     fclose(out);
