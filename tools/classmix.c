@@ -1,0 +1,413 @@
+/* classmix - cross-domain ClassMix and strong augmentation.
+ *
+ *   classmix [OPTIONS] [FILE]
+ *
+ * Reads SRC.image, SRC.label, TGT.image, TGT.plabel, TGT.weight from every
+ * segment, passes every frame through and appends OUT.image, OUT.label,
+ * OUT.weight and OUT.mask.
+ */
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "augment.h"
+#include "classes.h"
+#include "cli.h"
+#include "mix.h"
+#include "rng.h"
+#include "tns.h"
+
+static const char USAGE[] =
+    "usage: classmix [OPTIONS] [FILE]\n"
+    "Cross-domain ClassMix (DACS steps 4-6).  Reads a tensor stream (FILE, or\n"
+    "stdin); for every segment reads SRC.image (u8 NxHxWx3), SRC.label (u8\n"
+    "NxHxW), TGT.image, TGT.plabel (u8 NxHxW) and TGT.weight (f32 NxHxW),\n"
+    "passes every frame through and appends OUT.image (u8 NxHxWx3),\n"
+    "OUT.label (u8 NxHxW), OUT.weight (f32 NxHxW) and OUT.mask (u8 NxHxW,\n"
+    "1 where the pixel comes from the pasted image).\n"
+    "\n"
+    "mixing:\n"
+    "  --mode MODE         class (default): for pair i, half of the classes of\n"
+    "                      SRC.label[i], rounded up, pasted onto TGT image i;\n"
+    "                      naive: the same within the target, classes of\n"
+    "                      TGT.plabel[i] pasted onto target (i+1) mod N;\n"
+    "                      none: the target image and pseudo-labels as they are\n"
+    "  --pool POOL         image (default): draw from the classes of image i;\n"
+    "                      batch: from the classes of the whole batch\n"
+    "  --keep-ignore       255 may be drawn as a class, as the reference code\n"
+    "                      does (default: never)\n"
+    "  --classes N         labels hold classes 0..N-1 and 255 (default 19)\n"
+    "  --seed S            random seed (default 0)\n"
+    "  --iter T            iteration, keys the draws with the seed (default\n"
+    "                      0); segment k of the input uses iteration T+k\n"
+    "\n"
+    "strong augmentation of OUT.image (labels, weights and mask only flip):\n"
+    "  --no-augment        no colour jitter and no blur\n"
+    "  --no-jitter         no colour jitter\n"
+    "  --jitter-p P        probability of colour jitter (default 0.8)\n"
+    "  --brightness S      jitter strengths (default 0.25 each; hue <= 0.5)\n"
+    "  --contrast S\n"
+    "  --saturation S\n"
+    "  --hue S\n"
+    "  --no-blur           no Gaussian blur\n"
+    "  --blur-p P          probability of blur (default 0.5)\n"
+    "  --sigma LO,HI       blur sigma ~ U(LO, HI) (default 0.15,1.15)\n"
+    "  --blur-frac F       kernel side ~ F x image side, odd (default 0.1)\n"
+    "  --flip              horizontal flip of image, label, weight and mask\n"
+    "                      with probability 0.5 (default off)\n"
+    "  --flip-p P          probability of the flip when on (default 0.5)\n"
+    "\n"
+    "frames and output:\n"
+    "  --src P             source prefix (default src)\n"
+    "  --tgt P             target prefix (default tgt)\n"
+    "  --prefix P          output prefix (default mix)\n"
+    "  --drop GLOB         leave frames matching GLOB out of the output\n"
+    "                      (repeatable; applied after the outputs are added)\n"
+    "  --replace           outputs replace frames of the same name\n"
+    "  -v, --verbose       one line per segment on stderr: classes pasted and\n"
+    "                      augmentations applied\n"
+    "  -i, --input FILE    input stream (default stdin)\n"
+    "  -o, --output FILE   output stream, written atomically (default stdout)\n"
+    "  -h, --help          show this help\n";
+
+#define MAX_DROP 64
+
+static struct {
+    const char *in, *out, *src, *tgt, *prefix;
+    const char *drop[MAX_DROP];
+    int ndrop, classes, replace, verbose;
+    uint64_t seed, iter;
+    dx_mix_opts mix;
+    dx_aug_opts aug;
+} opt = {.src = "src", .tgt = "tgt", .prefix = "mix", .classes = 19};
+
+static _Noreturn void fail(tns_writer *w, const dx_err *err)
+{
+    tns_abort(w);
+    if (!w->to_file)
+        __fpurge(stdout); /* the failed batch must not reach the pipe */
+    dx_die_err(err);
+}
+
+static void name_of(char *dst, const char *prefix, const char *suffix)
+{
+    if (snprintf(dst, TNS_MAX_NAME + 1, "%s.%s", prefix, suffix) >
+            TNS_MAX_NAME ||
+        !tns_name_ok(dst))
+        dx_die("prefix '%s' makes a bad frame name '%s.%s'", prefix, prefix,
+               suffix);
+}
+
+/* The frame called name: u8 NxHxWx3 (image) or NxHxW (map) of dtype. */
+static tns_frame *need(tns_stream *s, const char *name, int dtype,
+                       int image, dx_err *err)
+{
+    tns_frame *f = tns_stream_need(s, name, dtype, image ? 4 : 3, err);
+    char shape[160];
+    if (f && image && f->dims[3] != 3) {
+        dx_fail(err, "frame '%s' has shape %s, expected NxHxWx3 (RGB)", name,
+                tns_shape_str(f, shape, sizeof shape));
+        return NULL;
+    }
+    return f;
+}
+
+/* a (NxHxW...) must agree with b in N, H and W. */
+static int agree(const tns_frame *a, const tns_frame *b, const char *why,
+                 dx_err *err)
+{
+    char sa[160], sb[160];
+    for (int k = 0; k < 3; k++)
+        if (a->dims[k] != b->dims[k])
+            return dx_fail(err, "frame '%s' has shape %s, '%s' has %s: %s",
+                           a->name, tns_shape_str(a, sa, sizeof sa), b->name,
+                           tns_shape_str(b, sb, sizeof sb), why);
+    return 0;
+}
+
+static void report(long seg, int n, uint8_t (*picked)[256],
+                   const dx_aug_draw *d)
+{
+    char buf[4096];
+    size_t at = 0;
+    at += (size_t)snprintf(buf, sizeof buf, "segment=%ld", seg);
+    for (int i = 0; i < n && at < sizeof buf; i++) {
+        at += (size_t)snprintf(buf + at, sizeof buf - at, " picked%d=", i);
+        int first = 1;
+        for (int v = 0; v < 256 && at < sizeof buf; v++)
+            if (picked[i][v]) {
+                at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%d",
+                                       first ? "" : ",", v);
+                first = 0;
+            }
+        if (first && at < sizeof buf)
+            at += (size_t)snprintf(buf + at, sizeof buf - at, "-");
+    }
+    if (at < sizeof buf)
+        snprintf(buf + at, sizeof buf - at,
+                 " jitter=%d blur=%d kernel=%dx%d flip=%d", d->jitter,
+                 d->blur, d->kh, d->kw, d->flip);
+    dx_note("%s", buf);
+}
+
+static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
+                   dx_err *err)
+{
+    int cls = opt.mix.mode == DX_MIX_CLASS;
+    tns_frame *si = NULL, *sl = NULL, *ti, *tl, *tw;
+    if (cls && (!(si = need(s, names[0], DX_U8, 1, err)) ||
+                !(sl = need(s, names[1], DX_U8, 0, err))))
+        return -1;
+    if (!(ti = need(s, names[2], DX_U8, 1, err)) ||
+        !(tl = need(s, names[3], DX_U8, 0, err)) ||
+        !(tw = need(s, names[4], DX_F32, 0, err)))
+        return -1;
+    static const char same[] = "a batch's frames must agree in N, H and W";
+    static const char both[] =
+        "source and target batches must agree in N, H and W";
+    if (agree(tl, ti, same, err) || agree(tw, ti, same, err) ||
+        (cls && (agree(sl, si, same, err) || agree(ti, si, both, err))))
+        return -1;
+    char what[TNS_MAX_NAME + 16];
+    if (cls) {
+        snprintf(what, sizeof what, "frame '%s'", sl->name);
+        if (dx_labels_check(sl->data, sl->count, opt.classes, what, err))
+            return -1;
+    }
+    snprintf(what, sizeof what, "frame '%s'", tl->name);
+    if (dx_labels_check(tl->data, tl->count, opt.classes, what, err) ||
+        tns_check_finite(tw, err))
+        return -1;
+
+    int64_t n = ti->dims[0], h = ti->dims[1], w = ti->dims[2];
+    int64_t dims[4] = {n, h, w, 3};
+    tns_frame out[4];
+    memset(out, 0, sizeof out);
+    uint8_t(*picked)[256] = calloc(n ? (size_t)n : 1, sizeof *picked);
+    if (!picked) {
+        dx_fail(err, "out of memory");
+        goto fail;
+    }
+    if (tns_frame_alloc(&out[0], names[5], DX_U8, 4, dims, err) ||
+        tns_frame_alloc(&out[1], names[6], DX_U8, 3, dims, err) ||
+        tns_frame_alloc(&out[2], names[7], DX_F32, 3, dims, err) ||
+        tns_frame_alloc(&out[3], names[8], DX_U8, 3, dims, err))
+        goto fail;
+    dx_mix_batch b = {
+        .n = (int)n, .h = (int)h, .w = (int)w,
+        .src_image = cls ? si->data : NULL,
+        .src_label = cls ? sl->data : NULL,
+        .tgt_image = ti->data, .tgt_plabel = tl->data,
+        .tgt_weight = tw->data,
+        .image = out[0].data, .label = out[1].data, .weight = out[2].data,
+        .mask = out[3].data, .picked = picked};
+    dx_rng rmix, raug;
+    /* segment k of the stream is iteration T + k */
+    dx_rng_init(&rmix, opt.seed, "classmix", opt.iter + (uint64_t)seg);
+    dx_rng_init(&raug, opt.seed, "classmix.augment",
+                opt.iter + (uint64_t)seg);
+    dx_aug_draw d;
+    if (dx_classmix(&b, &opt.mix, &rmix, err) ||
+        dx_strong_augment(b.image, b.label, b.weight, b.mask, b.n, b.h, b.w,
+                          &opt.aug, &raug, &d, err))
+        goto fail;
+    for (int k = 0; k < 4; k++)
+        if (tns_stream_put(s, &out[k], opt.replace, err))
+            goto fail;
+    if (opt.verbose)
+        report(seg, (int)n, picked, &d);
+    free(picked);
+    return 0;
+fail:
+    for (int k = 0; k < 4; k++)
+        tns_frame_free(&out[k]);
+    free(picked);
+    return -1;
+}
+
+static double prob_arg(const char *o, const char *v)
+{
+    return dx_arg_double(o, v, 0, 1);
+}
+
+int main(int argc, char **argv)
+{
+    dx_cli_init(argc, argv);
+    dx_aug_defaults(&opt.aug);
+    enum { O_MODE = 256, O_POOL, O_KEEP, O_CLASSES, O_SEED, O_ITER,
+           O_NOAUG, O_NOJIT, O_JITP, O_BRI, O_CON, O_SAT, O_HUE, O_NOBLUR,
+           O_BLURP, O_SIGMA, O_BLURF, O_FLIP, O_FLIPP, O_SRC, O_TGT,
+           O_PREFIX, O_DROP, O_REPLACE };
+    static const struct option longopts[] = {
+        {"mode", required_argument, NULL, O_MODE},
+        {"pool", required_argument, NULL, O_POOL},
+        {"keep-ignore", no_argument, NULL, O_KEEP},
+        {"classes", required_argument, NULL, O_CLASSES},
+        {"seed", required_argument, NULL, O_SEED},
+        {"iter", required_argument, NULL, O_ITER},
+        {"no-augment", no_argument, NULL, O_NOAUG},
+        {"no-jitter", no_argument, NULL, O_NOJIT},
+        {"jitter-p", required_argument, NULL, O_JITP},
+        {"brightness", required_argument, NULL, O_BRI},
+        {"contrast", required_argument, NULL, O_CON},
+        {"saturation", required_argument, NULL, O_SAT},
+        {"hue", required_argument, NULL, O_HUE},
+        {"no-blur", no_argument, NULL, O_NOBLUR},
+        {"blur-p", required_argument, NULL, O_BLURP},
+        {"sigma", required_argument, NULL, O_SIGMA},
+        {"blur-frac", required_argument, NULL, O_BLURF},
+        {"flip", no_argument, NULL, O_FLIP},
+        {"flip-p", required_argument, NULL, O_FLIPP},
+        {"src", required_argument, NULL, O_SRC},
+        {"tgt", required_argument, NULL, O_TGT},
+        {"prefix", required_argument, NULL, O_PREFIX},
+        {"drop", required_argument, NULL, O_DROP},
+        {"replace", no_argument, NULL, O_REPLACE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    int ch;
+    while ((ch = dx_getopt(argc, argv, "vi:o:h", longopts)) != -1) {
+        switch (ch) {
+        case O_MODE:
+            opt.mix.mode = dx_arg_enum("--mode", optarg, dx_mix_mode_names);
+            break;
+        case O_POOL:
+            opt.mix.pool = dx_arg_enum("--pool", optarg, dx_mix_pool_names);
+            break;
+        case O_KEEP:
+            opt.mix.keep_ignore = 1;
+            break;
+        case O_CLASSES:
+            opt.classes = (int)dx_arg_long("--classes", optarg, 1,
+                                           DX_MAX_CLASSES);
+            break;
+        case O_SEED:
+            opt.seed = dx_arg_u64("--seed", optarg);
+            break;
+        case O_ITER:
+            opt.iter = dx_arg_u64("--iter", optarg);
+            break;
+        case O_NOAUG:
+            opt.aug.jitter = opt.aug.blur = 0;
+            break;
+        case O_NOJIT:
+            opt.aug.jitter = 0;
+            break;
+        case O_JITP:
+            opt.aug.jitter_p = prob_arg("--jitter-p", optarg);
+            break;
+        case O_BRI:
+            opt.aug.brightness = dx_arg_double("--brightness", optarg, 0, 10);
+            break;
+        case O_CON:
+            opt.aug.contrast = dx_arg_double("--contrast", optarg, 0, 10);
+            break;
+        case O_SAT:
+            opt.aug.saturation = dx_arg_double("--saturation", optarg, 0, 10);
+            break;
+        case O_HUE:
+            opt.aug.hue = dx_arg_double("--hue", optarg, 0, 0.5);
+            break;
+        case O_NOBLUR:
+            opt.aug.blur = 0;
+            break;
+        case O_BLURP:
+            opt.aug.blur_p = prob_arg("--blur-p", optarg);
+            break;
+        case O_SIGMA: {
+            char *comma = strchr(optarg, ',');
+            if (!comma)
+                dx_die("--sigma: expected LO,HI, got '%s'", optarg);
+            *comma = 0;
+            opt.aug.sigma_min = dx_arg_double("--sigma", optarg, 1e-3, 100);
+            opt.aug.sigma_max = dx_arg_double("--sigma", comma + 1, 1e-3,
+                                              100);
+            if (opt.aug.sigma_max < opt.aug.sigma_min)
+                dx_die("--sigma: HI must not be below LO");
+            break;
+        }
+        case O_BLURF:
+            opt.aug.blur_frac = dx_arg_double("--blur-frac", optarg, 0, 1);
+            break;
+        case O_FLIP:
+            opt.aug.flip = 1;
+            break;
+        case O_FLIPP:
+            opt.aug.flip_p = prob_arg("--flip-p", optarg);
+            break;
+        case O_SRC:
+            opt.src = optarg;
+            break;
+        case O_TGT:
+            opt.tgt = optarg;
+            break;
+        case O_PREFIX:
+            opt.prefix = optarg;
+            break;
+        case O_DROP:
+            if (opt.ndrop == MAX_DROP)
+                dx_die("--drop: at most %d globs", MAX_DROP);
+            opt.drop[opt.ndrop++] = optarg;
+            break;
+        case O_REPLACE:
+            opt.replace = 1;
+            break;
+        case 'v':
+            opt.verbose = 1;
+            break;
+        case 'i':
+            opt.in = optarg;
+            break;
+        case 'o':
+            opt.out = optarg;
+            break;
+        case 'h':
+            dx_help(USAGE);
+        }
+    }
+    if (optind < argc) {
+        if (opt.in || optind + 1 < argc)
+            dx_die("expected at most one input FILE (see --help)");
+        opt.in = argv[optind];
+    }
+    char names[9][TNS_MAX_NAME + 1];
+    name_of(names[0], opt.src, "image");
+    name_of(names[1], opt.src, "label");
+    name_of(names[2], opt.tgt, "image");
+    name_of(names[3], opt.tgt, "plabel");
+    name_of(names[4], opt.tgt, "weight");
+    name_of(names[5], opt.prefix, "image");
+    name_of(names[6], opt.prefix, "label");
+    name_of(names[7], opt.prefix, "weight");
+    name_of(names[8], opt.prefix, "mask");
+
+    tns_reader r;
+    tns_writer w = {0};
+    tns_stream s;
+    dx_err err;
+    if (tns_open(&r, opt.in, &err) || tns_create(&w, opt.out, &err))
+        fail(&w, &err);
+    int got;
+    long seg = 0;
+    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
+        if (process(&s, seg, names, &err))
+            fail(&w, &err);
+        for (int k = 0; k < opt.ndrop; k++)
+            tns_stream_drop(&s, opt.drop[k]);
+        for (int i = 0; i < s.n; i++)
+            if (tns_write(&w, &s.v[i], &err))
+                fail(&w, &err);
+        if (tns_end_segment(&w, &err))
+            fail(&w, &err);
+        tns_stream_free(&s);
+        seg++;
+    }
+    tns_close(&r);
+    if (got < 0 || tns_finish(&w, &err))
+        fail(&w, &err);
+    return 0;
+}
