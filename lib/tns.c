@@ -298,9 +298,7 @@ static size_t read_some(tns_reader *r, void *buf, size_t n)
     return n ? fread(buf, 1, n, r->fp) : 0;
 }
 
-/* 2: the marker closes a segment; 3: it is a final marker closing no
- * frames right after another marker, a trailer that ends the stream and
- * makes no segment of its own. */
+/* Returns 2: the marker closes a segment. */
 static int read_end_marker(tns_reader *r, const unsigned char *prefix,
                            dx_err *err)
 {
@@ -322,10 +320,9 @@ static int read_end_marker(tns_reader *r, const unsigned char *prefix,
         return dx_fail(err, "%s: end marker says %llu frames, but %ld were "
                        "read since the last one", r->src,
                        (unsigned long long)n, r->seg_frames);
-    int trailer = (b[6] & END_FINAL) && n == 0 && r->ended;
     r->seg_frames = 0;
     r->ended = b[6] & END_FINAL ? 2 : 1;
-    return trailer ? 3 : 2;
+    return 2;
 }
 
 /* Read a payload of nbytes into *data, growing the buffer as the bytes
@@ -492,8 +489,8 @@ static int read_record(tns_reader *r, tns_frame *f, dx_err *err)
 int tns_read(tns_reader *r, tns_frame *f, dx_err *err)
 {
     int k;
-    while ((k = read_record(r, f, err)) >= 2)
-        r->segment += k == 2;
+    while ((k = read_record(r, f, err)) == 2)
+        r->segment++;
     return k;
 }
 
@@ -521,7 +518,7 @@ int tns_read_segment(tns_reader *r, tns_stream *s, dx_err *err)
     tns_frame f;
     for (;;) {
         int k = read_record(r, &f, err);
-        if ((k == 1 && add_read(r, s, &f, err) == 0) || k == 3)
+        if (k == 1 && add_read(r, s, &f, err) == 0)
             continue;
         if (k == 2) {
             r->segment++;
@@ -569,8 +566,12 @@ static int put(tns_writer *w, const void *buf, size_t n, dx_err *err)
                        : "nothing was written");
 }
 
+static int flush_pending(tns_writer *w, dx_err *err);
+
 int tns_write(tns_writer *w, const tns_frame *f, dx_err *err)
 {
+    if (flush_pending(w, err))
+        return -1;
     if (!tns_name_ok(f->name) || !dx_dtype_size(f->dtype) || f->rank < 0 ||
         f->rank > TNS_MAX_RANK)
         return dx_fail(err, "refusing to write malformed frame '%s'",
@@ -598,7 +599,8 @@ int tns_write(tns_writer *w, const tns_frame *f, dx_err *err)
     return 0;
 }
 
-static int end_marker(tns_writer *w, int flags, dx_err *err)
+static int end_marker(tns_writer *w, uint64_t count, int flags,
+                      dx_err *err)
 {
     unsigned char b[END_LEN];
     memcpy(b, MAGIC, 4);
@@ -606,25 +608,41 @@ static int end_marker(tns_writer *w, int flags, dx_err *err)
     b[5] = KIND_END;
     b[6] = (unsigned char)flags;
     b[7] = 0;
-    put64(b + 8, (uint64_t)w->seg_frames);
+    put64(b + 8, count);
     put32(b + 16, (uint32_t)crc32(0, b, 16));
-    if (put(w, b, END_LEN, err))
+    return put(w, b, END_LEN, err);
+}
+
+/* A closed segment's marker waits until the writer knows whether another
+ * record follows: then it is an ordinary marker, at tns_finish the final
+ * one.  So every stream has exactly one encoding. */
+static int flush_pending(tns_writer *w, dx_err *err)
+{
+    if (!w->pending)
+        return 0;
+    w->pending = 0;
+    return end_marker(w, (uint64_t)w->pending_frames, 0, err);
+}
+
+int tns_end_segment(tns_writer *w, dx_err *err)
+{
+    if (flush_pending(w, err))
         return -1;
+    w->pending = 1;
+    w->pending_frames = w->seg_frames;
     w->seg_frames = 0;
     w->segments++;
     return 0;
 }
 
-int tns_end_segment(tns_writer *w, dx_err *err)
-{
-    return end_marker(w, 0, err);
-}
-
 int tns_finish(tns_writer *w, dx_err *err)
 {
-    /* The final marker closes the open segment, or, when the last record
-     * was already a marker, follows it as a trailer of no frames. */
-    if (end_marker(w, END_FINAL, err)) {
+    /* The final marker closes the last segment: the one pending, or the
+     * open one (which is empty if nothing was written at all). */
+    uint64_t count = (uint64_t)(w->pending ? w->pending_frames
+                                           : w->seg_frames);
+    w->pending = 0;
+    if (end_marker(w, count, END_FINAL, err)) {
         tns_abort(w);
         return -1;
     }

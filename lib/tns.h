@@ -103,20 +103,22 @@ typedef struct tns_writer {
     FILE *fp;
     dx_atomic file; /* the temporary file, when writing a named file */
     int to_file;
-    long seg_frames; /* frames since the last end marker */
-    long segments;   /* end markers written */
+    long seg_frames; /* frames of the open segment */
+    long segments;   /* segments closed */
+    int pending;     /* a closed segment's marker is not yet written */
+    long pending_frames;
 } tns_writer;
 
 /* path NULL or "-" writes stdout.  A named file is written to a temporary
  * file beside it and only appears under its name at tns_finish. */
 int tns_create(tns_writer *w, const char *path, dx_err *err);
 int tns_write(tns_writer *w, const tns_frame *f, dx_err *err);
-/* Close the current segment (batch) with an end marker. */
+/* Close the current segment (batch).  Its end marker is written when the
+ * next frame or tns_finish tells whether it is the final one. */
 int tns_end_segment(tns_writer *w, dx_err *err);
-/* Writes the final end marker, which closes the open segment (even an
- * empty one, when nothing was written) or, right after tns_end_segment,
- * only ends the stream; then flushes, and for a file: fsync, rename, fsync
- * the directory.  On failure the temporary file is removed and any old file
+/* Writes the final end marker, which closes the last segment (the one
+ * just ended, or the open one, empty if nothing was written); then
+ * flushes, and for a file: fsync, rename, fsync the directory.  On failure the temporary file is removed and any old file
  * under the final name is left untouched. */
 int tns_finish(tns_writer *w, dx_err *err);
 /* Abandon: remove the temporary file; on stdout no end marker is written,
