@@ -181,15 +181,28 @@ int dx_arch_parse(dx_arch *a, const char *text, size_t len, dx_err *err)
     return dx_arch_check(a, err);
 }
 
+/* The shortest %.Ng (N <= 9) that reads back as the same float. */
+static void shortest(char *buf, size_t cap, float v)
+{
+    for (int digits = 6; digits <= 9; digits++) {
+        snprintf(buf, cap, "%.*g", digits, (double)v);
+        if ((float)strtod(buf, NULL) == v)
+            return;
+    }
+}
+
 int dx_arch_format(const dx_arch *a, char *buf, size_t cap)
 {
+    char m[3][32], s[3][32];
+    for (int i = 0; i < 3; i++) {
+        shortest(m[i], sizeof m[i], a->mean[i]);
+        shortest(s[i], sizeof s[i], a->std[i]);
+    }
     int n = snprintf(buf, cap,
                      "net=%s\nversion=%d\nwidth=%d\nclasses=%d\n"
-                     "mean=%.9g,%.9g,%.9g\nstd=%.9g,%.9g,%.9g\n",
+                     "mean=%s,%s,%s\nstd=%s,%s,%s\n",
                      DX_ARCH_NET, DX_ARCH_VERSION, a->width, a->classes,
-                     (double)a->mean[0], (double)a->mean[1],
-                     (double)a->mean[2], (double)a->std[0],
-                     (double)a->std[1], (double)a->std[2]);
+                     m[0], m[1], m[2], s[0], s[1], s[2]);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 

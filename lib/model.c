@@ -371,6 +371,30 @@ int dx_model_write(const dx_model *m, tns_writer *w, int with_opt,
     return 0;
 }
 
+int dx_model_read(dx_model *m, const char *path, dx_err *err)
+{
+    tns_stream s;
+    const char *name = path && strcmp(path, "-") ? path : "stdin";
+    if (tns_stream_load(&s, path, err))
+        return -1;
+    int rc = dx_model_load(m, &s, err);
+    tns_stream_free(&s);
+    return rc ? dx_wrap(err, "%s: ", name) : 0;
+}
+
+int dx_model_save(const dx_model *m, const char *path, int with_opt,
+                  dx_err *err)
+{
+    tns_writer w;
+    if (tns_create(&w, path, err))
+        return -1;
+    if (dx_model_write(m, &w, with_opt, err)) {
+        tns_abort(&w);
+        return -1;
+    }
+    return tns_finish(&w, err);
+}
+
 /* ---- buffers for a shape ---- */
 
 /* Sides of every stage, and the sizes the plan needs. */

@@ -119,6 +119,13 @@ int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err);
 int dx_model_write(const dx_model *m, tns_writer *w, int with_opt,
                    dx_err *err);
 
+/* dx_model_load from a file (NULL or "-": stdin); messages name it. */
+int dx_model_read(dx_model *m, const char *path, dx_err *err);
+/* A whole checkpoint (one segment) to path, atomically (NULL or "-":
+ * stdout).  On failure an old file under path is left untouched. */
+int dx_model_save(const dx_model *m, const char *path, int with_opt,
+                  dx_err *err);
+
 /* Prepare buffers for batches of n images of H x W, for training
  * (forward with activations kept, then backward) or inference. */
 int dx_model_plan(dx_model *m, int n, int H, int W, int train, dx_err *err);
