@@ -44,8 +44,8 @@ int dx_arch_check(const dx_arch *a, dx_err *err);
 /* Parse len bytes of text (not NUL-terminated). */
 int dx_arch_parse(dx_arch *a, const char *text, size_t len, dx_err *err);
 /* Format as text into buf (NUL-terminated); returns the length, or -1 if
- * buf is too small.  Floats are written with 9 significant digits, so
- * parse(format(a)) == a exactly. */
+ * buf is too small.  Floats are written as the shortest decimal that
+ * reads back as the same float, so parse(format(a)) == a exactly. */
 int dx_arch_format(const dx_arch *a, char *buf, size_t cap);
 /* "deeplab-mini w=32 classes=19" for messages. */
 void dx_arch_describe(const dx_arch *a, char *buf, size_t cap);
