@@ -58,3 +58,26 @@ PERL
     tns npy-in -o "$out" "${files[@]}"
     rm -rf "$dir"
 }
+
+# frame_text OUT NAME TEXT: a one-frame stream holding TEXT as u8 (rank 1).
+frame_text() {
+    local out=$1 name=$2 text=$3
+    printf '%s' "$text" | perl -e '
+        local $/; my $d = <STDIN>; my $n = length $d;
+        my $hd = "{\x27descr\x27: \x27|u1\x27, \x27fortran_order\x27: False, \x27shape\x27: ($n,), }";
+        $hd .= (" " x ((64 - (10 + length($hd) + 1) % 64) % 64)) . "\n";
+        print "\x93NUMPY\x01\x00" . pack("v", length $hd) . $hd . $d;' >"$T/text.npy"
+    tns npy-in --name "$name" -o "$out" "$T/text.npy"
+}
+
+# frame_f32 OUT NAME VALUE COUNT: a one-frame stream, f32 of COUNT values.
+frame_f32() {
+    local out=$1 name=$2 value=$3 count=$4
+    perl -e '
+        my ($v, $n) = @ARGV;
+        my $hd = "{\x27descr\x27: \x27<f4\x27, \x27fortran_order\x27: False, \x27shape\x27: ($n,), }";
+        $hd .= (" " x ((64 - (10 + length($hd) + 1) % 64) % 64)) . "\n";
+        print "\x93NUMPY\x01\x00" . pack("v", length $hd) . $hd . pack("f<*", ($v) x $n);' \
+        -- "$value" "$count" >"$T/f32.npy"
+    tns npy-in --name "$name" -o "$out" "$T/f32.npy"
+}
