@@ -3,6 +3,12 @@
 
 #include <math.h>
 
+#include "par.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3") /* vectorise the loops at any -O */
+#endif
+
 /* Sums of long runs: blocks of 16 independent float lanes (vectorisable,
  * fixed order), each block total added in double. */
 enum { LANES = 16, BLOCK = 512 };
@@ -67,14 +73,30 @@ static double dot(const float *a, const float *b, size_t n)
     return total;
 }
 
+/* Every function below splits the channels among the threads; each
+ * channel is one thread's, so results do not depend on the count. */
+typedef struct bn_job {
+    float *y, *xhat, *mean, *var, *dgamma, *dbeta;
+    const float *x, *skip, *gamma, *beta, *cmean, *invstd, *dy, *chat;
+    int relu;
+    size_t P;
+} bn_job;
+
+static void stats_part(void *arg, long c0, long c1)
+{
+    const bn_job *j = arg;
+    for (long c = c0; c < c1; c++) {
+        const float *xc = j->x + (size_t)c * j->P;
+        float m = (float)(sum1(xc, j->P) / (double)j->P);
+        j->mean[c] = m;
+        j->var[c] = (float)(sumsq(xc, m, j->P) / (double)j->P);
+    }
+}
+
 void dx_bn_stats(float *mean, float *var, const float *x, int C, size_t P)
 {
-    for (int c = 0; c < C; c++) {
-        const float *xc = x + (size_t)c * P;
-        float m = (float)(sum1(xc, P) / (double)P);
-        mean[c] = m;
-        var[c] = (float)(sumsq(xc, m, P) / (double)P);
-    }
+    bn_job j = {.mean = mean, .var = var, .x = x, .P = P};
+    dx_par_for(C, stats_part, &j);
 }
 
 void dx_bn_update_running(float *rmean, float *rvar, const float *mean,
@@ -95,36 +117,69 @@ void dx_bn_invstd(float *invstd, const float *var, int C)
         invstd[c] = (float)(1.0 / sqrt((double)var[c] + DX_BN_EPS));
 }
 
-void dx_bn_forward(float *y, float *xhat, const float *x, const float *skip,
-                   const float *gamma, const float *beta, const float *mean,
-                   const float *invstd, int relu, int C, size_t P)
+static void forward_part(void *arg, long c0, long c1)
 {
-    for (int c = 0; c < C; c++) {
+    const bn_job *j = arg;
+    size_t P = j->P;
+    for (long c = c0; c < c1; c++) {
         size_t o = (size_t)c * P;
-        const float *xc = x + o;
-        float *yc = y + o;
-        float m = mean[c], is = invstd[c], g = gamma[c], b = beta[c];
-        if (xhat) {
-            float *hc = xhat + o;
+        const float *xc = j->x + o;
+        const float *sc = j->skip ? j->skip + o : NULL;
+        float *yc = j->y + o;
+        float m = j->cmean[c], is = j->invstd[c];
+        float g = j->gamma[c], b = j->beta[c];
+        if (j->xhat) {
+            float *hc = j->xhat + o;
             for (size_t i = 0; i < P; i++) {
                 float h = (xc[i] - m) * is;
                 hc[i] = h;
-                yc[i] = g * h + b;
+                float v = g * h + b;
+                if (sc)
+                    v += sc[i];
+                yc[i] = j->relu && v < 0 ? 0 : v;
             }
         } else {
             /* y = x*a + (b - m*a), as PyTorch evaluates it */
             float a = g * is, b2 = b - m * a;
-            for (size_t i = 0; i < P; i++)
-                yc[i] = xc[i] * a + b2;
+            if (sc)
+                for (size_t i = 0; i < P; i++) {
+                    float v = xc[i] * a + b2 + sc[i];
+                    yc[i] = j->relu && v < 0 ? 0 : v;
+                }
+            else
+                for (size_t i = 0; i < P; i++) {
+                    float v = xc[i] * a + b2;
+                    yc[i] = j->relu && v < 0 ? 0 : v;
+                }
         }
-        if (skip) {
-            const float *sc = skip + o;
-            for (size_t i = 0; i < P; i++)
-                yc[i] += sc[i];
-        }
-        if (relu)
-            for (size_t i = 0; i < P; i++)
-                yc[i] = yc[i] > 0 ? yc[i] : 0;
+    }
+}
+
+void dx_bn_forward(float *y, float *xhat, const float *x, const float *skip,
+                   const float *gamma, const float *beta, const float *mean,
+                   const float *invstd, int relu, int C, size_t P)
+{
+    bn_job j = {.y = y, .xhat = xhat, .x = x, .skip = skip, .gamma = gamma,
+                .beta = beta, .cmean = mean, .invstd = invstd, .relu = relu,
+                .P = P};
+    dx_par_for(C, forward_part, &j);
+}
+
+static void backward_part(void *arg, long c0, long c1)
+{
+    const bn_job *j = arg;
+    size_t P = j->P;
+    for (long c = c0; c < c1; c++) {
+        size_t o = (size_t)c * P;
+        const float *g = j->dy + o, *h = j->chat + o;
+        double sg = sum1(g, P), sgh = dot(g, h, P);
+        j->dgamma[c] += (float)sgh;
+        j->dbeta[c] += (float)sg;
+        float k = j->gamma[c] * j->invstd[c];
+        float mg = (float)(sg / (double)P), mgh = (float)(sgh / (double)P);
+        float *d = j->y + o;
+        for (size_t i = 0; i < P; i++)
+            d[i] = k * (g[i] - mg - h[i] * mgh);
     }
 }
 
@@ -132,16 +187,7 @@ void dx_bn_backward(float *dx, float *dgamma, float *dbeta, const float *dy,
                     const float *xhat, const float *gamma,
                     const float *invstd, int C, size_t P)
 {
-    for (int c = 0; c < C; c++) {
-        size_t o = (size_t)c * P;
-        const float *g = dy + o, *h = xhat + o;
-        double sg = sum1(g, P), sgh = dot(g, h, P);
-        dgamma[c] += (float)sgh;
-        dbeta[c] += (float)sg;
-        float k = gamma[c] * invstd[c];
-        float mg = (float)(sg / (double)P), mgh = (float)(sgh / (double)P);
-        float *d = dx + o;
-        for (size_t i = 0; i < P; i++)
-            d[i] = k * (g[i] - mg - h[i] * mgh);
-    }
+    bn_job j = {.y = dx, .dgamma = dgamma, .dbeta = dbeta, .dy = dy,
+                .chat = xhat, .gamma = gamma, .invstd = invstd, .P = P};
+    dx_par_for(C, backward_part, &j);
 }

@@ -4,6 +4,12 @@
 #include <cblas.h>
 #include <string.h>
 
+#include "par.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3") /* vectorise the copies at any -O */
+#endif
+
 int dx_conv_out(const dx_conv *c, int in)
 {
     long span = (long)c->dil * (c->k - 1) + 1;
@@ -48,15 +54,29 @@ static void valid_span(int off, int stride, int pad, int w, int wo, int *lo,
     *hi = h;
 }
 
+/* What im2col and col2im need; the threads split the input channels. */
+typedef struct cols_job {
+    float *col;       /* im2col: out; col2im: in (dcol) */
+    const float *x;   /* im2col: the input */
+    float *dx;        /* col2im: out */
+    const dx_conv *c;
+    int n, h, w, ho, wo, r0, r1;
+} cols_job;
+
 /* col (Cin*k*k, (r1-r0)*wo) from x (Cin, n, h, w) for output rows
- * [r0, r1). */
-static void im2col(float *col, const float *x, const dx_conv *c, int n,
-                   int h, int w, int ho, int wo, int r0, int r1)
+ * [r0, r1), input channels [c0, c1). */
+static void im2col_part(void *arg, long c0, long c1)
 {
+    const cols_job *j = arg;
+    float *col = j->col;
+    const float *x = j->x;
+    const dx_conv *c = j->c;
+    int n = j->n, h = j->h, w = j->w, ho = j->ho, wo = j->wo;
+    int r0 = j->r0, r1 = j->r1;
     size_t ncols = (size_t)(r1 - r0) * wo;
     size_t plane = (size_t)h * w;
     int s = c->stride;
-    for (int ci = 0; ci < c->cin; ci++)
+    for (int ci = (int)c0; ci < c1; ci++)
         for (int kh = 0; kh < c->k; kh++)
             for (int kw = 0; kw < c->k; kw++) {
                 float *row = col + (((size_t)ci * c->k + kh) * c->k + kw) *
@@ -87,14 +107,20 @@ static void im2col(float *col, const float *x, const dx_conv *c, int n,
             }
 }
 
-/* dx (Cin, n, h, w) += the scatter of dcol, the adjoint of im2col. */
-static void col2im(float *dx, const float *dcol, const dx_conv *c, int n,
-                   int h, int w, int ho, int wo, int r0, int r1)
+/* dx (Cin, n, h, w) += the scatter of dcol, the adjoint of im2col, for
+ * input channels [c0, c1) (so threads never write the same value). */
+static void col2im_part(void *arg, long c0, long c1)
 {
+    const cols_job *j = arg;
+    float *dx = j->dx;
+    const float *dcol = j->col;
+    const dx_conv *c = j->c;
+    int n = j->n, h = j->h, w = j->w, ho = j->ho, wo = j->wo;
+    int r0 = j->r0, r1 = j->r1;
     size_t ncols = (size_t)(r1 - r0) * wo;
     size_t plane = (size_t)h * w;
     int s = c->stride;
-    for (int ci = 0; ci < c->cin; ci++)
+    for (int ci = (int)c0; ci < c1; ci++)
         for (int kh = 0; kh < c->k; kh++)
             for (int kw = 0; kw < c->k; kw++) {
                 const float *row =
@@ -123,6 +149,49 @@ static void col2im(float *dx, const float *dcol, const dx_conv *c, int n,
                     }
                 }
             }
+}
+
+static void im2col(float *col, const float *x, const dx_conv *c, int n,
+                   int h, int w, int ho, int wo, int r0, int r1)
+{
+    cols_job j = {col, x, NULL, c, n, h, w, ho, wo, r0, r1};
+    dx_par_for(c->cin, im2col_part, &j);
+}
+
+static void col2im(float *dx, const float *dcol, const dx_conv *c, int n,
+                   int h, int w, int ho, int wo, int r0, int r1)
+{
+    cols_job j = {(float *)dcol, NULL, dx, c, n, h, w, ho, wo, r0, r1};
+    dx_par_for(c->cin, col2im_part, &j);
+}
+
+/* db[o] += sum of dy[o] over P, for channels [o0, o1). */
+typedef struct bias_job {
+    float *db;
+    const float *dy;
+    size_t P;
+} bias_job;
+
+static void bias_part(void *arg, long o0, long o1)
+{
+    const bias_job *j = arg;
+    for (long o = o0; o < o1; o++) {
+        const float *g = j->dy + (size_t)o * j->P;
+        double s = 0;
+        size_t i = 0;
+        /* blocks of 512 in 16 float lanes, each block total in double */
+        for (; i + 512 <= j->P; i += 512) {
+            float acc[16] = {0};
+            for (size_t b = 0; b < 512; b += 16)
+                for (int l = 0; l < 16; l++)
+                    acc[l] += g[i + b + l];
+            for (int l = 0; l < 16; l++)
+                s += acc[l];
+        }
+        for (; i < j->P; i++)
+            s += g[i];
+        j->db[o] += (float)s;
+    }
 }
 
 void dx_conv_forward(float *y, const float *x, const float *wt,
@@ -164,14 +233,10 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
     size_t P = (size_t)n * ho * wo;
     int step = chunk_rows(c, n, ho, wo);
     float *col = ws, *dcol = ws + (size_t)kk * step * wo;
-    if (db)
-        for (int o = 0; o < c->cout; o++) {
-            const float *g = dy + (size_t)o * P;
-            double s = 0;
-            for (size_t j = 0; j < P; j++)
-                s += g[j];
-            db[o] += (float)s;
-        }
+    if (db) {
+        bias_job bj = {db, dy, P};
+        dx_par_for(c->cout, bias_part, &bj);
+    }
     for (int r0 = 0; r0 < n * ho; r0 += step) {
         int r1 = r0 + step < n * ho ? r0 + step : n * ho;
         int cols = (r1 - r0) * wo;

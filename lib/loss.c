@@ -3,16 +3,42 @@
 
 #include <math.h>
 
+#include "par.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3") /* vectorise the loops at any -O */
+#endif
+
 /* Pixels handled together, so that the inner loops run along pixels. */
 enum { BLK = 256 };
+/* The loss is summed over this many fixed parts of the pixels, then the
+ * parts in order: the same bits whatever the number of threads. */
+enum { PARTS = 64 };
 
-double dx_ce_forward_backward(float *dz, const float *z,
-                              const uint8_t *label, const float *w, int C,
-                              size_t Q, float scale)
+typedef struct ce_job {
+    float *dz, *p, *conf;
+    uint8_t *pred;
+    const float *z, *w;
+    const uint8_t *label;
+    int C;
+    size_t Q;
+    float scale;
+    double part[PARTS];
+} ce_job;
+
+/* Pixel blocks [b0, b1) of BLK pixels. */
+static double ce_blocks(ce_job *jb, size_t b0, size_t b1)
 {
+    float *dz = jb->dz;
+    const float *z = jb->z, *w = jb->w;
+    const uint8_t *label = jb->label;
+    int C = jb->C;
+    size_t Q = jb->Q;
+    float scale = jb->scale;
     double total = 0;
     float m[BLK], s[BLK], zy[BLK];
-    for (size_t q0 = 0; q0 < Q; q0 += BLK) {
+    size_t qend = b1 * BLK < Q ? b1 * BLK : Q;
+    for (size_t q0 = b0 * BLK; q0 < qend; q0 += BLK) {
         int nb = Q - q0 < BLK ? (int)(Q - q0) : BLK;
         const float *z0 = z + q0;
         const uint8_t *y = label + q0;
@@ -64,10 +90,37 @@ double dx_ce_forward_backward(float *dz, const float *z,
     return total;
 }
 
-void dx_softmax(float *p, const float *z, int C, size_t Q)
+static void ce_part(void *arg, long p0, long p1)
 {
+    ce_job *j = arg;
+    size_t nb = (j->Q + BLK - 1) / BLK;
+    for (long p = p0; p < p1; p++)
+        j->part[p] = ce_blocks(j, nb * p / PARTS, nb * (p + 1) / PARTS);
+}
+
+double dx_ce_forward_backward(float *dz, const float *z,
+                              const uint8_t *label, const float *w, int C,
+                              size_t Q, float scale)
+{
+    ce_job j = {.dz = dz, .z = z, .w = w, .label = label, .C = C, .Q = Q,
+                .scale = scale};
+    dx_par_for(PARTS, ce_part, &j);
+    double total = 0;
+    for (int p = 0; p < PARTS; p++)
+        total += j.part[p];
+    return total;
+}
+
+static void softmax_part(void *arg, long b0, long b1)
+{
+    const ce_job *jb = arg;
+    float *p = jb->p;
+    const float *z = jb->z;
+    int C = jb->C;
+    size_t Q = jb->Q;
     float m[BLK], s[BLK];
-    for (size_t q0 = 0; q0 < Q; q0 += BLK) {
+    size_t qend = (size_t)b1 * BLK < Q ? (size_t)b1 * BLK : Q;
+    for (size_t q0 = (size_t)b0 * BLK; q0 < qend; q0 += BLK) {
         int nb = Q - q0 < BLK ? (int)(Q - q0) : BLK;
         for (int j = 0; j < nb; j++) {
             m[j] = z[q0 + j];
@@ -95,6 +148,12 @@ void dx_softmax(float *p, const float *z, int C, size_t Q)
                 pc[j] *= s[j];
         }
     }
+}
+
+void dx_softmax(float *p, const float *z, int C, size_t Q)
+{
+    ce_job j = {.p = p, .z = z, .C = C, .Q = Q};
+    dx_par_for((long)((Q + BLK - 1) / BLK), softmax_part, &j);
 }
 
 void dx_argmax(uint8_t *pred, float *conf, const float *p, int C, size_t Q)

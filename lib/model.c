@@ -10,6 +10,7 @@
 #include "act.h"
 #include "bn.h"
 #include "loss.h"
+#include "par.h"
 #include "rng.h"
 
 /* The body, in order.  Channel counts are multiples of the width w
@@ -495,17 +496,61 @@ int dx_model_plan(dx_model *m, int n, int H, int W, int train, dx_err *err)
 
 /* ---- forward and backward ---- */
 
+/* Planes of the upsampling, and pixel ranges of the input conversion,
+ * shared among the threads. */
+typedef struct plane_job {
+    float *dst;
+    const float *src;
+    const uint8_t *img;
+    const dx_model *m;
+    size_t lo, hi;  /* plane sizes: logits, full resolution */
+    int n, C;       /* dst is (n, C, ...) per image when n > 0 */
+} plane_job;
+
+static void normalise_part(void *arg, long b0, long b1)
+{
+    const plane_job *j = arg;
+    size_t N = j->hi;
+    size_t i0 = (size_t)b0 * 4096, i1 = (size_t)b1 * 4096;
+    if (i1 > N)
+        i1 = N;
+    for (int c = 0; c < 3; c++) {
+        float *x = j->dst + c * N;
+        const float *lut = j->m->lut[c];
+        for (size_t i = i0; i < i1; i++)
+            x[i] = lut[j->img[3 * i + c]];
+    }
+}
+
+/* plane p = c*n + i of the logits -> dst plane p, or (i, c) when the
+ * job says so (prediction output). */
+static void up_part(void *arg, long p0, long p1)
+{
+    const plane_job *j = arg;
+    for (long p = p0; p < p1; p++) {
+        size_t q = (size_t)p;
+        if (j->n > 0)
+            q = (size_t)(p % j->n) * j->C + (size_t)(p / j->n);
+        dx_upsample_forward(j->dst + q * j->hi, j->src + (size_t)p * j->lo,
+                            &j->m->interp);
+    }
+}
+
+static void down_part(void *arg, long p0, long p1)
+{
+    const plane_job *j = arg;
+    for (long p = p0; p < p1; p++)
+        dx_upsample_backward(j->dst + (size_t)p * j->lo,
+                             j->src + (size_t)p * j->hi, &j->m->interp);
+}
+
 void dx_model_forward(dx_model *m, const uint8_t *img, int mode)
 {
     int n = m->n;
     size_t hw = (size_t)m->H * m->W, N = (size_t)n * hw;
     /* (n, H, W, 3) u8 -> (3, n, H, W) normalised */
-    for (int c = 0; c < 3; c++) {
-        float *x = m->x0 + c * N;
-        const float *lut = m->lut[c];
-        for (size_t i = 0; i < N; i++)
-            x[i] = lut[img[3 * i + c]];
-    }
+    plane_job nj = {.dst = m->x0, .img = img, .m = m, .hi = N};
+    dx_par_for((long)((N + 4095) / 4096), normalise_part, &nj);
     const float *in = m->x0, *block_in = NULL;
     for (int u = 0; u < DX_UNITS; u++) {
         dx_unit *U = &m->u[u];
@@ -550,11 +595,10 @@ void dx_model_forward(dx_model *m, const uint8_t *img, int mode)
 
 void dx_model_upsample(dx_model *m, float *up)
 {
-    size_t planes = (size_t)m->arch.classes * m->n;
-    size_t lo = (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS];
-    size_t hi = (size_t)m->H * m->W;
-    for (size_t p = 0; p < planes; p++)
-        dx_upsample_forward(up + p * hi, m->logits + p * lo, &m->interp);
+    plane_job j = {up, m->logits, NULL, m,
+                   (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS],
+                   (size_t)m->H * m->W, 0, m->arch.classes};
+    dx_par_for((long)m->arch.classes * m->n, up_part, &j);
 }
 
 void dx_model_backward(dx_model *m, const float *dup)
@@ -564,8 +608,8 @@ void dx_model_backward(dx_model *m, const float *dup)
     size_t lo = (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS];
     size_t hi = (size_t)m->H * m->W;
     memset(m->dlogits, 0, planes * lo * sizeof(float));
-    for (size_t p = 0; p < planes; p++)
-        dx_upsample_backward(m->dlogits + p * lo, dup + p * hi, &m->interp);
+    plane_job dj = {m->dlogits, dup, NULL, m, lo, hi, 0, m->arch.classes};
+    dx_par_for((long)planes, down_part, &dj);
 
     /* gout: d/d(output of the current unit); gskip: d/d(block input),
      * built up across a residual block; gt: scratch. */
@@ -631,11 +675,10 @@ int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
     int C = m->arch.classes;
     size_t lo = (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS];
     size_t hi = (size_t)H * W;
+    plane_job j = {prob, m->logits, NULL, m, lo, hi, n, C};
+    dx_par_for((long)C * n, up_part, &j);
     for (int i = 0; i < n; i++) {
         float *p = prob + (size_t)i * C * hi;
-        for (int c = 0; c < C; c++)
-            dx_upsample_forward(p + c * hi, m->logits + ((size_t)c * n + i)
-                                * lo, &m->interp);
         dx_softmax(p, p, C, hi);
     }
     return 0;

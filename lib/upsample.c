@@ -26,12 +26,10 @@ int dx_interp_init(dx_interp *t, int h, int w, int H, int W, dx_err *err)
     if (h < 1 || w < 1 || H < 1 || W < 1)
         return dx_fail(err, "cannot resize %dx%d to %dx%d", h, w, H, W);
     size_t n = (size_t)H + W;
-    size_t tmpn = (size_t)w;
     t->i0 = malloc(n * sizeof *t->i0);
     t->i1 = malloc(n * sizeof *t->i1);
     t->l1 = malloc(n * sizeof *t->l1);
-    t->tmp = malloc(tmpn * sizeof *t->tmp);
-    if (!t->i0 || !t->i1 || !t->l1 || !t->tmp) {
+    if (!t->i0 || !t->i1 || !t->l1) {
         dx_interp_free(t);
         return dx_fail(err, "out of memory for a %dx%d resize", H, W);
     }
@@ -46,7 +44,6 @@ void dx_interp_free(dx_interp *t)
     free(t->i0);
     free(t->i1);
     free(t->l1);
-    free(t->tmp);
     memset(t, 0, sizeof *t);
 }
 
@@ -54,16 +51,17 @@ void dx_upsample_forward(float *y, const float *x, const dx_interp *t)
 {
     const int *c0 = t->i0 + t->H, *c1 = t->i1 + t->H;
     const float *cl = t->l1 + t->H;
-    float *row = t->tmp; /* the input rows blended, w values */
     for (int Y = 0; Y < t->H; Y++) {
         const float *a = x + (size_t)t->i0[Y] * t->w;
         const float *b = x + (size_t)t->i1[Y] * t->w;
         float l1 = t->l1[Y], l0 = 1.0f - l1;
-        for (int i = 0; i < t->w; i++)
-            row[i] = l0 * a[i] + l1 * b[i];
         float *out = y + (size_t)Y * t->W;
-        for (int X = 0; X < t->W; X++)
-            out[X] = (1.0f - cl[X]) * row[c0[X]] + cl[X] * row[c1[X]];
+        /* PyTorch's order: h0l * (w0l*a0 + w1l*a1) + h1l * (...) */
+        for (int X = 0; X < t->W; X++) {
+            float r1 = cl[X], r0 = 1.0f - r1;
+            out[X] = l0 * (r0 * a[c0[X]] + r1 * a[c1[X]]) +
+                     l1 * (r0 * b[c0[X]] + r1 * b[c1[X]]);
+        }
     }
 }
 
@@ -71,20 +69,18 @@ void dx_upsample_backward(float *dx, const float *dy, const dx_interp *t)
 {
     const int *c0 = t->i0 + t->H, *c1 = t->i1 + t->H;
     const float *cl = t->l1 + t->H;
-    float *row = t->tmp; /* one output row folded onto w columns */
     for (int Y = 0; Y < t->H; Y++) {
         const float *g = dy + (size_t)Y * t->W;
-        memset(row, 0, sizeof *row * t->w);
-        for (int X = 0; X < t->W; X++) {
-            row[c0[X]] += (1.0f - cl[X]) * g[X];
-            row[c1[X]] += cl[X] * g[X];
-        }
         float *a = dx + (size_t)t->i0[Y] * t->w;
         float *b = dx + (size_t)t->i1[Y] * t->w;
         float l1 = t->l1[Y], l0 = 1.0f - l1;
-        for (int i = 0; i < t->w; i++)
-            a[i] += l0 * row[i];
-        for (int i = 0; i < t->w; i++)
-            b[i] += l1 * row[i];
+        for (int X = 0; X < t->W; X++) {
+            float r1 = cl[X], r0 = 1.0f - r1;
+            float ga = l0 * g[X], gb = l1 * g[X];
+            a[c0[X]] += r0 * ga;
+            a[c1[X]] += r1 * ga;
+            b[c0[X]] += r0 * gb;
+            b[c1[X]] += r1 * gb;
+        }
     }
 }

@@ -11,13 +11,12 @@
 #include "err.h"
 
 /* Per output row and column: the two source indices and the weight of the
- * second; built once per shape. */
+ * second; built once per shape, then read-only (threads may share it). */
 typedef struct dx_interp {
     int h, w, H, W;
     int *i0;     /* H row indices then W column indices */
     int *i1;
     float *l1;   /* weight of i1; the weight of i0 is 1 - l1 */
-    float *tmp;  /* scratch: one row of w values */
 } dx_interp;
 
 int dx_interp_init(dx_interp *t, int h, int w, int H, int W, dx_err *err);
