@@ -28,15 +28,6 @@ static int chunk_rows(const dx_conv *c, int n, int ho, int wo)
     return (int)(rows < total ? rows : total);
 }
 
-size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w)
-{
-    int ho = dx_conv_out(c, h), wo = dx_conv_out(c, w);
-    if (ho < 1 || wo < 1)
-        return 0;
-    size_t kk = (size_t)c->cin * c->k * c->k;
-    return 2 * kk * (size_t)chunk_rows(c, n, ho, wo) * wo;
-}
-
 /* Valid output columns [lo, hi) for kernel column offset `off`: those
  * with 0 <= wo*stride - pad + off < w. */
 static void valid_span(int off, int stride, int pad, int w, int wo, int *lo,
@@ -54,33 +45,20 @@ static void valid_span(int off, int stride, int pad, int w, int wo, int *lo,
     *hi = h;
 }
 
-/* What im2col and col2im need; the threads split the input channels. */
-typedef struct cols_job {
-    float *col;       /* im2col: out; col2im: in (dcol) */
-    const float *x;   /* im2col: the input */
-    float *dx;        /* col2im: out */
-    const dx_conv *c;
-    int n, h, w, ho, wo, r0, r1;
-} cols_job;
-
-/* col (Cin*k*k, (r1-r0)*wo) from x (Cin, n, h, w) for output rows
- * [r0, r1), input channels [c0, c1). */
-static void im2col_part(void *arg, long c0, long c1)
+/* col (Kt, (r1-r0)*wo), Kt = (c1-c0)*k*k, from input channels [c0, c1) of
+ * x (Cin, n, h, w), for output rows [r0, r1) (r = image*ho + row). */
+static void im2col(float *col, const float *x, const dx_conv *c, int n,
+                   int h, int w, int ho, int wo, int r0, int r1, int c0,
+                   int c1)
 {
-    const cols_job *j = arg;
-    float *col = j->col;
-    const float *x = j->x;
-    const dx_conv *c = j->c;
-    int n = j->n, h = j->h, w = j->w, ho = j->ho, wo = j->wo;
-    int r0 = j->r0, r1 = j->r1;
     size_t ncols = (size_t)(r1 - r0) * wo;
     size_t plane = (size_t)h * w;
     int s = c->stride;
-    for (int ci = (int)c0; ci < c1; ci++)
+    for (int ci = c0; ci < c1; ci++)
         for (int kh = 0; kh < c->k; kh++)
             for (int kw = 0; kw < c->k; kw++) {
-                float *row = col + (((size_t)ci * c->k + kh) * c->k + kw) *
-                                       ncols;
+                float *row = col + (((size_t)(ci - c0) * c->k + kh) * c->k +
+                                    kw) * ncols;
                 int off = kw * c->dil, lo, hi;
                 valid_span(off, s, c->pad, w, wo, &lo, &hi);
                 for (int r = r0; r < r1; r++) {
@@ -107,24 +85,20 @@ static void im2col_part(void *arg, long c0, long c1)
             }
 }
 
-/* dx (Cin, n, h, w) += the scatter of dcol, the adjoint of im2col, for
- * input channels [c0, c1) (so threads never write the same value). */
-static void col2im_part(void *arg, long c0, long c1)
+/* dx (input channels [c0, c1) of (Cin, n, h, w)) += the scatter of dcol
+ * (Kt, (r1-r0)*wo): the adjoint of im2col. */
+static void col2im(float *dx, const float *dcol, const dx_conv *c, int n,
+                   int h, int w, int ho, int wo, int r0, int r1, int c0,
+                   int c1)
 {
-    const cols_job *j = arg;
-    float *dx = j->dx;
-    const float *dcol = j->col;
-    const dx_conv *c = j->c;
-    int n = j->n, h = j->h, w = j->w, ho = j->ho, wo = j->wo;
-    int r0 = j->r0, r1 = j->r1;
     size_t ncols = (size_t)(r1 - r0) * wo;
     size_t plane = (size_t)h * w;
     int s = c->stride;
-    for (int ci = (int)c0; ci < c1; ci++)
+    for (int ci = c0; ci < c1; ci++)
         for (int kh = 0; kh < c->k; kh++)
             for (int kw = 0; kw < c->k; kw++) {
-                const float *row =
-                    dcol + (((size_t)ci * c->k + kh) * c->k + kw) * ncols;
+                const float *row = dcol + (((size_t)(ci - c0) * c->k + kh) *
+                                               c->k + kw) * ncols;
                 int off = kw * c->dil, lo, hi;
                 valid_span(off, s, c->pad, w, wo, &lo, &hi);
                 if (lo >= hi)
@@ -149,20 +123,6 @@ static void col2im_part(void *arg, long c0, long c1)
                     }
                 }
             }
-}
-
-static void im2col(float *col, const float *x, const dx_conv *c, int n,
-                   int h, int w, int ho, int wo, int r0, int r1)
-{
-    cols_job j = {col, x, NULL, c, n, h, w, ho, wo, r0, r1};
-    dx_par_for(c->cin, im2col_part, &j);
-}
-
-static void col2im(float *dx, const float *dcol, const dx_conv *c, int n,
-                   int h, int w, int ho, int wo, int r0, int r1)
-{
-    cols_job j = {(float *)dcol, NULL, dx, c, n, h, w, ho, wo, r0, r1};
-    dx_par_for(c->cin, col2im_part, &j);
 }
 
 /* db[o] += sum of dy[o] over P, for channels [o0, o1). */
@@ -194,62 +154,131 @@ static void bias_part(void *arg, long o0, long o1)
     }
 }
 
+/* Work is split among the threads so that no two write the same value:
+ * the forward pass by output rows (each thread its own columns of y), the
+ * backward pass by input channels (each thread its own columns of dw and
+ * its own channels of dx).  Each thread has its own slice of ws and calls
+ * a single-threaded sgemm. */
+typedef struct conv_job {
+    float *y, *dx, *dw, *ws;
+    const float *x, *wt, *bias, *dy;
+    const dx_conv *c;
+    int n, h, w, ho, wo, step, threads, accumulate;
+} conv_job;
+
+static size_t slice_floats(const conv_job *j)
+{
+    return 2 * (size_t)j->c->cin * j->c->k * j->c->k * j->step * j->wo;
+}
+
+static void forward_part(void *arg, long t0, long t1)
+{
+    const conv_job *j = arg;
+    const dx_conv *c = j->c;
+    int kk = c->cin * c->k * c->k, R = j->n * j->ho, wo = j->wo;
+    size_t P = (size_t)R * wo;
+    for (long t = t0; t < t1; t++) {
+        float *col = j->ws + (size_t)t * slice_floats(j);
+        int a = (int)((long)R * t / j->threads);
+        int b = (int)((long)R * (t + 1) / j->threads);
+        for (int r0 = a; r0 < b; r0 += j->step) {
+            int r1 = r0 + j->step < b ? r0 + j->step : b;
+            int cols = (r1 - r0) * wo;
+            float *yc = j->y + (size_t)r0 * wo;
+            im2col(col, j->x, c, j->n, j->h, j->w, j->ho, wo, r0, r1, 0,
+                   c->cin);
+            if (j->bias)
+                for (int o = 0; o < c->cout; o++) {
+                    float *yo = yc + (size_t)o * P, bo = j->bias[o];
+                    if (j->accumulate)
+                        for (int i = 0; i < cols; i++)
+                            yo[i] += bo;
+                    else
+                        for (int i = 0; i < cols; i++)
+                            yo[i] = bo;
+                }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout,
+                        cols, kk, 1.0f, j->wt, kk, col, cols,
+                        j->bias || j->accumulate ? 1.0f : 0.0f, yc, (int)P);
+        }
+    }
+}
+
+static void backward_part(void *arg, long t0, long t1)
+{
+    const conv_job *j = arg;
+    const dx_conv *c = j->c;
+    int kk = c->cin * c->k * c->k, k2 = c->k * c->k;
+    int R = j->n * j->ho, wo = j->wo;
+    size_t P = (size_t)R * wo;
+    for (long t = t0; t < t1; t++) {
+        int c0 = (int)((long)c->cin * t / j->threads);
+        int c1 = (int)((long)c->cin * (t + 1) / j->threads);
+        if (c0 == c1)
+            continue;
+        int kt = (c1 - c0) * k2, k0 = c0 * k2;
+        float *col = j->ws + (size_t)t * slice_floats(j);
+        float *dcol = col + slice_floats(j) / 2;
+        for (int r0 = 0; r0 < R; r0 += j->step) {
+            int r1 = r0 + j->step < R ? r0 + j->step : R;
+            int cols = (r1 - r0) * wo;
+            const float *dyc = j->dy + (size_t)r0 * wo;
+            im2col(col, j->x, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0,
+                   c1);
+            /* dw[:, k0:k0+kt] += dy_chunk (Cout, cols) * col^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, kt,
+                        cols, 1.0f, dyc, (int)P, col, cols, 1.0f,
+                        j->dw + k0, kk);
+            if (!j->dx)
+                continue;
+            /* dcol (kt, cols) = wt[:, k0:k0+kt]^T * dy_chunk */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kt, cols,
+                        c->cout, 1.0f, j->wt + k0, kk, dyc, (int)P, 0.0f,
+                        dcol, cols);
+            col2im(j->dx, dcol, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0,
+                   c1);
+        }
+    }
+}
+
+static conv_job job(const dx_conv *c, int n, int h, int w)
+{
+    conv_job j = {0};
+    j.c = c;
+    j.n = n, j.h = h, j.w = w;
+    j.ho = dx_conv_out(c, h), j.wo = dx_conv_out(c, w);
+    j.step = chunk_rows(c, n, j.ho, j.wo);
+    j.threads = dx_par_threads();
+    return j;
+}
+
+size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w)
+{
+    conv_job j = job(c, n, h, w);
+    if (j.ho < 1 || j.wo < 1)
+        return 0;
+    return (size_t)j.threads * slice_floats(&j);
+}
+
 void dx_conv_forward(float *y, const float *x, const float *wt,
                      const float *bias, const dx_conv *c, int n, int h,
                      int w, int accumulate, float *ws)
 {
-    int ho = dx_conv_out(c, h), wo = dx_conv_out(c, w);
-    int kk = c->cin * c->k * c->k;
-    size_t P = (size_t)n * ho * wo;
-    int step = chunk_rows(c, n, ho, wo);
-    for (int r0 = 0; r0 < n * ho; r0 += step) {
-        int r1 = r0 + step < n * ho ? r0 + step : n * ho;
-        int cols = (r1 - r0) * wo;
-        float *yc = y + (size_t)r0 * wo;
-        im2col(ws, x, c, n, h, w, ho, wo, r0, r1);
-        if (bias) {
-            for (int o = 0; o < c->cout; o++) {
-                float *yo = yc + (size_t)o * P;
-                if (accumulate)
-                    for (int j = 0; j < cols; j++)
-                        yo[j] += bias[o];
-                else
-                    for (int j = 0; j < cols; j++)
-                        yo[j] = bias[o];
-            }
-        }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, cols,
-                    kk, 1.0f, wt, kk, ws, cols,
-                    bias || accumulate ? 1.0f : 0.0f, yc, (int)P);
-    }
+    conv_job j = job(c, n, h, w);
+    j.y = y, j.x = x, j.wt = wt, j.bias = bias, j.ws = ws;
+    j.accumulate = accumulate;
+    dx_par_for(j.threads, forward_part, &j);
 }
 
 void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
                       const float *x, const float *wt, const dx_conv *c,
                       int n, int h, int w, float *ws)
 {
-    int ho = dx_conv_out(c, h), wo = dx_conv_out(c, w);
-    int kk = c->cin * c->k * c->k;
-    size_t P = (size_t)n * ho * wo;
-    int step = chunk_rows(c, n, ho, wo);
-    float *col = ws, *dcol = ws + (size_t)kk * step * wo;
+    conv_job j = job(c, n, h, w);
+    j.dx = dx, j.dw = dw, j.dy = dy, j.x = x, j.wt = wt, j.ws = ws;
     if (db) {
-        bias_job bj = {db, dy, P};
+        bias_job bj = {db, dy, (size_t)n * j.ho * j.wo};
         dx_par_for(c->cout, bias_part, &bj);
     }
-    for (int r0 = 0; r0 < n * ho; r0 += step) {
-        int r1 = r0 + step < n * ho ? r0 + step : n * ho;
-        int cols = (r1 - r0) * wo;
-        const float *dyc = dy + (size_t)r0 * wo;
-        im2col(col, x, c, n, h, w, ho, wo, r0, r1);
-        /* dw (Cout, kk) += dy_chunk (Cout, cols) * col^T (cols, kk) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, kk,
-                    cols, 1.0f, dyc, (int)P, col, cols, 1.0f, dw, kk);
-        if (!dx)
-            continue;
-        /* dcol (kk, cols) = wt^T (kk, Cout) * dy_chunk (Cout, cols) */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kk, cols,
-                    c->cout, 1.0f, wt, kk, dyc, (int)P, 0.0f, dcol, cols);
-        col2im(dx, dcol, c, n, h, w, ho, wo, r0, r1);
-    }
+    dx_par_for(j.threads, backward_part, &j);
 }

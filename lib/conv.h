@@ -18,9 +18,9 @@
 
 #include <stddef.h>
 
-/* Floats in one column-matrix chunk (a chunk is never less than one
- * output row, so a very wide image may use more). */
-#define DX_CONV_CHUNK ((size_t)1 << 21)
+/* Floats in one column-matrix chunk of one thread (a chunk is never less
+ * than one output row, so a very wide image may use more). */
+#define DX_CONV_CHUNK ((size_t)1 << 19)
 
 typedef struct dx_conv {
     int cin, cout;
@@ -33,7 +33,7 @@ typedef struct dx_conv {
 /* Output side for an input side; < 1 if the kernel does not fit. */
 int dx_conv_out(const dx_conv *c, int in);
 /* Floats of scratch that dx_conv_forward / _backward need for an input of
- * n x h x w (two chunk matrices). */
+ * n x h x w (two chunk matrices per thread, see par.h). */
 size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w);
 
 /* y (Cout, n, Ho, Wo) = conv(x) + bias, or y += conv(x) + bias when

@@ -54,6 +54,9 @@ static void start(void)
         t = DX_PAR_MAX;
     if (t < 1)
         t = 1;
+    /* From now on our threads call a single-threaded sgemm each, so that
+     * OpenBLAS's own threads do not spin beside ours. */
+    openblas_set_num_threads(1);
     P.threads = 1;
     for (int i = 1; i < t; i++) {
         pthread_t th;

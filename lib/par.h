@@ -3,8 +3,10 @@
  *
  * dx_par_for(n, fn, ctx) calls fn(ctx, lo, hi) on a partition of [0, n)
  * into contiguous ranges, one per thread, and returns when all are done.
- * The threads are as many as OpenBLAS uses (OPENBLAS_NUM_THREADS), at most
- * DX_PAR_MAX; they are started on first use and live until exit.
+ * The threads are as many as OpenBLAS would use (OPENBLAS_NUM_THREADS),
+ * at most DX_PAR_MAX; they are started on first use and live until exit.
+ * From then on OpenBLAS itself runs single-threaded: the convolutions
+ * split their matrix products among these threads instead.
  *
  * Results never depend on the number of threads: every caller partitions
  * so that each output value is computed by one thread in a fixed order

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "model.h"
+#include "par.h"
 #include "rng.h"
 #include "train.h"
 
@@ -121,6 +122,8 @@ int main(int argc, char **argv)
     printf("train_plan_mib %.0f\n",
            dx_model_plan_bytes(&a, n, H, W, 1) / 1048576.0);
     if (!getenv("BENCH_NO_SGEMM")) {
+        /* OpenBLAS with its own threads, as a user would call it */
+        openblas_set_num_threads(dx_par_threads());
         printf("sgemm_gflops %.1f\n", sgemm_gflops(1024, 1024, 1024));
         printf("sgemm_conv_gflops %.1f\n", sgemm_gflops(128, 4096, 1152));
     }
