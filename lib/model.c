@@ -1,4 +1,4 @@
-/* model.c - the deeplab-mini network; see model.h and dacs-model(7). */
+/* model.c - the deeplab-mini network; see model.h and seg-init(1). */
 #include "model.h"
 
 #include <limits.h>

@@ -1,7 +1,7 @@
 /* model.h - the dacs segmentation network (deeplab-mini), its parameters,
  * its checkpoint frames, and its forward and backward passes.
  *
- * The network, for width w and C classes (defined in full in dacs-model(7)):
+ * The network, for width w and C classes (defined in full in seg-init(1), ARCHITECTURE):
  *
  *   input   u8 RGB (N,H,W,3) -> (x/255 - mean)/std, channel-major
  *   stem.0  conv3x3 s2  3->w   BN ReLU            H/2
