@@ -9,6 +9,31 @@
 #pragma GCC optimize("O3") /* vectorise the loops at any -O */
 #endif
 
+/* exp(x) for x <= 0 (a logit minus its pixel's maximum), with plain float
+ * operations so the loops vectorise and give the same bits everywhere:
+ * x = k*ln2 + r, |r| <= ln2/2, e^r by its Taylor series to r^7 (relative
+ * error below 1e-7), times 2^k built in the exponent bits.  Below -87
+ * (e^-87 = 1.6e-38, near the smallest normal float) it returns 0. */
+static inline float exp_neg(float x0)
+{
+    float x = x0 < -87.0f ? -87.0f : x0;
+    float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round */
+    float r = (x - k * 0.693145752f) - k * 1.42860677e-06f;
+    float p = 1.0f / 5040;
+    p = p * r + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    union {
+        float f;
+        int32_t i;
+    } two = {.i = ((int32_t)k + 127) << 23};
+    return x0 < -87.0f ? 0.0f : p * two.f;
+}
+
 /* Pixels handled together, so that the inner loops run along pixels. */
 enum { BLK = 256 };
 /* The loss is summed over this many fixed parts of the pixels, then the
@@ -56,7 +81,7 @@ static double ce_blocks(ce_job *jb, size_t b0, size_t b1)
             const float *zc = z0 + (size_t)c * Q;
             float *dc = dz ? dz + q0 + (size_t)c * Q : NULL;
             for (int j = 0; j < nb; j++) {
-                float e = expf(zc[j] - m[j]);
+                float e = exp_neg(zc[j] - m[j]);
                 s[j] += e;
                 if (dc)
                     dc[j] = e;
@@ -135,7 +160,7 @@ static void softmax_part(void *arg, long b0, long b1)
             const float *zc = z + q0 + (size_t)c * Q;
             float *pc = p + q0 + (size_t)c * Q;
             for (int j = 0; j < nb; j++) {
-                float e = expf(zc[j] - m[j]);
+                float e = exp_neg(zc[j] - m[j]);
                 s[j] += e;
                 pc[j] = e;
             }

@@ -401,7 +401,7 @@ int dx_model_save(const dx_model *m, const char *path, int with_opt,
 /* Sides of every stage, and the sizes the plan needs. */
 typedef struct plan_sizes {
     int hs[DX_UNITS + 1], ws[DX_UNITS + 1];
-    size_t x0, act[DX_UNITS], maxact, logits, up, scratch, total;
+    size_t x0, act[DX_UNITS], maxact, logits, up, scratch, upscratch, total;
 } plan_sizes;
 
 static void plan_sizes_of(const dx_arch *a, int n, int H, int W, int train,
@@ -429,9 +429,10 @@ static void plan_sizes_of(const dx_arch *a, int n, int H, int W, int train,
             p->scratch = s;
     }
     p->x0 = 3 * (size_t)n * H * W;
+    p->upscratch = (size_t)dx_par_threads() * h3 * W;
     p->logits = (size_t)a->classes * n * h3 * w3;
     p->up = (size_t)a->classes * n * H * W;
-    size_t t = p->x0 + 3 * p->maxact + p->logits + p->scratch;
+    size_t t = p->x0 + 3 * p->maxact + p->logits + p->scratch + p->upscratch;
     if (train) {
         for (int u = 0; u < DX_UNITS; u++)
             t += 2 * p->act[u];
@@ -480,6 +481,7 @@ int dx_model_plan(dx_model *m, int n, int H, int W, int train, dx_err *err)
         m->buf[i] = q, q += p.maxact;
     m->logits = q, q += p.logits;
     m->scratch = q, q += p.scratch;
+    m->upscratch = q, q += p.upscratch;
     for (int u = 0; u < DX_UNITS; u++)
         m->xhat[u] = m->y[u] = NULL;
     m->up = m->dlogits = NULL;
@@ -522,26 +524,48 @@ static void normalise_part(void *arg, long b0, long b1)
     }
 }
 
-/* plane p = c*n + i of the logits -> dst plane p, or (i, c) when the
- * job says so (prediction output). */
-static void up_part(void *arg, long p0, long p1)
+/* The planes [p0, p1) of thread t's share, with its slice of scratch. */
+static void share(const plane_job *j, long t, long *p0, long *p1,
+                  float **tmp)
+{
+    long planes = (long)j->C * j->m->n, T = dx_par_threads();
+    *p0 = planes * t / T;
+    *p1 = planes * (t + 1) / T;
+    *tmp = j->m->upscratch + (size_t)t * j->m->hs[DX_UNITS] * j->m->W;
+}
+
+/* plane p = c*n + i of the logits -> dst plane p, or plane (i, c) when
+ * j->n > 0 (the prediction output, image-major). */
+static void up_part(void *arg, long t0, long t1)
 {
     const plane_job *j = arg;
-    for (long p = p0; p < p1; p++) {
-        size_t q = (size_t)p;
-        if (j->n > 0)
-            q = (size_t)(p % j->n) * j->C + (size_t)(p / j->n);
-        dx_upsample_forward(j->dst + q * j->hi, j->src + (size_t)p * j->lo,
-                            &j->m->interp);
+    for (long t = t0; t < t1; t++) {
+        long p0, p1;
+        float *tmp;
+        share(j, t, &p0, &p1, &tmp);
+        for (long p = p0; p < p1; p++) {
+            size_t q = (size_t)p;
+            if (j->n > 0)
+                q = (size_t)(p % j->n) * j->C + (size_t)(p / j->n);
+            dx_upsample_forward(j->dst + q * j->hi,
+                                j->src + (size_t)p * j->lo, &j->m->interp,
+                                tmp);
+        }
     }
 }
 
-static void down_part(void *arg, long p0, long p1)
+static void down_part(void *arg, long t0, long t1)
 {
     const plane_job *j = arg;
-    for (long p = p0; p < p1; p++)
-        dx_upsample_backward(j->dst + (size_t)p * j->lo,
-                             j->src + (size_t)p * j->hi, &j->m->interp);
+    for (long t = t0; t < t1; t++) {
+        long p0, p1;
+        float *tmp;
+        share(j, t, &p0, &p1, &tmp);
+        for (long p = p0; p < p1; p++)
+            dx_upsample_backward(j->dst + (size_t)p * j->lo,
+                                 j->src + (size_t)p * j->hi, &j->m->interp,
+                                 tmp);
+    }
 }
 
 void dx_model_forward(dx_model *m, const uint8_t *img, int mode)
@@ -598,7 +622,7 @@ void dx_model_upsample(dx_model *m, float *up)
     plane_job j = {up, m->logits, NULL, m,
                    (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS],
                    (size_t)m->H * m->W, 0, m->arch.classes};
-    dx_par_for((long)m->arch.classes * m->n, up_part, &j);
+    dx_par_for(dx_par_threads(), up_part, &j);
 }
 
 void dx_model_backward(dx_model *m, const float *dup)
@@ -609,7 +633,7 @@ void dx_model_backward(dx_model *m, const float *dup)
     size_t hi = (size_t)m->H * m->W;
     memset(m->dlogits, 0, planes * lo * sizeof(float));
     plane_job dj = {m->dlogits, dup, NULL, m, lo, hi, 0, m->arch.classes};
-    dx_par_for((long)planes, down_part, &dj);
+    dx_par_for(dx_par_threads(), down_part, &dj);
 
     /* gout: d/d(output of the current unit); gskip: d/d(block input),
      * built up across a residual block; gt: scratch. */
@@ -676,7 +700,7 @@ int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
     size_t lo = (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS];
     size_t hi = (size_t)H * W;
     plane_job j = {prob, m->logits, NULL, m, lo, hi, n, C};
-    dx_par_for((long)C * n, up_part, &j);
+    dx_par_for(dx_par_threads(), up_part, &j);
     for (int i = 0; i < n; i++) {
         float *p = prob + (size_t)i * C * hi;
         dx_softmax(p, p, C, hi);

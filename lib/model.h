@@ -100,6 +100,7 @@ typedef struct dx_model {
     float *up;           /* train: (C, n, H, W) */
     float *dlogits;      /* train: (C, n, h3, w3) */
     float *scratch;      /* conv workspace */
+    float *upscratch;    /* upsampling workspace, h3 x W per thread */
     dx_interp interp;
 } dx_model;
 

@@ -4,6 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3") /* vectorise the loops at any -O */
+#endif
+
 /* Source index pair and weight for each of n outputs over an input of m,
  * as PyTorch computes them in float. */
 static void axis(int *i0, int *i1, float *l1, int m, int n)
@@ -47,40 +51,51 @@ void dx_interp_free(dx_interp *t)
     memset(t, 0, sizeof *t);
 }
 
-void dx_upsample_forward(float *y, const float *x, const dx_interp *t)
+void dx_upsample_forward(float *y, const float *x, const dx_interp *t,
+                         float *tmp)
 {
     const int *c0 = t->i0 + t->H, *c1 = t->i1 + t->H;
     const float *cl = t->l1 + t->H;
+    /* along rows first: tmp (h, W), then blend two rows per output row;
+     * the same expression as PyTorch's h0l*(w0l*a0 + w1l*a1) + h1l*(...) */
+    for (int i = 0; i < t->h; i++) {
+        const float *a = x + (size_t)i * t->w;
+        float *d = tmp + (size_t)i * t->W;
+        for (int X = 0; X < t->W; X++)
+            d[X] = (1.0f - cl[X]) * a[c0[X]] + cl[X] * a[c1[X]];
+    }
     for (int Y = 0; Y < t->H; Y++) {
-        const float *a = x + (size_t)t->i0[Y] * t->w;
-        const float *b = x + (size_t)t->i1[Y] * t->w;
+        const float *a = tmp + (size_t)t->i0[Y] * t->W;
+        const float *b = tmp + (size_t)t->i1[Y] * t->W;
         float l1 = t->l1[Y], l0 = 1.0f - l1;
         float *out = y + (size_t)Y * t->W;
-        /* PyTorch's order: h0l * (w0l*a0 + w1l*a1) + h1l * (...) */
-        for (int X = 0; X < t->W; X++) {
-            float r1 = cl[X], r0 = 1.0f - r1;
-            out[X] = l0 * (r0 * a[c0[X]] + r1 * a[c1[X]]) +
-                     l1 * (r0 * b[c0[X]] + r1 * b[c1[X]]);
-        }
+        for (int X = 0; X < t->W; X++)
+            out[X] = l0 * a[X] + l1 * b[X];
     }
 }
 
-void dx_upsample_backward(float *dx, const float *dy, const dx_interp *t)
+void dx_upsample_backward(float *dx, const float *dy, const dx_interp *t,
+                          float *tmp)
 {
     const int *c0 = t->i0 + t->H, *c1 = t->i1 + t->H;
     const float *cl = t->l1 + t->H;
+    memset(tmp, 0, sizeof *tmp * t->h * t->W);
     for (int Y = 0; Y < t->H; Y++) {
         const float *g = dy + (size_t)Y * t->W;
-        float *a = dx + (size_t)t->i0[Y] * t->w;
-        float *b = dx + (size_t)t->i1[Y] * t->w;
+        float *a = tmp + (size_t)t->i0[Y] * t->W;
+        float *b = tmp + (size_t)t->i1[Y] * t->W;
         float l1 = t->l1[Y], l0 = 1.0f - l1;
+        for (int X = 0; X < t->W; X++)
+            a[X] += l0 * g[X];
+        for (int X = 0; X < t->W; X++)
+            b[X] += l1 * g[X];
+    }
+    for (int i = 0; i < t->h; i++) {
+        const float *g = tmp + (size_t)i * t->W;
+        float *d = dx + (size_t)i * t->w;
         for (int X = 0; X < t->W; X++) {
-            float r1 = cl[X], r0 = 1.0f - r1;
-            float ga = l0 * g[X], gb = l1 * g[X];
-            a[c0[X]] += r0 * ga;
-            a[c1[X]] += r1 * ga;
-            b[c0[X]] += r0 * gb;
-            b[c1[X]] += r1 * gb;
+            d[c0[X]] += (1.0f - cl[X]) * g[X];
+            d[c1[X]] += cl[X] * g[X];
         }
     }
 }

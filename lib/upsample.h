@@ -22,9 +22,13 @@ typedef struct dx_interp {
 int dx_interp_init(dx_interp *t, int h, int w, int H, int W, dx_err *err);
 void dx_interp_free(dx_interp *t);
 
-/* One plane: y (H, W) from x (h, w). */
-void dx_upsample_forward(float *y, const float *x, const dx_interp *t);
-/* One plane: dx (h, w) += the adjoint applied to dy (H, W). */
-void dx_upsample_backward(float *dx, const float *dy, const dx_interp *t);
+/* One plane: y (H, W) from x (h, w).  tmp: h*W floats of scratch (the
+ * resize is separable: along rows, then along columns). */
+void dx_upsample_forward(float *y, const float *x, const dx_interp *t,
+                         float *tmp);
+/* One plane: dx (h, w) += the adjoint applied to dy (H, W).  tmp: h*W
+ * floats of scratch. */
+void dx_upsample_backward(float *dx, const float *dy, const dx_interp *t,
+                          float *tmp);
 
 #endif

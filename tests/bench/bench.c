@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "model.h"
@@ -19,6 +20,15 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* CPU seconds of this process (all threads) */
+static double cpu(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_utime.tv_sec + u.ru_stime.tv_sec +
+           (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -102,8 +112,11 @@ int main(int argc, char **argv)
     dx_batch src = {img, lab, NULL, n, H, W}, mix = {img, lab, wt, n, H, W};
     dx_hyper h = {0.01, 1000000, 0.9, 0.9, 5e-4, 10};
     dx_step_result res;
+    double c0 = 0;
     for (int k = -1; k < reps; k++) {
         double t0 = now();
+        if (k == 0)
+            c0 = cpu();
         if (dx_train_step(&m, &src, &mix, &h, &res, &err)) {
             fprintf(stderr, "bench: %s\n", err.msg);
             return 1;
@@ -111,11 +124,13 @@ int main(int argc, char **argv)
         if (k >= 0)
             t[k] = now() - t0;
     }
+    double step_cpu = (cpu() - c0) / reps;
     double step = median(t, reps);
     double flops = dx_model_flops(&a, n, H, W);
     printf("flops_forward %.0f\n", flops);
     printf("infer_forward_ms %.1f\n", fwd * 1e3);
     printf("step_inprocess_ms %.1f\n", step * 1e3);
+    printf("step_cpu_ms %.1f\n", step_cpu * 1e3);
     printf("infer_gflops %.1f\n", flops / fwd * 1e-9);
     /* two passes, each forward + backward (about twice the forward) */
     printf("step_gflops %.1f\n", 6 * flops / step * 1e-9);

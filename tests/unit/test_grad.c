@@ -292,13 +292,13 @@ static void check_elementwise(void)
 
 typedef struct up_ctx {
     dx_interp it;
-    float *x, *y, *r;
+    float *x, *y, *r, *tmp;
 } up_ctx;
 
 static double up_loss(void *p)
 {
     up_ctx *t = p;
-    dx_upsample_forward(t->y, t->x, &t->it);
+    dx_upsample_forward(t->y, t->x, &t->it, t->tmp);
     return dotd(t->y, t->r, (size_t)t->it.H * t->it.W);
 }
 
@@ -310,12 +310,13 @@ static void check_upsample(int h, int w, int H, int W)
           H, W);
     size_t nx = (size_t)h * w, ny = (size_t)H * W;
     t.x = rnd(nx, -1, 1), t.y = zeros(ny), t.r = rnd(ny, -1, 1);
+    t.tmp = zeros((size_t)h * W);
     float *dx = zeros(nx);
-    dx_upsample_backward(dx, t.r, &t.it);
+    dx_upsample_backward(dx, t.r, &t.it, t.tmp);
     char s[120];
     snprintf(s, sizeof s, "bilinear %dx%d -> %dx%d: dx", h, w, H, W);
     fd(s, up_loss, &t, t.x, dx, nx, 0.25f, 1e-5);
-    free(t.x), free(t.y), free(t.r), free(dx);
+    free(t.x), free(t.y), free(t.r), free(t.tmp), free(dx);
     dx_interp_free(&t.it);
 }
 
@@ -324,9 +325,9 @@ static void check_upsample_values(void)
     /* align_corners=True: corners coincide, midpoints average */
     dx_interp it;
     dx_err err;
-    float x[4] = {0, 1, 2, 3}, y[9];
+    float x[4] = {0, 1, 2, 3}, y[9], tmp[6];
     dx_interp_init(&it, 2, 2, 3, 3, &err);
-    dx_upsample_forward(y, x, &it);
+    dx_upsample_forward(y, x, &it, tmp);
     CHECK(y[0] == 0 && y[2] == 1 && y[6] == 2 && y[8] == 3 && y[4] == 1.5f &&
               y[1] == 0.5f,
           "bilinear 2x2->3x3 corners and centre (%g %g %g)", (double)y[0],
