@@ -6,7 +6,10 @@
 #include "par.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("O3") /* vectorise the loops at any -O */
+/* vectorise the loops at any -O; no-trapping-math lets the clamp in
+ * exp_neg become a vector select (we never use FP exceptions; values are
+ * unchanged) */
+#pragma GCC optimize("O3", "no-trapping-math")
 #endif
 
 /* exp(x) for x <= 0 (a logit minus its pixel's maximum), with plain float
@@ -31,7 +34,8 @@ static inline float exp_neg(float x0)
         float f;
         int32_t i;
     } two = {.i = ((int32_t)k + 127) << 23};
-    return x0 < -87.0f ? 0.0f : p * two.f;
+    float keep = (float)(x0 >= -87.0f);
+    return p * two.f * keep + (x0 - x0); /* 0 below -87; NaN stays NaN */
 }
 
 /* Pixels handled together, so that the inner loops run along pixels. */
@@ -79,12 +83,16 @@ static double ce_blocks(ce_job *jb, size_t b0, size_t b1)
         }
         for (int c = 0; c < C; c++) {
             const float *zc = z0 + (size_t)c * Q;
-            float *dc = dz ? dz + q0 + (size_t)c * Q : NULL;
-            for (int j = 0; j < nb; j++) {
-                float e = exp_neg(zc[j] - m[j]);
-                s[j] += e;
-                if (dc)
+            if (dz) {
+                float *dc = dz + q0 + (size_t)c * Q;
+                for (int j = 0; j < nb; j++) {
+                    float e = exp_neg(zc[j] - m[j]);
+                    s[j] += e;
                     dc[j] = e;
+                }
+            } else {
+                for (int j = 0; j < nb; j++)
+                    s[j] += exp_neg(zc[j] - m[j]);
             }
         }
         for (int j = 0; j < nb; j++) {
