@@ -17,15 +17,29 @@ int dx_conv_out(const dx_conv *c, int in)
     return room < 0 ? 0 : (int)(room / c->stride + 1);
 }
 
-/* Output rows (of all images) per chunk: r = img*Ho + ho. */
+/* Output rows (of all images) per chunk: r = img*Ho + ho.  At least
+ * MIN_CHUNKS chunks when there are that many rows, so that threads can
+ * share even a small layer. */
+enum { MIN_CHUNKS = 8 };
+
 static int chunk_rows(const dx_conv *c, int n, int ho, int wo)
 {
     size_t kk = (size_t)c->cin * c->k * c->k;
     size_t rows = DX_CONV_CHUNK / (kk * (size_t)wo);
     size_t total = (size_t)n * ho;
+    size_t share = (total + MIN_CHUNKS - 1) / MIN_CHUNKS;
+    if (rows > share)
+        rows = share;
     if (rows < 1)
         rows = 1;
     return (int)(rows < total ? rows : total);
+}
+
+/* Input-channel groups of the backward pass: a function of cin only. */
+static int channel_groups(const dx_conv *c)
+{
+    int g = c->cin / 16;
+    return g < 1 ? 1 : g > 4 ? 4 : g;
 }
 
 /* Valid output columns [lo, hi) for kernel column offset `off`: those
@@ -155,10 +169,12 @@ static void bias_part(void *arg, long o0, long o1)
 }
 
 /* Work is split among the threads so that no two write the same value:
- * the forward pass by output rows (each thread its own columns of y), the
- * backward pass by input channels (each thread its own columns of dw and
- * its own channels of dx).  Each thread has its own slice of ws and calls
- * a single-threaded sgemm. */
+ * the forward pass by chunks of output rows (each thread its own columns
+ * of y), the backward pass by groups of input channels (each thread its
+ * own columns of dw and its own channels of dx).  Each thread has its own
+ * slice of ws and calls a single-threaded sgemm.  The chunks and groups
+ * depend on the shapes only, so every product is the same call whatever
+ * the number of threads, and so are the results, bit for bit. */
 typedef struct conv_job {
     float *y, *dx, *dw, *ws;
     const float *x, *wt, *bias, *dy;
@@ -177,12 +193,13 @@ static void forward_part(void *arg, long t0, long t1)
     const dx_conv *c = j->c;
     int kk = c->cin * c->k * c->k, R = j->n * j->ho, wo = j->wo;
     size_t P = (size_t)R * wo;
+    long chunks = (R + j->step - 1) / j->step;
     for (long t = t0; t < t1; t++) {
         float *col = j->ws + (size_t)t * slice_floats(j);
-        int a = (int)((long)R * t / j->threads);
-        int b = (int)((long)R * (t + 1) / j->threads);
-        for (int r0 = a; r0 < b; r0 += j->step) {
-            int r1 = r0 + j->step < b ? r0 + j->step : b;
+        long a = chunks * t / j->threads, b = chunks * (t + 1) / j->threads;
+        for (long q = a; q < b; q++) {
+            int r0 = (int)(q * j->step);
+            int r1 = r0 + j->step < R ? r0 + j->step : R;
             int cols = (r1 - r0) * wo;
             float *yc = j->y + (size_t)r0 * wo;
             im2col(col, j->x, c, j->n, j->h, j->w, j->ho, wo, r0, r1, 0,
@@ -211,14 +228,15 @@ static void backward_part(void *arg, long t0, long t1)
     int kk = c->cin * c->k * c->k, k2 = c->k * c->k;
     int R = j->n * j->ho, wo = j->wo;
     size_t P = (size_t)R * wo;
+    long groups = channel_groups(c);
     for (long t = t0; t < t1; t++) {
-        int c0 = (int)((long)c->cin * t / j->threads);
-        int c1 = (int)((long)c->cin * (t + 1) / j->threads);
-        if (c0 == c1)
-            continue;
+      float *col = j->ws + (size_t)t * slice_floats(j);
+      float *dcol = col + slice_floats(j) / 2;
+      long ga = groups * t / j->threads, gb = groups * (t + 1) / j->threads;
+      for (long g = ga; g < gb; g++) {
+        int c0 = (int)(c->cin * g / groups);
+        int c1 = (int)(c->cin * (g + 1) / groups);
         int kt = (c1 - c0) * k2, k0 = c0 * k2;
-        float *col = j->ws + (size_t)t * slice_floats(j);
-        float *dcol = col + slice_floats(j) / 2;
         for (int r0 = 0; r0 < R; r0 += j->step) {
             int r1 = r0 + j->step < R ? r0 + j->step : R;
             int cols = (r1 - r0) * wo;
@@ -238,6 +256,7 @@ static void backward_part(void *arg, long t0, long t1)
             col2im(j->dx, dcol, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0,
                    c1);
         }
+      }
     }
 }
 

@@ -202,3 +202,17 @@ setup_file() {
     assert_output --partial "default 0.01"
     assert_output --partial "default 250000"
 }
+
+@test "seg-step and seg-infer: the same bytes with 1, 2 or 3 threads" {
+    mkbatch b.tns 2 40 72 7 4 src mix
+    for t in 1 2 3; do
+        OPENBLAS_NUM_THREADS=$t seg-step -m "$C8" -o s$t.tns <b.tns 2>/dev/null
+        OPENBLAS_NUM_THREADS=$t seg-infer -m s1.tns --in src.image <b.tns >r$t.tns
+        OPENBLAS_NUM_THREADS=$t seg-infer -m s1.tns --in mix.image --bn batch <b.tns >b$t.tns
+    done
+    cmp s1.tns s2.tns
+    cmp s1.tns s3.tns
+    cmp r1.tns r2.tns
+    cmp r1.tns r3.tns
+    cmp b1.tns b3.tns
+}
