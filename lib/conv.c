@@ -90,6 +90,10 @@ static void im2col(float *col, const float *x, const dx_conv *c, int n,
                     memset(d, 0, sizeof *d * lo);
                     if (s == 1) {
                         memcpy(d + lo, src + lo + sh, sizeof *d * (hi - lo));
+                    } else if (s == 2) { /* a constant stride vectorises */
+                        const float *s2 = src + sh;
+                        for (int o = lo; o < hi; o++)
+                            d[o] = s2[2 * o];
                     } else {
                         for (int o = lo; o < hi; o++)
                             d[o] = src[o * s + sh];
@@ -131,6 +135,10 @@ static void col2im(float *dx, const float *dcol, const dx_conv *c, int n,
                         const float *gs = g + lo;
                         for (int o = 0; o < hi - lo; o++)
                             ds[o] += gs[o];
+                    } else if (s == 2) {
+                        float *d2 = d + sh;
+                        for (int o = lo; o < hi; o++)
+                            d2[2 * o] += g[o];
                     } else {
                         for (int o = lo; o < hi; o++)
                             d[o * s + sh] += g[o];

@@ -78,8 +78,50 @@ static float *wire_ptr(float *base, float *code)
     return code ? base + ((uintptr_t)code - 1) : NULL;
 }
 
-/* Build the table for m->arch, allocate, and point everything into it. */
-static int build(dx_model *m, dx_err *err)
+static int shape_is(const tns_frame *f, int rank, const int64_t *dims)
+{
+    if (f->rank != rank)
+        return 0;
+    for (int i = 0; i < rank; i++)
+        if (f->dims[i] != dims[i])
+            return 0;
+    return 1;
+}
+
+static void dims_str(char *buf, size_t cap, int rank, const int64_t *dims)
+{
+    size_t at = 0;
+    buf[0] = 0;
+    for (int i = 0; i < rank && at < cap; i++)
+        at += snprintf(buf + at, cap - at, "%s%lld", i ? "x" : "",
+                       (long long)dims[i]);
+}
+
+/* Every tensor of the table must be in s as f32 of its exact shape;
+ * checked before the parameters are allocated, so a hostile meta.arch in
+ * a small file cannot make us allocate for a large network. */
+static int check_frames(const dx_model *m, const tns_stream *s,
+                        const char *arch, dx_err *err)
+{
+    char got[128], want[128];
+    for (int i = 0; i < m->nt; i++) {
+        const dx_tensor *t = &m->t[i];
+        const tns_frame *f = tns_stream_get((tns_stream *)s, t->name);
+        if (!f)
+            return dx_fail(err, "checkpoint has no frame '%s' (expected for "
+                           "%s)", t->name, arch);
+        dims_str(want, sizeof want, t->rank, t->dims);
+        if (f->dtype != DX_F32 || !shape_is(f, t->rank, t->dims))
+            return dx_fail(err, "checkpoint frame '%s' is %s %s, expected "
+                           "f32 %s for %s", t->name, dx_dtype_name(f->dtype),
+                           tns_shape_str(f, got, sizeof got), want, arch);
+    }
+    return 0;
+}
+
+/* Build the table for m->arch, check it against the frames of s (if not
+ * NULL), allocate, and point everything into the allocation. */
+static int build(dx_model *m, const tns_stream *s, dx_err *err)
 {
     const dx_arch *a = &m->arch;
     size_t np = 0, ns = 0, nb = 0;
@@ -105,6 +147,12 @@ static int build(dx_model *m, dx_err *err)
     }
     m->nparam = np;
     m->nstat = ns;
+    if (s) {
+        char desc[96];
+        dx_arch_describe(a, desc, sizeof desc);
+        if (check_frames(m, s, desc, err))
+            return -1;
+    }
     m->mem = calloc(3 * np + ns + nb, sizeof *m->mem);
     if (!m->mem)
         return dx_fail(err, "out of memory for %zu parameters", np);
@@ -148,13 +196,14 @@ static int build(dx_model *m, dx_err *err)
     return 0;
 }
 
-static int setup(dx_model *m, const dx_arch *a, dx_err *err)
+static int setup(dx_model *m, const dx_arch *a, const tns_stream *s,
+                 dx_err *err)
 {
     memset(m, 0, sizeof *m);
     if (dx_arch_check(a, err))
         return -1;
     m->arch = *a;
-    if (build(m, err)) {
+    if (build(m, s, err)) {
         dx_model_free(m);
         return -1;
     }
@@ -163,7 +212,7 @@ static int setup(dx_model *m, const dx_arch *a, dx_err *err)
 
 int dx_model_init(dx_model *m, const dx_arch *a, uint64_t seed, dx_err *err)
 {
-    if (setup(m, a, err))
+    if (setup(m, a, NULL, err))
         return -1;
     dx_rng root;
     dx_rng_init(&root, seed, "seg-init", 0);
@@ -199,25 +248,6 @@ void dx_model_free(dx_model *m)
 }
 
 /* ---- checkpoints ---- */
-
-static int shape_is(const tns_frame *f, int rank, const int64_t *dims)
-{
-    if (f->rank != rank)
-        return 0;
-    for (int i = 0; i < rank; i++)
-        if (f->dims[i] != dims[i])
-            return 0;
-    return 1;
-}
-
-static void dims_str(char *buf, size_t cap, int rank, const int64_t *dims)
-{
-    size_t at = 0;
-    buf[0] = 0;
-    for (int i = 0; i < rank && at < cap; i++)
-        at += snprintf(buf + at, cap - at, "%s%lld", i ? "x" : "",
-                       (long long)dims[i]);
-}
 
 /* Copy the f32 frame called name of exactly the tensor's shape into dst. */
 static int take(const tns_stream *s, const char *name, const dx_tensor *t,
@@ -256,8 +286,8 @@ int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err)
     if (iter < 0)
         return dx_fail(err, "checkpoint: meta.iter is %d, expected >= 0",
                        (int)iter);
-    if (setup(m, &a, err))
-        return dx_wrap(err, "checkpoint: ");
+    if (setup(m, &a, s, err))
+        return -1;
     m->iter = iter;
     char desc[96];
     dx_arch_describe(&a, desc, sizeof desc);

@@ -157,6 +157,17 @@ tgt_batch() {
     [[ $stderr == *"cut.tns"* ]]
 }
 
+@test "seg-infer: a hostile meta.arch does not make it allocate a big net" {
+    tgt_batch
+    frame_text arch.tns meta.arch $'net=deeplab-mini\nversion=1\nwidth=512\nclasses=255\nmean=0,0,0\nstd=1,1,1\n'
+    tns cat --replace "$C8" arch.tns >big.tns
+    /usr/bin/time -f %M -o rss seg-infer -m big.tns <tgt.tns >out 2>err && false
+    [[ $(cat err) == *"'stem.0.conv.weight' is f32 4x3x3x3, expected f32 512x3x3x3 for deeplab-mini width=512 classes=255"* ]]
+    [ ! -s out ]
+    # far below the 7 GiB that the parameters of that net would take
+    [ "$(tail -n 1 rss)" -lt 65536 ]
+}
+
 @test "seg-infer: a non-finite parameter is refused" {
     tgt_batch
     frame_f32 nan.tns stem.0.bn.weight nan 4
