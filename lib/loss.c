@@ -19,7 +19,10 @@
  * (e^-87 = 1.6e-38, near the smallest normal float) it returns 0. */
 static inline float exp_neg(float x0)
 {
-    float x = x0 < -87.0f ? -87.0f : x0;
+    /* clamped to [-87, 0]; NaN goes to -87 here, so that the conversion
+     * to an integer below is always defined */
+    float x = x0 >= -87.0f ? x0 : -87.0f;
+    x = x <= 0.0f ? x : 0.0f;
     float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f; /* round */
     float r = (x - k * 0.693145752f) - k * 1.42860677e-06f;
     float p = 1.0f / 5040;
