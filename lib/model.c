@@ -661,7 +661,7 @@ void dx_model_backward(dx_model *m, const float *dup)
     size_t planes = (size_t)m->arch.classes * n;
     size_t lo = (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS];
     size_t hi = (size_t)m->H * m->W;
-    memset(m->dlogits, 0, planes * lo * sizeof(float));
+    dx_par_zero(m->dlogits, planes * lo);
     plane_job dj = {m->dlogits, dup, NULL, m, lo, hi, 0, m->arch.classes};
     dx_par_for(dx_par_threads(), down_part, &dj);
 
@@ -669,8 +669,7 @@ void dx_model_backward(dx_model *m, const float *dup)
      * built up across a residual block; gt: scratch. */
     float *gout = m->buf[0], *gskip = m->buf[1], *gt = m->buf[2];
     const float *top = m->y[DX_UNITS - 1];
-    memset(gout, 0,
-           (size_t)m->u[DX_UNITS - 1].conv.cout * n * lo * sizeof(float));
+    dx_par_zero(gout, (size_t)m->u[DX_UNITS - 1].conv.cout * n * lo);
     for (int k = 0; k < DX_HEADS; k++)
         dx_conv_backward(gout, m->hgw[k], m->hgb[k], m->dlogits, top,
                          m->hw[k], &m->hc[k], n, m->hs[DX_UNITS],
@@ -682,7 +681,7 @@ void dx_model_backward(dx_model *m, const float *dup)
         const float *in = u ? m->y[u - 1] : m->x0;
         dx_relu_backward(gout, m->y[u], cnt);
         if (U->res == 2)
-            memcpy(gskip, gout, cnt * sizeof(float));
+            dx_par_copy(gskip, gout, cnt);
         dx_bn_backward(gout, U->gg, U->gb, gout, m->xhat[u], U->gamma,
                        U->invstd, U->conv.cout, P);
         if (u == 0) {
@@ -695,7 +694,7 @@ void dx_model_backward(dx_model *m, const float *dup)
             dx = gskip; /* the conv path adds to the skip path */
         } else {
             size_t incnt = (size_t)U->conv.cin * n * m->hs[u] * m->ws[u];
-            memset(gt, 0, incnt * sizeof(float));
+            dx_par_zero(gt, incnt);
         }
         dx_conv_backward(dx, U->gw, NULL, gout, in, U->w, &U->conv, n,
                          m->hs[u], m->ws[u], m->scratch);

@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <string.h>
 
 static struct {
     pthread_once_t once;
@@ -102,4 +103,36 @@ void dx_par_for(long n, dx_par_fn fn, void *ctx)
     while (P.pending > 0)
         pthread_cond_wait(&P.done, &P.mu);
     pthread_mutex_unlock(&P.mu);
+}
+
+typedef struct fill_job {
+    float *dst;
+    const float *src;
+    size_t n;
+} fill_job;
+
+enum { FILL_BLK = 1 << 14 };
+
+static void fill_part(void *arg, long b0, long b1)
+{
+    const fill_job *j = arg;
+    size_t lo = (size_t)b0 * FILL_BLK, hi = (size_t)b1 * FILL_BLK;
+    if (hi > j->n)
+        hi = j->n;
+    if (j->src)
+        memcpy(j->dst + lo, j->src + lo, (hi - lo) * sizeof *j->dst);
+    else
+        memset(j->dst + lo, 0, (hi - lo) * sizeof *j->dst);
+}
+
+void dx_par_zero(float *dst, size_t n)
+{
+    fill_job j = {dst, NULL, n};
+    dx_par_for((long)((n + FILL_BLK - 1) / FILL_BLK), fill_part, &j);
+}
+
+void dx_par_copy(float *dst, const float *src, size_t n)
+{
+    fill_job j = {dst, src, n};
+    dx_par_for((long)((n + FILL_BLK - 1) / FILL_BLK), fill_part, &j);
 }

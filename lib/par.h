@@ -15,6 +15,8 @@
 #ifndef DACS_PAR_H
 #define DACS_PAR_H
 
+#include <stddef.h>
+
 #define DX_PAR_MAX 8
 
 typedef void (*dx_par_fn)(void *ctx, long lo, long hi);
@@ -22,5 +24,10 @@ typedef void (*dx_par_fn)(void *ctx, long lo, long hi);
 void dx_par_for(long n, dx_par_fn fn, void *ctx);
 /* The number of threads dx_par_for uses. */
 int dx_par_threads(void);
+
+/* dst = 0 and dst = src over n floats, shared among the threads (for
+ * the large activation-gradient buffers). */
+void dx_par_zero(float *dst, size_t n);
+void dx_par_copy(float *dst, const float *src, size_t n);
 
 #endif
