@@ -13,7 +13,7 @@
 
 static const char USAGE[] =
     "usage: seg-init [OPTIONS]\n"
-    "Write a new deeplab-mini checkpoint (see dacs-model(7)): He-uniform\n"
+    "Write a new deeplab-mini checkpoint (the network: seg-init(1)): He-uniform\n"
     "weights drawn from --seed, meta.iter 0 and zero optimizer state.\n"
     "\n"
     "options:\n"

@@ -1,6 +1,6 @@
 """dacsref - the deeplab-mini network of dacs in PyTorch, and a tns writer.
 
-The network is the one defined in dacs-model(7); its state_dict names are
+The network is the one defined in seg-init(1); its state_dict names are
 the checkpoint frame names of dacs (plus PyTorch's num_batches_tracked
 buffers, which dacs does not keep).  Used by make_net_fixture.py and by the
 benchmark.  Needs only PyTorch and the standard library.
