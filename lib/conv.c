@@ -279,47 +279,12 @@ static conv_job job(const dx_conv *c, int n, int h, int w)
     return j;
 }
 
-/* A stride-1 convolution that keeps the size ("same" padding) has as
- * adjoint the same convolution with in and out swapped and the kernel
- * turned by 180 degrees: dx = conv(dy, flip(w)^T).  Its backward pass
- * then needs no scatter (col2im), only another im2col and a product with
- * a better shape (K = 9*Cout instead of Cout). */
-static int transposable(const dx_conv *c)
-{
-    return c->stride == 1 && 2 * c->pad == c->dil * (c->k - 1);
-}
-
-static dx_conv transposed(const dx_conv *c)
-{
-    dx_conv t = *c;
-    t.cin = c->cout;
-    t.cout = c->cin;
-    return t;
-}
-
-/* Per-thread slice: enough for the backward pass and, when transposable,
- * for the adjoint convolution. */
-static size_t slice_max(const dx_conv *c, int n, int h, int w)
-{
-    conv_job j = job(c, n, h, w);
-    size_t s = slice_floats(&j);
-    if (transposable(c)) {
-        dx_conv t = transposed(c);
-        conv_job jt = job(&t, n, j.ho, j.wo);
-        if (slice_floats(&jt) > s)
-            s = slice_floats(&jt);
-    }
-    return s;
-}
-
 size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w)
 {
-    if (dx_conv_out(c, h) < 1 || dx_conv_out(c, w) < 1)
+    conv_job j = job(c, n, h, w);
+    if (j.ho < 1 || j.wo < 1)
         return 0;
-    size_t s = (size_t)dx_par_threads() * slice_max(c, n, h, w);
-    if (transposable(c))
-        s += (size_t)c->cin * c->cout * c->k * c->k; /* the turned kernel */
-    return s;
+    return (size_t)j.threads * slice_floats(&j);
 }
 
 void dx_conv_forward(float *y, const float *x, const float *wt,
@@ -342,24 +307,5 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
         bias_job bj = {db, dy, (size_t)n * j.ho * j.wo};
         dx_par_for(c->cout, bias_part, &bj);
     }
-    if (!dx || !transposable(c)) {
-        dx_par_for(j.threads, backward_part, &j);
-        return;
-    }
-    j.dx = NULL; /* dw here, dx below */
     dx_par_for(j.threads, backward_part, &j);
-    /* wt (Cout, Cin, k, k) -> turned (Cin, Cout, k, k), flipped */
-    int k = c->k;
-    float *turned = ws + (size_t)j.threads * slice_max(c, n, h, w);
-    for (int o = 0; o < c->cout; o++)
-        for (int i = 0; i < c->cin; i++)
-            for (int a = 0; a < k; a++)
-                for (int b = 0; b < k; b++)
-                    turned[(((size_t)i * c->cout + o) * k + (k - 1 - a)) * k +
-                           (k - 1 - b)] =
-                        wt[(((size_t)o * c->cin + i) * k + a) * k + b];
-    dx_conv t = transposed(c);
-    conv_job jt = job(&t, n, j.ho, j.wo);
-    jt.y = dx, jt.x = dy, jt.wt = turned, jt.ws = ws, jt.accumulate = 1;
-    dx_par_for(jt.threads, forward_part, &jt);
 }
