@@ -52,7 +52,8 @@ static dx_conv head_conv(const dx_arch *a, int k)
 
 enum { T_PARAM, T_STAT };
 
-/* Appends a tensor; data/grad/mom hold offsets until wire() runs. */
+/* Appends a tensor at the next offset of its group; the pointers are set
+ * once the groups are allocated. */
 static void add(dx_model *m, const char *prefix, const char *leaf, int kind,
                 int rank, const int64_t *dims, int head, size_t *np,
                 size_t *ns)
@@ -66,16 +67,10 @@ static void add(dx_model *m, const char *prefix, const char *leaf, int kind,
         t->count *= (size_t)dims[i];
     }
     t->head = head;
-    size_t *at = kind == T_PARAM ? np : ns;
-    /* offsets + 1, so that 0 still means "none" */
-    t->data = (float *)(uintptr_t)(*at + 1);
-    t->grad = kind == T_PARAM ? t->data : NULL;
+    t->trainable = kind == T_PARAM;
+    size_t *at = t->trainable ? np : ns;
+    t->off = *at;
     *at += t->count;
-}
-
-static float *wire_ptr(float *base, float *code)
-{
-    return code ? base + ((uintptr_t)code - 1) : NULL;
 }
 
 static int shape_is(const tns_frame *f, int rank, const int64_t *dims)
@@ -163,11 +158,9 @@ static int build(dx_model *m, const tns_stream *s, dx_err *err)
     m->bnstat = m->stat + ns;
     for (int i = 0; i < m->nt; i++) {
         dx_tensor *t = &m->t[i];
-        int trainable = t->grad != NULL;
-        float *code = t->data;
-        t->data = wire_ptr(trainable ? m->param : m->stat, code);
-        t->grad = trainable ? wire_ptr(m->grad, code) : NULL;
-        t->mom = trainable ? wire_ptr(m->mom, code) : NULL;
+        t->data = (t->trainable ? m->param : m->stat) + t->off;
+        t->grad = t->trainable ? m->grad + t->off : NULL;
+        t->mom = t->trainable ? m->mom + t->off : NULL;
     }
     float *bs = m->bnstat;
     for (int u = 0; u < DX_UNITS; u++) {

@@ -54,10 +54,12 @@ typedef struct dx_tensor {
     int rank;
     int64_t dims[4];
     size_t count;
+    int trainable; /* a parameter; else a running statistic */
+    int head;      /* part of the classifier (learning-rate multiplier) */
+    size_t off;    /* offset in its group (param/grad/mom or stat) */
     float *data;
-    float *grad; /* NULL for running statistics */
-    float *mom;  /* NULL for running statistics */
-    int head;    /* part of the classifier (learning-rate multiplier) */
+    float *grad;   /* NULL for running statistics */
+    float *mom;    /* NULL for running statistics */
 } dx_tensor;
 
 /* A convolution followed by batch-norm (and ReLU). */
