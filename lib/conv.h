@@ -1,0 +1,53 @@
+/* conv.h - 2-D convolution, forward and backward, as im2col + sgemm.
+ *
+ * Activations are channel-major: x is (Cin, N, H, W), i.e. one plane of
+ * N*H*W values per channel, so that a convolution of the whole batch is
+ * one matrix product  y (Cout, N*Ho*Wo) = w (Cout, Cin*k*k) * col  and
+ * batch-norm statistics are contiguous per channel.  Weights are
+ * (Cout, Cin, k, k) as PyTorch stores them.
+ *
+ * The column matrix is built in chunks of whole output rows, so the
+ * scratch space is bounded (DX_CONV_CHUNK floats per matrix) whatever the
+ * image size.  The chunking depends only on the shapes, so results are the
+ * same bytes on every run.
+ *
+ * Output size: Ho = (H + 2*pad - dil*(k-1) - 1) / stride + 1, as PyTorch.
+ */
+#ifndef DACS_CONV_H
+#define DACS_CONV_H
+
+#include <stddef.h>
+
+/* Floats in one column-matrix chunk of one thread (a chunk is never less
+ * than one output row, so a very wide image may use more). */
+#define DX_CONV_CHUNK ((size_t)1 << 19)
+
+typedef struct dx_conv {
+    int cin, cout;
+    int k;      /* kernel side, k x k */
+    int stride; /* >= 1 */
+    int pad;    /* zero padding on every side */
+    int dil;    /* dilation, >= 1 */
+} dx_conv;
+
+/* Output side for an input side; < 1 if the kernel does not fit. */
+int dx_conv_out(const dx_conv *c, int in);
+/* Floats of scratch that dx_conv_forward / _backward need for an input of
+ * n x h x w (two chunk matrices per thread, see par.h). */
+size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w);
+
+/* y (Cout, n, Ho, Wo) = conv(x) + bias, or y += conv(x) + bias when
+ * accumulate is set.  x is (Cin, n, h, w); wt (Cout, Cin, k, k); bias
+ * (Cout) or NULL.  ws: dx_conv_ws_floats() floats of scratch. */
+void dx_conv_forward(float *y, const float *x, const float *wt,
+                     const float *bias, const dx_conv *c, int n, int h,
+                     int w, int accumulate, float *ws);
+
+/* Given dy (Cout, n, Ho, Wo), add the gradients into dw (Cout, Cin, k, k),
+ * db (Cout) and dx (Cin, n, h, w).  dx or db may be NULL when not wanted
+ * (e.g. dx of the first layer).  x and wt as in the forward pass. */
+void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
+                      const float *x, const float *wt, const dx_conv *c,
+                      int n, int h, int w, float *ws);
+
+#endif

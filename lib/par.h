@@ -1,0 +1,33 @@
+/* par.h - a tiny fork-join for the element-wise work around the BLAS
+ * calls (im2col, batch-norm, ReLU, upsampling, the loss).
+ *
+ * dx_par_for(n, fn, ctx) calls fn(ctx, lo, hi) on a partition of [0, n)
+ * into contiguous ranges, one per thread, and returns when all are done.
+ * The threads are as many as OpenBLAS would use (OPENBLAS_NUM_THREADS),
+ * at most DX_PAR_MAX; they are started on first use and live until exit.
+ * From then on OpenBLAS itself runs single-threaded: the convolutions
+ * split their matrix products among these threads instead.
+ *
+ * Results never depend on the number of threads: every caller partitions
+ * so that each output value is computed by one thread in a fixed order
+ * (reductions run over fixed parts, summed in order).
+ */
+#ifndef DACS_PAR_H
+#define DACS_PAR_H
+
+#include <stddef.h>
+
+#define DX_PAR_MAX 8
+
+typedef void (*dx_par_fn)(void *ctx, long lo, long hi);
+
+void dx_par_for(long n, dx_par_fn fn, void *ctx);
+/* The number of threads dx_par_for uses. */
+int dx_par_threads(void);
+
+/* dst = 0 and dst = src over n floats, shared among the threads (for
+ * the large activation-gradient buffers). */
+void dx_par_zero(float *dst, size_t n);
+void dx_par_copy(float *dst, const float *src, size_t n);
+
+#endif

@@ -1,0 +1,218 @@
+#!/usr/bin/env bats
+# seg-step: one SGD step of the student.
+
+load helpers
+load segdata
+
+setup_file() {
+    export C8="$BATS_FILE_TMPDIR/m8.tns"
+    PATH="$DACS_BIN:$PATH" seg-init --width 4 --classes 7 --seed 5 -o "$C8"
+}
+
+@test "seg-step: one step: meta.iter 1, momentum set, one line of losses" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    run_split seg-step -m "$C8" -o new.tns <b.tns
+    [ "$status" -eq 0 ]
+    [ "$stdout_bytes" -eq 0 ]
+    [ "$stderr_lines" -eq 1 ]
+    [[ $stderr =~ ^seg-step:\ iter\ 0\ loss\ [0-9.]+\ src\ [0-9.]+\ mix\ [0-9.]+\ lr\ 0.01$ ]]
+    run tns info new.tns
+    assert_line --index 1 --regexp $'meta.iter\ti32\tscalar\tmin 1\tmax 1'
+    refute_output --regexp $'opt.head.0.weight\tf32\t7x16x3x3\tmin 0\tmax 0'
+    ! cmp -s "$C8" new.tns
+}
+
+@test "seg-step: -o may equal -m; the checkpoint advances" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    cp "$C8" m.tns
+    seg-step -m m.tns -o m.tns <b.tns 2>/dev/null
+    seg-step -m m.tns -o m.tns <b.tns 2>/dev/null
+    run tns info m.tns
+    assert_line --index 1 --regexp $'meta.iter\ti32\tscalar\tmin 2\tmax 2'
+    ls -A | grep -v -e '^m.tns$' -e '^b.tns$' && false || true
+}
+
+@test "seg-step: --log appends a TSV row under a header" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    seg-step -m "$C8" -o a.tns --log log.tsv --lr 0.02 --iters 100 <b.tns 2>/dev/null
+    seg-step -m a.tns -o a.tns --log log.tsv --lr 0.02 --iters 100 <b.tns 2>/dev/null
+    run cat log.tsv
+    assert_line --index 0 $'iter\tloss\tloss_src\tloss_mix\tlr\tlr_head'
+    assert_line --index 1 --regexp $'^0\t[0-9.]+\t[0-9.]+\t[0-9.]+\t0.02\t0.2$'
+    # poly: 0.02 * (1 - 1/100)^0.9
+    assert_line --index 2 --regexp $'^1\t[0-9.]+\t[0-9.]+\t[0-9.]+\t0.0198199\t0.198199$'
+    [ "${#lines[@]}" -eq 3 ]
+}
+
+@test "seg-step: same checkpoint and batch give the same bytes" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    seg-step -m "$C8" -o a.tns <b.tns 2>/dev/null
+    seg-step -m "$C8" -o b2.tns <b.tns 2>/dev/null
+    cmp a.tns b2.tns
+}
+
+@test "seg-step: without mixed frames only the source term; --no-mix ignores them" {
+    mkbatch s.tns 2 16 24 7 1 src
+    mkbatch b.tns 2 16 24 7 1 src mix
+    run_split seg-step -m "$C8" -o a.tns <s.tns
+    [ "$status" -eq 0 ]
+    [[ $stderr == *" mix 0.0000 "* ]]
+    seg-step -m "$C8" -o b1.tns --no-mix <b.tns 2>/dev/null
+    cmp a.tns b1.tns
+    seg-step -m "$C8" -o b2.tns <b.tns 2>/dev/null
+    ! cmp -s a.tns b2.tns
+}
+
+@test "seg-step: frame names are options" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    tns rename src.image=si src.label=sl mix.image=mi mix.label=ml \
+        mix.weight=mw <b.tns >r.tns
+    seg-step -m "$C8" -o a.tns <b.tns 2>/dev/null
+    seg-step -m "$C8" -o b2.tns --src-image si --src-label sl \
+        --mix-image mi --mix-label ml --mix-weight mw <r.tns 2>/dev/null
+    cmp a.tns b2.tns
+}
+
+@test "seg-step: repeated steps on one batch drive the loss down sharply" {
+    mkbatch b.tns 2 32 64 7 2 src mix
+    cp "$C8" m.tns
+    for i in $(seq 30); do
+        seg-step -m m.tns -o m.tns --log log.tsv <b.tns 2>/dev/null
+    done
+    first=$(awk -F'\t' 'NR == 2 { print $2 }' log.tsv)
+    last=$(awk -F'\t' 'END { print $2 }' log.tsv)
+    echo "loss $first -> $last"
+    awk -v a="$first" -v b="$last" 'BEGIN { exit !(b < 0.05 * a) }'
+}
+
+@test "seg-step: labels out of range fail cleanly, naming the pixel" {
+    mkbatch b.tns 2 16 24 7 1 src
+    run_split seg-step -m "$C8" -o a.tns <b.tns
+    [ "$status" -eq 0 ]
+    # these labels go up to 18: too many for a 7-class checkpoint
+    mkbatch c.tns 2 16 24 19 1 src
+    run_split seg-step -m "$C8" -o a.tns <c.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"frame 'src.label' has label "*" at image "*"expected 0..6 or 255"* ]]
+}
+
+@test "seg-step: shape mismatches fail cleanly, with both shapes" {
+    mkbatch a.tns 2 16 24 7 1 src
+    mkbatch b.tns 2 16 20 7 1 src
+    tns select src.image <a.tns >img.tns
+    tns select src.label <b.tns >lab.tns
+    tns cat img.tns lab.tns >x.tns
+    run_split seg-step -m "$C8" -o o.tns <x.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"frame 'src.label' has shape 2x16x20, 'src.image' has 2x16x24x3"* ]]
+    mkbatch m.tns 2 16 24 7 1 src mix
+    mkbatch m2.tns 1 16 24 7 1 mix
+    tns select mix.weight <m2.tns >w.tns
+    tns cat --replace m.tns w.tns >y.tns
+    run_split seg-step -m "$C8" -o o.tns <y.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"frame 'mix.weight' has shape 1x16x24, 'mix.image' has 2x16x24x3"* ]]
+}
+
+@test "seg-step: a partial mixed batch and bad weights fail cleanly" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    tns drop mix.weight <b.tns >p.tns
+    run_split seg-step -m "$C8" -o o.tns <p.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"missing frame 'mix.weight'"* ]]
+    frame_f32 w.tns mix.weight -1 3
+    tns cat --replace p.tns w.tns >q.tns
+    run_split seg-step -m "$C8" -o o.tns <q.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"'mix.weight' has shape 3"* ]]
+}
+
+@test "seg-step: a checkpoint of another architecture fails cleanly" {
+    mkbatch b.tns 2 16 24 7 1 src
+    frame_text arch.tns meta.arch $'net=deeplab-mini\nversion=1\nwidth=4\nclasses=7\nmean=0,0,0\nstd=1,1,1\ndepth=50\n'
+    tns cat --replace "$C8" arch.tns >other.tns
+    cp other.tns keep.tns
+    run_split seg-step -m other.tns -o other.tns <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"unknown key 'depth'"* ]]
+    cmp other.tns keep.tns
+    seg-init --width 8 --classes 7 -o w8.tns
+    tns drop 'opt.*' <w8.tns >teacher.tns
+    run_split seg-step -m "$C8" -o o.tns -i teacher.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"missing frame 'src.image'"* ]]
+}
+
+@test "seg-step: a non-finite loss writes nothing and keeps the old checkpoint" {
+    mkbatch b.tns 2 16 24 7 1 src
+    frame_f32 big.tns stem.0.bn.weight 3e38 4
+    frame_f32 big2.tns stem.1.bn.weight 3e38 4
+    tns cat --replace "$C8" big.tns big2.tns >m.tns
+    cp m.tns keep.tns
+    run_split seg-step -m m.tns -o m.tns --log log.tsv <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"iteration 0: "*"not finite"*"not written"* ]]
+    cmp m.tns keep.tns
+    [ ! -e log.tsv ]
+}
+
+@test "seg-step: a teacher checkpoint (no opt.*) trains from zero momentum" {
+    mkbatch b.tns 2 16 24 7 1 src
+    tns drop 'opt.*' <"$C8" >teacher.tns
+    seg-step -m teacher.tns -o a.tns <b.tns 2>/dev/null
+    seg-step -m "$C8" -o b2.tns <b.tns 2>/dev/null
+    cmp a.tns b2.tns
+    tns drop 'opt.head.0.bias' <"$C8" >partial.tns
+    run_split seg-step -m partial.tns -o c.tns <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"'opt.head.0.bias' is missing"* ]]
+}
+
+@test "seg-step: the schedule must not be over" {
+    mkbatch b.tns 2 16 24 7 1 src
+    seg-step -m "$C8" -o a.tns --iters 1 <b.tns 2>/dev/null
+    run_split seg-step -m a.tns -o a.tns --iters 1 <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"has done 1 steps"*"--iters 1"* ]]
+}
+
+@test "seg-step: missing options and bad values fail cleanly" {
+    mkbatch b.tns 2 16 24 7 1 src
+    run_split seg-step -m "$C8" <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"-o CKPT"* ]]
+    run_split seg-step -o x.tns <b.tns
+    assert_clean_failure seg-step
+    for args in "--lr -1" "--lr x" "--iters 0" "--momentum 2" \
+        "--weight-decay -1" "--head-lr-mult -1" "--src-image a*b" "--bogus"; do
+        run_split seg-step -m "$C8" -o x.tns $args <b.tns
+        assert_clean_failure seg-step
+    done
+    [ ! -e x.tns ]
+}
+
+@test "seg-step: --help matches the options" {
+    run seg-step --help
+    assert_success
+    for o in --model --output --input --src-image --src-label --mix-image \
+        --mix-label --mix-weight --no-mix --lr --iters --power --momentum \
+        --weight-decay --head-lr-mult --log; do
+        assert_output --partial -- "$o"
+    done
+    assert_output --partial "default 0.01"
+    assert_output --partial "default 250000"
+}
+
+@test "seg-step and seg-infer: the same bytes with 1, 2 or 3 threads" {
+    mkbatch b.tns 2 40 72 7 4 src mix
+    for t in 1 2 3; do
+        OPENBLAS_NUM_THREADS=$t seg-step -m "$C8" -o s$t.tns <b.tns 2>/dev/null
+        OPENBLAS_NUM_THREADS=$t seg-infer -m s1.tns --in src.image <b.tns >r$t.tns
+        OPENBLAS_NUM_THREADS=$t seg-infer -m s1.tns --in mix.image --bn batch <b.tns >b$t.tns
+    done
+    cmp s1.tns s2.tns
+    cmp s1.tns s3.tns
+    cmp r1.tns r2.tns
+    cmp r1.tns r3.tns
+    cmp b1.tns b3.tns
+}

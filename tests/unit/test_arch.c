@@ -1,0 +1,154 @@
+/* test_arch.c - the meta.arch record: round trip, every rejection, and a
+ * mutation fuzz that must never crash (run it under SAN=1). */
+#include <string.h>
+
+#include "arch.h"
+#include "check.h"
+#include "rng.h"
+
+static const char GOOD[] = "net=deeplab-mini\nversion=1\nwidth=32\n"
+                           "classes=19\nmean=0.485,0.456,0.406\n"
+                           "std=0.229,0.224,0.225\n";
+
+static int parses(const char *text)
+{
+    dx_arch a;
+    dx_err err;
+    return dx_arch_parse(&a, text, strlen(text), &err) == 0;
+}
+
+/* GOOD with one line replaced (or removed, if repl is ""). */
+static void bad(const char *key, const char *repl, const char *want)
+{
+    char text[1024] = "";
+    const char *p = GOOD;
+    while (*p) {
+        const char *e = strchr(p, '\n');
+        size_t n = (size_t)(e - p) + 1;
+        if (strncmp(p, key, strlen(key)) == 0 && p[strlen(key)] == '=')
+            strcat(text, repl);
+        else
+            strncat(text, p, n);
+        p += n;
+    }
+    dx_arch a;
+    dx_err err = {{0}};
+    int rc = dx_arch_parse(&a, text, strlen(text), &err);
+    char shown[64];
+    size_t k = 0;
+    for (const char *q = repl; *q && k + 3 < sizeof shown; q++) {
+        if (*q == '\n' || *q == '\t') {
+            shown[k++] = '\\';
+            shown[k++] = *q == '\n' ? 'n' : 't';
+        } else {
+            shown[k++] = *q;
+        }
+    }
+    shown[k] = 0;
+    CHECK(rc != 0 && strstr(err.msg, want), "rejects %s -> '%s': %s", key,
+          shown, err.msg);
+}
+
+int main(void)
+{
+    dx_arch a, b;
+    dx_err err;
+    CHECK(dx_arch_parse(&a, GOOD, strlen(GOOD), &err) == 0, "default parses");
+    dx_arch_default(&b);
+    CHECK(!memcmp(&a, &b, sizeof a), "equals the default");
+    char buf[512];
+    int n = dx_arch_format(&b, buf, sizeof buf);
+    CHECK(n > 0 && !strcmp(buf, GOOD), "formats as the documented text");
+    b.mean[1] = 0.1234567f;
+    b.std[2] = 3e-7f;
+    b.width = 7;
+    n = dx_arch_format(&b, buf, sizeof buf);
+    CHECK(dx_arch_parse(&a, buf, (size_t)n, &err) == 0 &&
+              !memcmp(&a, &b, sizeof a),
+          "round trip is exact");
+    CHECK(dx_arch_format(&b, buf, 20) == -1, "small buffer refused");
+    /* order is free, the last newline optional */
+    CHECK(parses("std=1,1,1\nmean=0,0,0\nclasses=2\nwidth=1\nversion=1\n"
+                 "net=deeplab-mini"),
+          "any order, no final newline");
+
+    bad("net", "net=resnet101\n", "network 'resnet101'");
+    bad("version", "version=2\n", "version '2'");
+    bad("width", "width=0\n", "bad value '0' for 'width'");
+    bad("width", "width=513\n", "'width'");
+    bad("width", "width=-3\n", "'width'");
+    bad("width", "width=32x\n", "'width'");
+    bad("width", "width=\n", "'width'");
+    bad("classes", "classes=256\n", "'classes'");
+    bad("classes", "classes=99999999999\n", "'classes'");
+    bad("mean", "mean=0.4,0.4\n", "'mean'");
+    bad("mean", "mean=0.4,0.4,0.4,0.4\n", "'mean'");
+    bad("mean", "mean=nan,0,0\n", "'mean'");
+    bad("mean", "mean=1e39,0,0\n", "'mean'");
+    bad("mean", "mean=0.4,,0.4\n", "'mean'");
+    bad("mean", "mean=0.4,0.4,0.4,\n", "'mean'");
+    bad("std", "std=0,1,1\n", "'std'");
+    bad("std", "std=1,-1,1\n", "'std'");
+    bad("std", "std=inf,1,1\n", "'std'");
+    bad("width", "", "no 'width' line");
+    bad("net", "", "no 'net' line");
+    bad("width", "width=32\nwidth=32\n", "given twice");
+    bad("width", "depth=3\n", "unknown key 'depth'");
+    bad("width", "width 32\n", "not printable");
+    bad("width", "width32\n", "expected key=value");
+    bad("width", "\n", "empty");
+    bad("width", "width=3\t2\n", "not printable");
+    {
+        char t[sizeof GOOD];
+        memcpy(t, GOOD, sizeof GOOD);
+        t[30] = 0; /* a NUL inside the record */
+        CHECK(dx_arch_parse(&a, t, sizeof GOOD - 1, &err) != 0,
+              "a NUL byte is rejected: %s", err.msg);
+    }
+    {
+        static char big[DX_ARCH_MAX_TEXT + 10];
+        memset(big, 'a', sizeof big);
+        CHECK(dx_arch_parse(&a, big, sizeof big, &err) != 0 &&
+                  strstr(err.msg, "at most"),
+              "oversized text rejected before parsing: %s", err.msg);
+        char longv[300] = "mean=";
+        memset(longv + 5, '1', 250);
+        CHECK(!parses(longv), "over-long value rejected");
+    }
+    /* mutation fuzz: random byte edits of the good record never crash and
+     * never accept something out of range */
+    dx_rng r;
+    dx_rng_init(&r, 1, "test_arch", 0);
+    int accepted = 0, sane = 1;
+    for (int it = 0; it < 20000; it++) {
+        char t[256];
+        size_t len = sizeof GOOD - 1;
+        memcpy(t, GOOD, len);
+        int edits = 1 + (int)dx_rng_below(&r, 4);
+        for (int e = 0; e < edits; e++) {
+            size_t at = dx_rng_below(&r, len);
+            switch (dx_rng_below(&r, 3)) {
+            case 0:
+                t[at] = (char)dx_rng_below(&r, 256);
+                break;
+            case 1:
+                memmove(t + at, t + at + 1, len - at - 1);
+                len--;
+                break;
+            default:
+                if (len < sizeof t - 1) {
+                    memmove(t + at + 1, t + at, len - at);
+                    t[at] = "0123456789=,\n.-e"[dx_rng_below(&r, 16)];
+                    len++;
+                }
+            }
+        }
+        if (dx_arch_parse(&a, t, len, &err) == 0) {
+            accepted++;
+            sane &= dx_arch_check(&a, &err) == 0;
+        }
+    }
+    CHECK(sane, "fuzz: every accepted record is in range (%d accepted)",
+          accepted);
+    return check_done();
+}

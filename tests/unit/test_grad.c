@@ -1,0 +1,432 @@
+/* test_grad.c - every layer's backward pass against finite differences,
+ * and the chunked convolution against a direct one.
+ *
+ * Each check takes L = sum_i r_i * y_i (r fixed and random, the sum in
+ * double) and compares the analytic gradient g with central differences
+ * d over every input, by the scale-free error |d - g| / max(|d|, |g|)
+ * (2-norms).  Linear layers are exact up to rounding, so they get a large
+ * step and a tight tolerance; the others a small step.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "act.h"
+#include "bn.h"
+#include "check.h"
+#include "conv.h"
+#include "loss.h"
+#include "rng.h"
+#include "upsample.h"
+
+static dx_rng rng;
+
+static float *rnd(size_t n, double lo, double hi)
+{
+    float *x = malloc(sizeof *x * (n ? n : 1));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)dx_rng_range(&rng, lo, hi);
+    return x;
+}
+
+static float *zeros(size_t n)
+{
+    return calloc(n ? n : 1, sizeof(float));
+}
+
+static double dotd(const float *a, const float *b, size_t n)
+{
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+static double scale_free(const double *d, const float *g, size_t n)
+{
+    double e = 0, nd = 0, ng = 0;
+    for (size_t i = 0; i < n; i++) {
+        e += (d[i] - g[i]) * (d[i] - g[i]);
+        nd += d[i] * d[i];
+        ng += (double)g[i] * g[i];
+    }
+    double s = sqrt(nd > ng ? nd : ng);
+    return s > 0 ? sqrt(e) / s : sqrt(e);
+}
+
+/* The loss as a function of whatever the context says. */
+typedef double (*loss_fn)(void *ctx);
+
+/* Central differences of f over x[0..n) with step h, against g. */
+static void fd(const char *what, loss_fn f, void *ctx, float *x,
+               const float *g, size_t n, float h, double tol)
+{
+    double *d = malloc(sizeof *d * n);
+    for (size_t i = 0; i < n; i++) {
+        float keep = x[i];
+        x[i] = keep + h;
+        double up = f(ctx);
+        x[i] = keep - h;
+        double dn = f(ctx);
+        x[i] = keep;
+        d[i] = (up - dn) / (2.0 * h);
+    }
+    double e = scale_free(d, g, n);
+    CHECK(e <= tol, "%s: scale-free error %.2e (tolerance %.0e)", what, e,
+          tol);
+    free(d);
+}
+
+/* ---- convolution ---- */
+
+typedef struct conv_ctx {
+    dx_conv c;
+    int n, h, w, ho, wo;
+    float *x, *wt, *b, *y, *r, *ws;
+} conv_ctx;
+
+static double conv_loss(void *p)
+{
+    conv_ctx *t = p;
+    dx_conv_forward(t->y, t->x, t->wt, t->b, &t->c, t->n, t->h, t->w, 0,
+                    t->ws);
+    return dotd(t->y, t->r, (size_t)t->c.cout * t->n * t->ho * t->wo);
+}
+
+static void check_conv(int cin, int cout, int stride, int pad, int dil,
+                       int n, int h, int w, int bias)
+{
+    conv_ctx t = {.c = {cin, cout, 3, stride, pad, dil}, .n = n, .h = h,
+                  .w = w};
+    t.ho = dx_conv_out(&t.c, h), t.wo = dx_conv_out(&t.c, w);
+    size_t nx = (size_t)cin * n * h * w, nw = (size_t)cout * cin * 9;
+    size_t ny = (size_t)cout * n * t.ho * t.wo;
+    t.x = rnd(nx, -1, 1), t.wt = rnd(nw, -1, 1);
+    t.b = bias ? rnd(cout, -1, 1) : NULL;
+    t.y = zeros(ny), t.r = rnd(ny, -1, 1);
+    t.ws = zeros(dx_conv_ws_floats(&t.c, n, h, w));
+    float *dx = zeros(nx), *dw = zeros(nw), *db = zeros(cout);
+    dx_conv_backward(dx, dw, bias ? db : NULL, t.r, t.x, t.wt, &t.c, n, h, w,
+                     t.ws);
+    char what[160];
+    snprintf(what, sizeof what, "conv %d->%d stride %d pad %d dil %d on "
+             "%dx%dx%d%s", cin, cout, stride, pad, dil, n, h, w,
+             bias ? " +bias" : "");
+    char s[200];
+    snprintf(s, sizeof s, "%s: dx", what);
+    fd(s, conv_loss, &t, t.x, dx, nx, 0.25f, 1e-5);
+    snprintf(s, sizeof s, "%s: dw", what);
+    fd(s, conv_loss, &t, t.wt, dw, nw, 0.25f, 1e-5);
+    if (bias) {
+        snprintf(s, sizeof s, "%s: db", what);
+        fd(s, conv_loss, &t, t.b, db, cout, 0.25f, 1e-5);
+    }
+    free(t.x), free(t.wt), free(t.b), free(t.y), free(t.r), free(t.ws);
+    free(dx), free(dw), free(db);
+}
+
+/* A convolution big enough to be cut into many chunks, against direct
+ * loops in double: forward, and backward against the adjoint. */
+static void check_conv_chunked(void)
+{
+    dx_conv c = {64, 8, 3, 1, 2, 2};
+    int n = 2, h = 19, w = 150;
+    int ho = dx_conv_out(&c, h), wo = dx_conv_out(&c, w);
+    size_t nx = (size_t)c.cin * n * h * w, nw = (size_t)c.cout * c.cin * 9;
+    size_t ny = (size_t)c.cout * n * ho * wo;
+    float *x = rnd(nx, -1, 1), *wt = rnd(nw, -1, 1), *y = zeros(ny);
+    float *dy = rnd(ny, -1, 1), *dx = zeros(nx), *dw = zeros(nw);
+    float *ws = zeros(dx_conv_ws_floats(&c, n, h, w));
+    CHECK((size_t)c.cin * 9 * wo * n * ho > DX_CONV_CHUNK,
+          "the case spans several chunks");
+    dx_conv_forward(y, x, wt, NULL, &c, n, h, w, 0, ws);
+    dx_conv_backward(dx, dw, NULL, dy, x, wt, &c, n, h, w, ws);
+    double *ry = calloc(ny, sizeof *ry), *rdx = calloc(nx, sizeof *rdx);
+    double *rdw = calloc(nw, sizeof *rdw);
+    for (int o = 0; o < c.cout; o++)
+        for (int i = 0; i < n; i++)
+            for (int a = 0; a < ho; a++)
+                for (int b = 0; b < wo; b++) {
+                    size_t yi = (((size_t)o * n + i) * ho + a) * wo + b;
+                    for (int ci = 0; ci < c.cin; ci++)
+                        for (int kh = 0; kh < 3; kh++)
+                            for (int kw = 0; kw < 3; kw++) {
+                                int ih = a - c.pad + kh * c.dil;
+                                int iw = b - c.pad + kw * c.dil;
+                                if (ih < 0 || ih >= h || iw < 0 || iw >= w)
+                                    continue;
+                                size_t xi = (((size_t)ci * n + i) * h + ih) *
+                                                w + iw;
+                                size_t wi = (((size_t)o * c.cin + ci) * 3 +
+                                             kh) * 3 + kw;
+                                ry[yi] += (double)wt[wi] * x[xi];
+                                rdx[xi] += (double)wt[wi] * dy[yi];
+                                rdw[wi] += (double)x[xi] * dy[yi];
+                            }
+                }
+    CHECK(scale_free(ry, y, ny) < 1e-6, "chunked conv forward = direct "
+          "(%.2e)", scale_free(ry, y, ny));
+    CHECK(scale_free(rdx, dx, nx) < 1e-6, "chunked conv dx = direct (%.2e)",
+          scale_free(rdx, dx, nx));
+    CHECK(scale_free(rdw, dw, nw) < 1e-6, "chunked conv dw = direct (%.2e)",
+          scale_free(rdw, dw, nw));
+    free(x), free(wt), free(y), free(dy), free(dx), free(dw), free(ws);
+    free(ry), free(rdx), free(rdw);
+}
+
+/* ---- batch-norm in train mode, with the epilogue ---- */
+
+typedef struct bn_ctx {
+    int C;
+    size_t P;
+    float *x, *gamma, *beta, *skip, *y, *xhat, *r;
+    float mean[8], var[8], invstd[8];
+    int relu;
+} bn_ctx;
+
+static double bn_loss(void *p)
+{
+    bn_ctx *t = p;
+    dx_bn_stats(t->mean, t->var, t->x, t->C, t->P);
+    dx_bn_invstd(t->invstd, t->var, t->C);
+    dx_bn_forward(t->y, t->xhat, t->x, t->skip, t->gamma, t->beta, t->mean,
+                  t->invstd, t->relu, t->C, t->P);
+    return dotd(t->y, t->r, (size_t)t->C * t->P);
+}
+
+static void check_bn(int C, size_t P, int skip, int relu)
+{
+    size_t n = (size_t)C * P;
+    bn_ctx t = {C, P, rnd(n, -2, 2), rnd(C, 0.5, 1.5), rnd(C, -0.5, 0.5),
+                skip ? rnd(n, -1, 1) : NULL, zeros(n), zeros(n),
+                rnd(n, -1, 1), {0}, {0}, {0}, relu};
+    bn_loss(&t);
+    if (relu) {
+        /* keep every pre-activation away from the kink */
+        for (size_t i = 0; i < n; i++) {
+            float pre = t.y[i];
+            if (fabsf(pre) < 0.05f && t.skip)
+                t.skip[i] += 0.2f;
+        }
+        bn_loss(&t);
+    }
+    float *g = malloc(sizeof *g * n), *dx = zeros(n), *dskip = zeros(n);
+    float *dg = zeros(C), *db = zeros(C);
+    memcpy(g, t.r, sizeof *g * n);
+    if (relu)
+        dx_relu_backward(g, t.y, n);
+    if (skip)
+        dx_add_backward(dskip, g, n);
+    dx_bn_backward(dx, dg, db, g, t.xhat, t.gamma, t.invstd, C, P);
+    char s[160];
+    const char *kind = skip ? (relu ? "BN+add+ReLU" : "BN+add")
+                            : (relu ? "BN+ReLU" : "BN");
+    snprintf(s, sizeof s, "%s train mode C=%d P=%zu: dx", kind, C, P);
+    fd(s, bn_loss, &t, t.x, dx, n, 1e-3f, 2e-3);
+    snprintf(s, sizeof s, "%s train mode C=%d P=%zu: dgamma", kind, C, P);
+    fd(s, bn_loss, &t, t.gamma, dg, C, 1e-3f, 2e-3);
+    snprintf(s, sizeof s, "%s train mode C=%d P=%zu: dbeta", kind, C, P);
+    fd(s, bn_loss, &t, t.beta, db, C, 1e-3f, 2e-3);
+    if (skip) {
+        snprintf(s, sizeof s, "%s: dskip (residual add)", kind);
+        fd(s, bn_loss, &t, t.skip, dskip, n, 1e-3f, 2e-3);
+    }
+    free(t.x), free(t.gamma), free(t.beta), free(t.skip), free(t.y);
+    free(t.xhat), free(t.r), free(g), free(dx), free(dskip), free(dg);
+    free(db);
+}
+
+static void check_bn_running(void)
+{
+    /* running update: unbiased variance, momentum 0.1 */
+    float x[4] = {1, 2, 3, 6}, mean, var, rm = 1, rv = 2;
+    dx_bn_stats(&mean, &var, x, 1, 4);
+    CHECK(mean == 3.0f && var == 3.5f, "BN batch mean 3 var 3.5 (biased): "
+          "%g %g", (double)mean, (double)var);
+    dx_bn_update_running(&rm, &rv, &mean, &var, 1, 4);
+    CHECK(fabsf(rm - 1.2f) < 1e-6f && fabsf(rv - (0.9f * 2 + 0.1f * 3.5f *
+                                                  4 / 3)) < 1e-6f,
+          "BN running update: mean %g var %g", (double)rm, (double)rv);
+}
+
+/* ---- ReLU and add on their own ---- */
+
+typedef struct ew_ctx {
+    size_t n;
+    float *a, *b, *y, *r;
+    int relu;
+} ew_ctx;
+
+static double ew_loss(void *p)
+{
+    ew_ctx *t = p;
+    if (t->relu)
+        dx_relu_forward(t->y, t->a, t->n);
+    else
+        dx_add_forward(t->y, t->a, t->b, t->n);
+    return dotd(t->y, t->r, t->n);
+}
+
+static void check_elementwise(void)
+{
+    size_t n = 50;
+    ew_ctx t = {n, rnd(n, -1, 1), rnd(n, -1, 1), zeros(n), rnd(n, -1, 1), 1};
+    for (size_t i = 0; i < n; i++)
+        if (fabsf(t.a[i]) < 0.05f)
+            t.a[i] = 0.3f;
+    ew_loss(&t);
+    float *g = malloc(sizeof *g * n);
+    memcpy(g, t.r, sizeof *g * n);
+    dx_relu_backward(g, t.y, n);
+    fd("ReLU: dx", ew_loss, &t, t.a, g, n, 1e-2f, 1e-5);
+    t.relu = 0;
+    float *da = zeros(n), *db = zeros(n);
+    dx_add_backward(da, t.r, n);
+    dx_add_backward(db, t.r, n);
+    fd("residual add: da", ew_loss, &t, t.a, da, n, 0.25f, 1e-6);
+    fd("residual add: db", ew_loss, &t, t.b, db, n, 0.25f, 1e-6);
+    free(t.a), free(t.b), free(t.y), free(t.r), free(g), free(da), free(db);
+}
+
+/* ---- bilinear upsampling ---- */
+
+typedef struct up_ctx {
+    dx_interp it;
+    float *x, *y, *r, *tmp;
+} up_ctx;
+
+static double up_loss(void *p)
+{
+    up_ctx *t = p;
+    dx_upsample_forward(t->y, t->x, &t->it, t->tmp);
+    return dotd(t->y, t->r, (size_t)t->it.H * t->it.W);
+}
+
+static void check_upsample(int h, int w, int H, int W)
+{
+    up_ctx t;
+    dx_err err;
+    CHECK(dx_interp_init(&t.it, h, w, H, W, &err) == 0, "interp %dx%d",
+          H, W);
+    size_t nx = (size_t)h * w, ny = (size_t)H * W;
+    t.x = rnd(nx, -1, 1), t.y = zeros(ny), t.r = rnd(ny, -1, 1);
+    t.tmp = zeros((size_t)h * W);
+    float *dx = zeros(nx);
+    dx_upsample_backward(dx, t.r, &t.it, t.tmp);
+    char s[120];
+    snprintf(s, sizeof s, "bilinear %dx%d -> %dx%d: dx", h, w, H, W);
+    fd(s, up_loss, &t, t.x, dx, nx, 0.25f, 1e-5);
+    free(t.x), free(t.y), free(t.r), free(t.tmp), free(dx);
+    dx_interp_free(&t.it);
+}
+
+static void check_upsample_values(void)
+{
+    /* align_corners=True: corners coincide, midpoints average */
+    dx_interp it;
+    dx_err err;
+    float x[4] = {0, 1, 2, 3}, y[9], tmp[6];
+    dx_interp_init(&it, 2, 2, 3, 3, &err);
+    dx_upsample_forward(y, x, &it, tmp);
+    CHECK(y[0] == 0 && y[2] == 1 && y[6] == 2 && y[8] == 3 && y[4] == 1.5f &&
+              y[1] == 0.5f,
+          "bilinear 2x2->3x3 corners and centre (%g %g %g)", (double)y[0],
+          (double)y[4], (double)y[8]);
+    dx_interp_free(&it);
+}
+
+/* ---- cross-entropy ---- */
+
+typedef struct ce_ctx {
+    int C;
+    size_t Q;
+    float *z, *w;
+    uint8_t *y;
+    float scale;
+} ce_ctx;
+
+static double ce_loss(void *p)
+{
+    ce_ctx *t = p;
+    return t->scale * dx_ce_forward_backward(NULL, t->z, t->y, t->w, t->C,
+                                             t->Q, t->scale);
+}
+
+static void check_ce(int weighted)
+{
+    int C = 5;
+    size_t Q = 37;
+    ce_ctx t = {C, Q, rnd((size_t)C * Q, -3, 3),
+                weighted ? rnd(Q, 0, 1) : NULL, malloc(Q), 0};
+    size_t valid = 0;
+    for (size_t q = 0; q < Q; q++) {
+        t.y[q] = q % 7 == 3 ? DX_IGNORE : (uint8_t)dx_rng_below(&rng, C);
+        valid += t.y[q] != DX_IGNORE;
+    }
+    t.scale = weighted ? 1.0f / Q : 1.0f / valid;
+    float *dz = zeros((size_t)C * Q);
+    double sum = dx_ce_forward_backward(dz, t.z, t.y, t.w, C, Q, t.scale);
+    /* the value, directly */
+    double want = 0;
+    for (size_t q = 0; q < Q; q++) {
+        if (t.y[q] == DX_IGNORE)
+            continue;
+        double m = -1e30, s = 0;
+        for (int c = 0; c < C; c++)
+            m = fmax(m, t.z[c * Q + q]);
+        for (int c = 0; c < C; c++)
+            s += exp(t.z[c * Q + q] - m);
+        want += (weighted ? t.w[q] : 1) *
+                (log(s) + m - t.z[t.y[q] * Q + q]);
+    }
+    CHECK(fabs(sum - want) <= 1e-5 * fabs(want), "%s CE value %.6f vs %.6f",
+          weighted ? "weighted" : "plain", sum, want);
+    float *zero_at_ignored = dz + 3; /* pixel 3 is ignored */
+    int zero = 1;
+    for (int c = 0; c < C; c++)
+        zero &= zero_at_ignored[c * Q] == 0;
+    CHECK(zero, "ignored pixels get no gradient");
+    fd(weighted ? "weighted ignore-aware CE: dz" : "ignore-aware CE: dz",
+       ce_loss, &t, t.z, dz, (size_t)C * Q, 1e-2f, 1e-3);
+    free(t.z), free(t.w), free(t.y), free(dz);
+}
+
+static void check_softmax(void)
+{
+    float z[6] = {1, 2, 3, 1, 1000, -1000}; /* C=2, Q=3 */
+    float p[6];
+    uint8_t pred[3];
+    float conf[3];
+    dx_softmax(p, z, 2, 3);
+    CHECK(fabsf(p[0] + p[3] - 1) < 1e-6f && p[1] == 0 && p[4] == 1,
+          "softmax sums to 1 and does not overflow");
+    dx_argmax(pred, conf, p, 2, 3);
+    CHECK(pred[0] == 0 && pred[1] == 1 && pred[2] == 0 && conf[1] == 1 &&
+              conf[0] == 0.5f,
+          "argmax and confidence (first class on ties)");
+}
+
+int main(void)
+{
+    dx_rng_init(&rng, 7, "test_grad", 0);
+    check_conv(3, 4, 2, 1, 1, 2, 7, 9, 0);
+    check_conv(2, 3, 1, 2, 2, 2, 6, 7, 1);
+    check_conv(3, 2, 1, 0, 1, 1, 5, 6, 0);
+    check_conv(2, 3, 2, 3, 3, 2, 9, 8, 1);
+    check_conv(4, 2, 1, 6, 6, 1, 5, 4, 1);
+    check_conv_chunked();
+    check_bn(3, 24, 0, 0);
+    check_bn(2, 30, 0, 1);
+    check_bn(3, 20, 1, 1);
+    check_bn_running();
+    check_elementwise();
+    check_upsample(3, 5, 7, 11);
+    check_upsample(4, 8, 32, 64);
+    check_upsample(1, 3, 4, 1);
+    check_upsample(5, 6, 3, 4);
+    check_upsample_values();
+    check_ce(0);
+    check_ce(1);
+    check_softmax();
+    return check_done();
+}

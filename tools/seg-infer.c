@@ -1,0 +1,228 @@
+/* seg-infer - run the network on the images of a stream, batch by batch.
+ *
+ *   seg-infer -m CKPT [-i IN] [-o OUT] [--in NAME] [--out NAME]
+ *             [--argmax [--pred NAME] [--conf NAME]] [--bn running|batch]
+ *             [--replace]
+ */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "loss.h"
+#include "model.h"
+#include "tns.h"
+
+static const char USAGE[] =
+    "usage: seg-infer -m CKPT [OPTIONS]\n"
+    "Pass every frame of the input through and append the network's\n"
+    "prediction for an image frame, one batch (segment) at a time.\n"
+    "\n"
+    "options:\n"
+    "  -m, --model CKPT    checkpoint to run (required; a student or a teacher)\n"
+    "  -i, --input FILE    input stream (default: stdin)\n"
+    "  -o, --output FILE   output stream, written atomically (default: stdout)\n"
+    "  --in NAME           image frame, u8 NxHxWx3 (default tgt.image)\n"
+    "  --out NAME          softmax probabilities, f32 NxCxHxW\n"
+    "                      (default tgt.prob)\n"
+    "  --argmax            write the arg-max class and its probability\n"
+    "                      instead of the probabilities\n"
+    "  --pred NAME         with --argmax: class map, u8 NxHxW\n"
+    "                      (default tgt.pred)\n"
+    "  --conf NAME         with --argmax: its probability, f32 NxHxW\n"
+    "                      (default tgt.conf)\n"
+    "  --bn MODE           batch-norm statistics: running (the stored\n"
+    "                      estimates, eval mode; images one at a time) or\n"
+    "                      batch (those of each input batch, as the reference\n"
+    "                      DACS teacher; the model is not changed)\n"
+    "                      (default running)\n"
+    "  --replace           output frames may replace input frames of the\n"
+    "                      same name (default: that is an error)\n"
+    "  -h, --help          show this help\n";
+
+static struct {
+    const char *model, *in, *out, *image, *prob, *pred, *conf;
+    int argmax, bn, replace;
+} opt = {.image = "tgt.image", .prob = "tgt.prob", .pred = "tgt.pred",
+         .conf = "tgt.conf", .bn = DX_BN_RUNNING};
+
+static const char *frame_name(const char *o, const char *s)
+{
+    if (!tns_name_ok(s))
+        dx_die("%s: bad frame name '%s'", o, s);
+    return s;
+}
+
+/* Fails if name is in s and --replace was not given. */
+static int check_free(const tns_stream *s, const char *name, dx_err *err)
+{
+    if (!opt.replace && tns_stream_find(s, name) >= 0)
+        return dx_fail(err, "frame '%s' is already in the input (use "
+                       "--replace to overwrite it)", name);
+    return 0;
+}
+
+/* Predict one batch and add the output frames to s. */
+static int infer(dx_model *m, tns_stream *s, dx_err *err)
+{
+    tns_frame *img = tns_stream_need(s, opt.image, DX_U8, 4, err);
+    char shape[128];
+    if (!img)
+        return -1;
+    if (img->dims[3] != 3 || img->dims[0] < 1 || img->dims[1] < 1 ||
+        img->dims[2] < 1)
+        return dx_fail(err, "frame '%s' has shape %s, expected NxHxWx3 "
+                       "RGB", opt.image, tns_shape_str(img, shape,
+                                                        sizeof shape));
+    if (img->dims[0] > INT_MAX || img->dims[1] > INT_MAX ||
+        img->dims[2] > INT_MAX)
+        return dx_fail(err, "frame '%s' is too large", opt.image);
+    if (opt.argmax ? check_free(s, opt.pred, err) || check_free(s, opt.conf,
+                                                                 err)
+                   : check_free(s, opt.prob, err))
+        return -1;
+    int n = (int)img->dims[0], H = (int)img->dims[1], W = (int)img->dims[2];
+    int C = m->arch.classes;
+    size_t hw = (size_t)H * W, per = (size_t)C * hw;
+    tns_frame prob = {0}, pred = {0}, conf = {0};
+    int64_t pd[4] = {n, C, H, W}, md[3] = {n, H, W};
+    float *tmp = NULL;
+    int rc = -1;
+    if (opt.argmax) {
+        if (tns_frame_alloc(&pred, opt.pred, DX_U8, 3, md, err) ||
+            tns_frame_alloc(&conf, opt.conf, DX_F32, 3, md, err))
+            goto done;
+        int k = opt.bn == DX_BN_BATCH ? n : 1;
+        tmp = malloc(sizeof *tmp * per * k);
+        if (!tmp) {
+            dx_fail(err, "cannot allocate %zu MiB for the probabilities",
+                    (sizeof *tmp * per * k) >> 20);
+            goto done;
+        }
+    } else if (tns_frame_alloc(&prob, opt.prob, DX_F32, 4, pd, err)) {
+        goto done;
+    }
+    /* running statistics: one image at a time; batch: the whole batch */
+    int step = opt.bn == DX_BN_BATCH ? n : 1;
+    for (int i = 0; i < n; i += step) {
+        const uint8_t *x = (const uint8_t *)img->data + (size_t)i * hw * 3;
+        float *p = opt.argmax ? tmp : (float *)prob.data + (size_t)i * per;
+        if (dx_model_predict(m, p, x, step, H, W, opt.bn, err)) {
+            dx_wrap(err, "frame '%s': ", opt.image);
+            goto done;
+        }
+        for (int j = 0; j < step && opt.argmax; j++)
+            dx_argmax((uint8_t *)pred.data + (size_t)(i + j) * hw,
+                      (float *)conf.data + (size_t)(i + j) * hw,
+                      p + (size_t)j * per, C, hw);
+    }
+    if (opt.argmax ? tns_stream_put(s, &pred, 1, err) ||
+                         tns_stream_put(s, &conf, 1, err)
+                   : tns_stream_put(s, &prob, 1, err))
+        goto done;
+    rc = 0;
+done:
+    free(tmp);
+    tns_frame_free(&prob);
+    tns_frame_free(&pred);
+    tns_frame_free(&conf);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    dx_cli_init(argc, argv);
+    static const struct option longopts[] = {
+        {"model", required_argument, NULL, 'm'},
+        {"input", required_argument, NULL, 'i'},
+        {"output", required_argument, NULL, 'o'},
+        {"in", required_argument, NULL, 'I'},
+        {"out", required_argument, NULL, 'O'},
+        {"argmax", no_argument, NULL, 'a'},
+        {"pred", required_argument, NULL, 'p'},
+        {"conf", required_argument, NULL, 'c'},
+        {"bn", required_argument, NULL, 'b'},
+        {"replace", no_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    static const char *const bn_words[] = {"running", "batch", NULL};
+    int c;
+    while ((c = dx_getopt(argc, argv, "m:i:o:h", longopts)) != -1) {
+        switch (c) {
+        case 'm':
+            opt.model = optarg;
+            break;
+        case 'i':
+            opt.in = optarg;
+            break;
+        case 'o':
+            opt.out = optarg;
+            break;
+        case 'I':
+            opt.image = frame_name("--in", optarg);
+            break;
+        case 'O':
+            opt.prob = frame_name("--out", optarg);
+            break;
+        case 'a':
+            opt.argmax = 1;
+            break;
+        case 'p':
+            opt.pred = frame_name("--pred", optarg);
+            break;
+        case 'c':
+            opt.conf = frame_name("--conf", optarg);
+            break;
+        case 'b':
+            opt.bn = dx_arg_enum("--bn", optarg, bn_words) == 0
+                         ? DX_BN_RUNNING
+                         : DX_BN_BATCH;
+            break;
+        case 'R':
+            opt.replace = 1;
+            break;
+        case 'h':
+            dx_help(USAGE);
+        }
+    }
+    if (optind < argc)
+        dx_die("unexpected argument '%s' (see --help)", argv[optind]);
+    if (!opt.model)
+        dx_die("no model: give the checkpoint with -m CKPT");
+    if (opt.argmax && !strcmp(opt.pred, opt.conf))
+        dx_die("--pred and --conf are both '%s'", opt.pred);
+    dx_err err;
+    dx_model m;
+    if (dx_model_read(&m, opt.model, &err))
+        dx_die_err(&err);
+    tns_reader r;
+    tns_writer w;
+    tns_stream s;
+    if (tns_open(&r, opt.in, &err))
+        dx_die_err(&err);
+    if (tns_create(&w, opt.out, &err))
+        dx_die_err(&err);
+    int got;
+    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
+        if (infer(&m, &s, &err)) {
+            dx_wrap(&err, "batch %ld: ", r.segment - 1);
+            goto fail;
+        }
+        for (int i = 0; i < s.n; i++)
+            if (tns_write(&w, &s.v[i], &err))
+                goto fail;
+        if (tns_end_segment(&w, &err))
+            goto fail;
+        tns_stream_free(&s);
+    }
+    if (got < 0)
+        goto fail;
+    tns_close(&r);
+    if (tns_finish(&w, &err))
+        dx_die_err(&err);
+    dx_model_free(&m);
+    return 0;
+fail:
+    tns_abort(&w);
+    dx_die_err(&err);
+}

@@ -1,0 +1,101 @@
+/* seg-init - write a new, untrained deeplab-mini checkpoint.
+ *
+ *   seg-init [-o FILE] [--width W] [--classes C] [--seed S]
+ *            [--mean R,G,B] [--std R,G,B]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "cli.h"
+#include "model.h"
+
+static const char USAGE[] =
+    "usage: seg-init [OPTIONS]\n"
+    "Write a new deeplab-mini checkpoint (the network: seg-init(1)): He-uniform\n"
+    "weights drawn from --seed, meta.iter 0 and zero optimizer state.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output FILE   write the checkpoint atomically to FILE\n"
+    "                      (default: stdout)\n"
+    "  --width W           stem width w; stages have w, 2w, 4w channels\n"
+    "                      (default 32, 1..512)\n"
+    "  --classes C         output classes (default 19, 1..255)\n"
+    "  --seed S            seed of the initial weights (default 0)\n"
+    "  --mean R,G,B        input normalisation mean, of x/255\n"
+    "                      (default 0.485,0.456,0.406, ImageNet)\n"
+    "  --std R,G,B         input normalisation std, each > 0\n"
+    "                      (default 0.229,0.224,0.225, ImageNet)\n"
+    "  -h, --help          show this help\n";
+
+static void triple(const char *opt, const char *s, float out[3], int pos)
+{
+    char buf[256], *p = buf;
+    if (strlen(s) >= sizeof buf)
+        dx_die("%s: value too long", opt);
+    strcpy(buf, s);
+    for (int i = 0; i < 3; i++) {
+        char *comma = strchr(p, ',');
+        if ((i < 2) != (comma != NULL))
+            dx_die("%s: expected three numbers R,G,B, got '%s'", opt, s);
+        if (comma)
+            *comma = 0;
+        out[i] = (float)dx_arg_double(opt, p, pos ? 1e-30 : -1e30, 1e30);
+        p = comma ? comma + 1 : p;
+    }
+}
+
+int main(int argc, char **argv)
+{
+    dx_cli_init(argc, argv);
+    static const struct option longopts[] = {
+        {"output", required_argument, NULL, 'o'},
+        {"width", required_argument, NULL, 'w'},
+        {"classes", required_argument, NULL, 'c'},
+        {"seed", required_argument, NULL, 's'},
+        {"mean", required_argument, NULL, 'M'},
+        {"std", required_argument, NULL, 'S'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    const char *out = NULL;
+    uint64_t seed = 0;
+    dx_arch a;
+    dx_arch_default(&a);
+    int c;
+    while ((c = dx_getopt(argc, argv, "o:h", longopts)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'w':
+            a.width = (int)dx_arg_long("--width", optarg, 1,
+                                       DX_ARCH_MAX_WIDTH);
+            break;
+        case 'c':
+            a.classes = (int)dx_arg_long("--classes", optarg, 1,
+                                         DX_ARCH_MAX_CLASSES);
+            break;
+        case 's':
+            seed = dx_arg_u64("--seed", optarg);
+            break;
+        case 'M':
+            triple("--mean", optarg, a.mean, 0);
+            break;
+        case 'S':
+            triple("--std", optarg, a.std, 1);
+            break;
+        case 'h':
+            dx_help(USAGE);
+        }
+    }
+    if (optind < argc)
+        dx_die("unexpected argument '%s' (see --help)", argv[optind]);
+    dx_err err;
+    dx_model m;
+    if (dx_model_init(&m, &a, seed, &err) ||
+        dx_model_save(&m, out, 1, &err))
+        dx_die_err(&err);
+    dx_model_free(&m);
+    return 0;
+}
