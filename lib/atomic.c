@@ -25,6 +25,20 @@ int dx_atomic_open(dx_atomic *a, const char *path, dx_err *err)
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return dx_fail(err, "%s: is a directory, expected a file name", path);
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        a->fp = fopen(path, "wb");
+        a->path = strdup(path);
+        if (!a->fp || !a->path) {
+            int e = errno;
+            if (a->fp)
+                fclose(a->fp);
+            free(a->path);
+            memset(a, 0, sizeof *a);
+            return dx_fail(err, "%s: cannot open for writing: %s", path,
+                           strerror(e));
+        }
+        return 0;
+    }
     char *dir = dirname_of(path);
     char *copy = strdup(path);
     if (!dir || !copy) {
@@ -83,6 +97,16 @@ static void release(dx_atomic *a)
 int dx_atomic_commit(dx_atomic *a, dx_err *err)
 {
     int e = 0;
+    if (!a->tmppath) { /* a device or FIFO: nothing to rename */
+        if (fflush(a->fp) != 0 || ferror(a->fp))
+            e = errno ? errno : EIO;
+        if (fclose(a->fp) != 0 && !e)
+            e = errno ? errno : EIO;
+        if (e)
+            dx_fail(err, "%s: write failed: %s", a->path, strerror(e));
+        release(a);
+        return e ? -1 : 0;
+    }
     if (fflush(a->fp) != 0 || ferror(a->fp))
         e = errno ? errno : EIO;
     if (!e && fsync(fileno(a->fp)) != 0)

@@ -6,6 +6,10 @@
  * temporary file and leaves the old file under the final name untouched.
  * A process killed at any moment leaves either the old file or the new one
  * under the final name, never a part of one.
+ *
+ * A path that names something other than a regular file or a directory (a
+ * device such as /dev/null, a FIFO) is written directly: it cannot be
+ * replaced, only written to.
  */
 #ifndef DACS_ATOMIC_H
 #define DACS_ATOMIC_H
@@ -17,7 +21,7 @@
 typedef struct dx_atomic {
     FILE *fp;
     char *path;
-    char *tmppath;
+    char *tmppath; /* NULL when writing a device or FIFO directly */
 } dx_atomic;
 
 int dx_atomic_open(dx_atomic *a, const char *path, dx_err *err);

@@ -118,9 +118,10 @@ class TnsWriter:
     def text(self, name, s):
         self.frame(name, torch.tensor(list(s.encode()), dtype=torch.uint8))
 
-    def end(self):
-        b = MAGIC + bytes([1, ord('E')]) + b'\0\0' + struct.pack('<Q',
-                                                                  self.count)
+    def end(self, final=True):
+        """close a segment; the last one of a stream is final (tns(5))"""
+        b = MAGIC + bytes([1, ord('E'), 1 if final else 0, 0])
+        b += struct.pack('<Q', self.count)
         self.f.write(b + struct.pack('<I', zlib.crc32(b)))
         self.count = 0
 

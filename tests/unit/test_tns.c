@@ -388,6 +388,16 @@ static void test_atomic(void)
 
     CHECK(tns_create(&w, dir, &err) == -1 && strstr(err.msg, "directory"),
           "a directory as output is refused: %s", err.msg);
+
+    /* A device is written, never replaced (a rename over /dev/null would
+     * turn it into a regular file). */
+    tns_frame_alloc(&f, "w", DX_F32, 1, &d, &err);
+    CHECK(tns_create(&w, "/dev/null", &err) == 0 &&
+              tns_write(&w, &f, &err) == 0 && tns_finish(&w, &err) == 0,
+          "writing to /dev/null works");
+    tns_frame_free(&f);
+    CHECK(stat("/dev/null", &st) == 0 && S_ISCHR(st.st_mode),
+          "/dev/null is still a character device");
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0, "cleanup");
 }
