@@ -209,3 +209,42 @@ done:
     }
     return rc;
 }
+
+int dx_sampler_check(const dx_sampler *s, const int *idx, int n, int labels,
+                     dx_err *err)
+{
+    const dx_dataset *d = s->ds;
+    if (labels && !d->label)
+        return dx_fail(err, "labels were asked for but not enumerated");
+    uint8_t *seen = calloc((size_t)d->n, 1);
+    if (!seen)
+        return dx_fail(err, "out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        int k = idx[i];
+        if (k < 0 || k >= d->n) {
+            rc = dx_fail(err, "item %d outside the dataset's %d", k, d->n);
+            break;
+        }
+        if (seen[k])
+            continue;
+        seen[k] = 1;
+        dx_png img, lbl;
+        if (dx_png_read(d->image[k], DX_PNG_RGB8, &img, err)) {
+            rc = -1;
+            break;
+        }
+        if (labels) {
+            if (dx_png_read(d->label[k], DX_PNG_LABEL, &lbl, err))
+                rc = -1;
+            else if (lbl.width != img.width || lbl.height != img.height)
+                rc = dx_fail(err, "label %s is %dx%d, but its image %s is "
+                             "%dx%d", d->label[k], lbl.width, lbl.height,
+                             d->image[k], img.width, img.height);
+            dx_png_free(&lbl);
+        }
+        dx_png_free(&img);
+    }
+    free(seen);
+    return rc;
+}

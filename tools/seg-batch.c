@@ -131,7 +131,7 @@ static void parse(int argc, char **argv)
         case O_BATCH: opt.batch = (int)dx_arg_long("--batch", optarg, 1, 4096); break;
         case O_SEED: opt.seed = dx_arg_u64("--seed", optarg); break;
         case O_ITER: opt.iter = dx_arg_u64("--iter", optarg); break;
-        case O_ITERS: opt.iters = (int)dx_arg_long("--iters", optarg, 1, 1L << 30); break;
+        case O_ITERS: opt.iters = (int)dx_arg_long("--iters", optarg, 1, 100000); break;
         case O_INDEX: opt.emit_index = 1; break;
         case O_RESIZE:
             dx_arg_size("--resize", optarg, 16384, &opt.resize_w, &opt.resize_h);
@@ -324,11 +324,36 @@ int main(int argc, char **argv)
     if (!idx)
         dx_die("out of memory");
     tns_frame img, lbl = {0};
-    if (opt.sequential) {
-        if (dx_dataset_check(&ds, &err)) {
+    /* Several batches: check every file they need before the first one
+     * goes out, so that a bad file leaves stdout empty. */
+    if (opt.sequential && ds.n > opt.batch) {
+        int *all = malloc((size_t)ds.n * sizeof *all);
+        if (!all)
+            dx_die("out of memory");
+        for (int i = 0; i < ds.n; i++)
+            all[i] = i;
+        if (dx_dataset_check(&ds, &err) ||
+            dx_sampler_check(&s, all, ds.n, opt.labels, &err)) {
             tns_abort(&w);
             dx_die_err(&err);
         }
+        free(all);
+    } else if (!opt.sequential && opt.iters > 1) {
+        size_t total = (size_t)opt.iters * opt.batch;
+        int *all = malloc(total * sizeof *all);
+        if (!all)
+            dx_die("out of memory");
+        for (int k = 0; k < opt.iters; k++)
+            if (dx_sampler_draw(&s, opt.iter + (uint64_t)k, opt.batch,
+                                all + (size_t)k * opt.batch, &err))
+                dx_die_err(&err);
+        if (dx_sampler_check(&s, all, (int)total, opt.labels, &err)) {
+            tns_abort(&w);
+            dx_die_err(&err);
+        }
+        free(all);
+    }
+    if (opt.sequential) {
         for (int at = 0; at < ds.n; at += opt.batch) {
             int n = ds.n - at < opt.batch ? ds.n - at : opt.batch;
             for (int i = 0; i < n; i++)
