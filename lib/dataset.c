@@ -107,7 +107,8 @@ static int list_dir(const char *dir, const char *suffix, int dirs, strs *out,
         }
     }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1)
+        qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return 0;
 }
 
