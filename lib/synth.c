@@ -89,6 +89,7 @@ typedef struct style {
     float tree_p, tree_step, lamp_step[2];
     int signs[2], movers[2], persons[2];
     float truck_p, bus_p, cross_p, wall_p, fence_p, cloud;
+    float verge_p; /* a grass strip between curb and footpath */
     float tile, obj_scale[2];
     int hood, edge_lines;
     material m[M_COUNT];
@@ -110,6 +111,7 @@ static const style SOURCE = {
     .lamp_step = {25, 40}, .signs = {1, 4}, .movers = {1, 6},
     .persons = {0, 3}, .truck_p = 0.45f, .bus_p = 0.3f, .cross_p = 0.5f,
     .wall_p = 0.3f, .fence_p = 0.3f, .cloud = 0.35f, .tile = 0.9f,
+    .verge_p = 0.1f,
     .obj_scale = {1.0f, 1.15f}, .hood = 0, .edge_lines = 1,
     .m = {
         [M_SKY_TOP] = MAT(0, RGB(55, 115, 215), RGB(70, 130, 225)),
@@ -167,6 +169,7 @@ static const style TARGET = {
     .lamp_step = {15, 25}, .signs = {2, 6}, .movers = {0, 3},
     .persons = {3, 12}, .truck_p = 0.15f, .bus_p = 0.15f, .cross_p = 0.6f,
     .wall_p = 0.2f, .fence_p = 0.25f, .cloud = 0.08f, .tile = 0.35f,
+    .verge_p = 0.5f,
     .obj_scale = {0.9f, 1.0f}, .hood = 1, .edge_lines = 0,
     .m = {
         [M_SKY_TOP] = MAT(0, RGB(170, 185, 205), RGB(185, 192, 205)),
@@ -227,6 +230,7 @@ typedef struct side {
     float sw, sb;  /* sidewalk and setback widths */
     int terrain;
     float ter_z0, ter_z1;
+    float verge; /* width of a grass strip after the curb, 0: none */
     block b[MAXB], k[MAXB]; /* front row (with gaps), back row */
     int nb, nk;
     float side_rgb[3];
@@ -398,6 +402,9 @@ static void make_scene(scene *s, const dx_synth *cfg, const style *st,
         sd->terrain = sd->sb > 0.8f && dx_rng_bernoulli(r, st->terrain_p);
         sd->ter_z0 = U(r, -10, 20);
         sd->ter_z1 = sd->ter_z0 + U(r, 20, 120);
+        sd->verge = dx_rng_bernoulli(r, st->verge_p) ? U(r, 0.8f, 1.6f) : 0;
+        if (sd->verge > sd->sw - 1.2f)
+            sd->verge = 0;
         float out = sd->sw + sd->sb;
         sd->facade = k ? s->road_w + out : -out;
         float depth = U(r, 12, 30);
@@ -419,8 +426,9 @@ static void make_scene(scene *s, const dx_synth *cfg, const style *st,
             if (in_cross(s, tz) || !dx_rng_bernoulli(r, st->tree_p))
                 continue;
             obj o = {.kind = O_TREE, .z = tz, .seed = (uint32_t)dx_rng_u64(r)};
-            o.x = curb + dir * (sd->sb > 2 ? sd->sw + sd->sb * U(r, 0.3f, 0.7f)
-                                           : sd->sw * U(r, 0.55f, 0.8f));
+            o.x = curb + dir * (sd->verge > 0 ? 0.25f + sd->verge * 0.5f
+                                : sd->sb > 2 ? sd->sw + sd->sb * U(r, 0.3f, 0.7f)
+                                             : sd->sw * U(r, 0.55f, 0.8f));
             o.a = U(r, 2.5f, 4.0f) * os;          /* trunk height */
             o.b = U(r, 1.6f, 3.0f) * os;          /* crown radius */
             o.var = I(r, 3, 6);
@@ -668,7 +676,9 @@ static void ground_rgb(const scene *s, float x, float z, float out[3],
                      dx_vnoise(z * 4, x * 4, s->seed + 7) * st->m[M_CURB].noise;
         return;
     }
-    if (d > sd->sw && sd->terrain && z > sd->ter_z0 && z < sd->ter_z1) {
+    int verge = d < 0.25f + sd->verge && z > sd->ter_z0 - 20;
+    if (verge || (d > sd->sw && sd->terrain && z > sd->ter_z0 &&
+                  z < sd->ter_z1)) {
         *id = ID_TERRAIN;
         n = dx_fbm(x * 6, z * 6, s->seed + 3, 3) * st->m[M_TERRAIN].noise;
         for (int i = 0; i < 3; i++)
@@ -1096,6 +1106,17 @@ static void draw_hood(dx_canvas *c, const scene *s)
 
 /* ---- the camera: colour, blur, noise ---- */
 
+/* An approximately normal deviate (mean 0, sd 1) from one 64-bit draw:
+ * the sum of four 16-bit uniforms (Irwin-Hall), cheap enough for every
+ * pixel and channel. */
+static float gauss(dx_rng *r)
+{
+    uint64_t u = dx_rng_u64(r);
+    float s = (float)(u & 0xffff) + (float)((u >> 16) & 0xffff) +
+              (float)((u >> 32) & 0xffff) + (float)(u >> 48);
+    return (s / 65536.0f - 2.0f) * 1.7320508f;
+}
+
 static int camera(float *rgb, int w, int h, const style *st, float scale,
                   dx_rng *r)
 {
@@ -1122,7 +1143,7 @@ static int camera(float *rgb, int w, int h, const style *st, float scale,
                 v = 1 - st->vignette * (dx * dx + dy * dy) * 2;
             }
             for (int k = 0; k < 3; k++)
-                p[k] = p[k] * v + st->noise * (float)dx_rng_normal(r);
+                p[k] = p[k] * v + st->noise * gauss(r);
         }
     return 0;
 }
