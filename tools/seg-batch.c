@@ -310,8 +310,9 @@ int main(int argc, char **argv)
             dx_die("class statistics %s: %s", opt.stats, err.msg);
         for (int c = 0; c < rcs.classes && !opt.quiet; c++)
             if (!rcs.nmembers[c] && rcs.freq[c] > 0)
-                dx_note("rcs: class %d occurs, but in no image with >= %ld "
-                        "pixels of it; it is never drawn", c,
+                dx_note("rcs: class %d (%s) occurs, but in no image with "
+                        ">= %ld pixels of it; it is never drawn", c,
+                        dx_class_name(c) ? dx_class_name(c) : "custom",
                         opt.min_pixels);
         dx_rcs_stats_free(&st);
         s.rcs = &rcs;
