@@ -209,20 +209,12 @@ void dx_png_free(dx_png *p)
     memset(p, 0, sizeof *p);
 }
 
-int dx_png_write(const char *path, int width, int height, int channels,
-                 int depth, const void *px, dx_err *err)
+/* Encode rows of rowbytes each with the given IHDR colour type; pal is
+ * set for palette images. */
+static int write_png(const char *path, int width, int height, int ctype,
+                     int depth, size_t rowbytes, const void *px,
+                     const uint8_t *pal, int npal, dx_err *err)
 {
-    static const int types[] = {0, PNG_COLOR_TYPE_GRAY,
-                                PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
-                                PNG_COLOR_TYPE_RGB_ALPHA};
-    if (width < 1 || height < 1 || width > DX_MAX_IMAGE_SIDE ||
-        height > DX_MAX_IMAGE_SIDE)
-        return dx_fail(err, "%s: cannot write a %dx%d PNG: each side must "
-                       "be in [1, %d]", path, width, height,
-                       DX_MAX_IMAGE_SIDE);
-    if (channels < 1 || channels > 4 || (depth != 8 && depth != 16))
-        return dx_fail(err, "%s: cannot write %d channels at depth %d", path,
-                       channels, depth);
     dx_atomic a;
     if (dx_atomic_open(&a, path, err))
         return -1;
@@ -245,13 +237,21 @@ int dx_png_write(const char *path, int width, int height, int channels,
     }
     png_init_io(png, a.fp);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, depth,
-                 types[channels], PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+                 ctype, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
+                 PNG_FILTER_TYPE_DEFAULT);
+    if (pal) {
+        png_color colors[256];
+        for (int i = 0; i < npal; i++) {
+            colors[i].red = pal[3 * i];
+            colors[i].green = pal[3 * i + 1];
+            colors[i].blue = pal[3 * i + 2];
+        }
+        png_set_PLTE(png, info, colors, npal);
+    }
     png_set_compression_level(png, 3);
     png_write_info(png, info);
     if (depth == 16)
         png_set_swap(png);
-    size_t rowbytes = (size_t)width * channels * (depth / 8);
     rows = malloc((size_t)height * sizeof *rows);
     if (!rows)
         png_error(png, "out of memory");
@@ -263,4 +263,48 @@ int dx_png_write(const char *path, int width, int height, int channels,
     rows = NULL;
     png_destroy_write_struct(&png, &info);
     return dx_atomic_commit(&a, err);
+}
+
+static int check_side(const char *path, int width, int height, dx_err *err)
+{
+    if (width < 1 || height < 1 || width > DX_MAX_IMAGE_SIDE ||
+        height > DX_MAX_IMAGE_SIDE)
+        return dx_fail(err, "%s: cannot write a %dx%d PNG: each side must "
+                       "be in [1, %d]", path, width, height,
+                       DX_MAX_IMAGE_SIDE);
+    return 0;
+}
+
+int dx_png_write(const char *path, int width, int height, int channels,
+                 int depth, const void *px, dx_err *err)
+{
+    static const int types[] = {0, PNG_COLOR_TYPE_GRAY,
+                                PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
+                                PNG_COLOR_TYPE_RGB_ALPHA};
+    if (check_side(path, width, height, err))
+        return -1;
+    if (channels < 1 || channels > 4 || (depth != 8 && depth != 16))
+        return dx_fail(err, "%s: cannot write %d channels at depth %d", path,
+                       channels, depth);
+    return write_png(path, width, height, types[channels], depth,
+                     (size_t)width * channels * (depth / 8), px, NULL, 0,
+                     err);
+}
+
+int dx_png_write_palette(const char *path, int width, int height,
+                         const uint8_t *px, const uint8_t *pal, int npal,
+                         dx_err *err)
+{
+    if (check_side(path, width, height, err))
+        return -1;
+    if (npal < 1 || npal > 256)
+        return dx_fail(err, "%s: a palette holds 1 to 256 colours, got %d",
+                       path, npal);
+    for (size_t i = 0; i < (size_t)width * height; i++)
+        if (px[i] >= npal)
+            return dx_fail(err, "%s: pixel %zu has palette index %d, but "
+                           "the palette has %d colours", path, i, px[i],
+                           npal);
+    return write_png(path, width, height, PNG_COLOR_TYPE_PALETTE, 8,
+                     (size_t)width, px, pal, npal, err);
 }

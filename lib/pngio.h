@@ -48,4 +48,11 @@ void dx_png_free(dx_png *p);
 int dx_png_write(const char *path, int width, int height, int channels,
                  int depth, const void *px, dx_err *err);
 
+/* Write an 8-bit palette PNG atomically: px holds one palette index per
+ * pixel, pal holds npal (1..256) RGB entries.  Every index must be below
+ * npal.  This is how GTA5 stores its label maps. */
+int dx_png_write_palette(const char *path, int width, int height,
+                         const uint8_t *px, const uint8_t *pal, int npal,
+                         dx_err *err);
+
 #endif

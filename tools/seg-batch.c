@@ -1,0 +1,389 @@
+/* seg-batch - draw training batches, or stream a split, from a dataset.
+ *
+ *   seg-batch --dataset KIND --root DIR [options]      batches to stdout
+ *   seg-batch ... --sequential                         a whole split
+ *   seg-batch ... --make-rcs-stats FILE                class statistics
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "classes.h"
+#include "cli.h"
+#include "dataset.h"
+#include "labelmap.h"
+#include "rcs.h"
+#include "sampler.h"
+#include "tns.h"
+
+static const char USAGE[] =
+    "usage: seg-batch --dataset KIND --root DIR [OPTIONS]\n"
+    "Read images and label maps of a dataset as downloaded and write them as\n"
+    "batches: frames PREFIX.image (u8 NxHxWx3) and PREFIX.label (u8 NxHxW,\n"
+    "train ids, 255 = ignore), one segment per batch.\n"
+    "\n"
+    "dataset:\n"
+    "  --dataset KIND      cityscapes, gta5, synthia or list (required)\n"
+    "  --root DIR          dataset root (for list: base of relative paths,\n"
+    "                      default the list file's folder)\n"
+    "  --split NAME        cityscapes split folder (default train)\n"
+    "  --list FILE         list: a file of 'IMAGE LABEL' lines\n"
+    "  --map TABLE         label id -> train id table: a file, or a built-in\n"
+    "                      name cityscapes, gta5, synthia (default: the\n"
+    "                      dataset's own; required for list)\n"
+    "  --no-labels         read images only (the unlabelled target); writes\n"
+    "                      no PREFIX.label\n"
+    "  --limit K           use K images evenly spaced over the sorted list\n"
+    "                      (default 0: all)\n"
+    "\n"
+    "batches:\n"
+    "  --prefix P          frame name prefix (default src); it also keys the\n"
+    "                      random draws\n"
+    "  --batch N           images per batch (default 2; 1 with --sequential)\n"
+    "  --seed S            seed of every random choice (default 0)\n"
+    "  --iter T            iteration of the first batch (default 0)\n"
+    "  --iters K           write K batches, iterations T..T+K-1 (default 1)\n"
+    "  --emit-index        also write PREFIX.index (i32 N): dataset items\n"
+    "\n"
+    "geometry (applied in this order):\n"
+    "  --resize WxH        resize: image bilinear, label nearest (default: keep)\n"
+    "  --scale LO,HI       random rescale by s in [LO, HI] (default 1,1);\n"
+    "                      needs --crop\n"
+    "  --crop WxH          random crop; past the border pads image 0, label 255\n"
+    "  --flip              random horizontal flip, probability 1/2\n"
+    "\n"
+    "evaluation:\n"
+    "  --sequential        stream every image in order, uncropped (resized if\n"
+    "                      --resize), one segment per --batch images; progress\n"
+    "                      on stderr\n"
+    "  -q, --quiet         no progress or notes on stderr\n"
+    "\n"
+    "rare-class sampling (DAFormer):\n"
+    "  --make-rcs-stats FILE  count the classes of every label once, write\n"
+    "                      FILE and exit\n"
+    "  --rcs[=T]           draw a class c with P(c) = softmax((1 - f_c)/T),\n"
+    "                      then an image with >= --rcs-min-pixels of c\n"
+    "                      (T default 0.01)\n"
+    "  --rcs-stats FILE    the statistics --rcs reads\n"
+    "  --rcs-min-pixels N  (default 3000)\n"
+    "\n"
+    "  -o, --output FILE   write FILE atomically instead of stdout\n"
+    "  -h, --help          show this help\n";
+
+static struct {
+    int kind;
+    const char *root, *split, *list, *map, *prefix, *out;
+    const char *make_stats, *stats;
+    int labels, batch, iters, sequential, quiet, flip, emit_index, split_set;
+    long limit, min_pixels;
+    uint64_t seed, iter;
+    long resize_w, resize_h, crop_w, crop_h;
+    double scale_lo, scale_hi, rcs;
+} opt = {.kind = -1, .split = "train", .prefix = "src", .labels = 1,
+         .iters = 1, .min_pixels = 3000, .scale_lo = 1, .scale_hi = 1};
+
+static void parse(int argc, char **argv)
+{
+    enum { O_DATASET = 256, O_ROOT, O_SPLIT, O_LIST, O_MAP, O_NOLABELS,
+           O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS, O_INDEX,
+           O_RESIZE, O_SCALE, O_CROP, O_FLIP, O_SEQ, O_MAKE, O_RCS,
+           O_STATS, O_MINPX };
+    static const struct option longopts[] = {
+        {"dataset", required_argument, NULL, O_DATASET},
+        {"root", required_argument, NULL, O_ROOT},
+        {"split", required_argument, NULL, O_SPLIT},
+        {"list", required_argument, NULL, O_LIST},
+        {"map", required_argument, NULL, O_MAP},
+        {"no-labels", no_argument, NULL, O_NOLABELS},
+        {"limit", required_argument, NULL, O_LIMIT},
+        {"prefix", required_argument, NULL, O_PREFIX},
+        {"batch", required_argument, NULL, O_BATCH},
+        {"seed", required_argument, NULL, O_SEED},
+        {"iter", required_argument, NULL, O_ITER},
+        {"iters", required_argument, NULL, O_ITERS},
+        {"emit-index", no_argument, NULL, O_INDEX},
+        {"resize", required_argument, NULL, O_RESIZE},
+        {"scale", required_argument, NULL, O_SCALE},
+        {"crop", required_argument, NULL, O_CROP},
+        {"flip", no_argument, NULL, O_FLIP},
+        {"sequential", no_argument, NULL, O_SEQ},
+        {"quiet", no_argument, NULL, 'q'},
+        {"make-rcs-stats", required_argument, NULL, O_MAKE},
+        {"rcs", optional_argument, NULL, O_RCS},
+        {"rcs-stats", required_argument, NULL, O_STATS},
+        {"rcs-min-pixels", required_argument, NULL, O_MINPX},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {0, 0, 0, 0}};
+    static const char *const kinds[] = {"cityscapes", "gta5", "synthia",
+                                        "list", NULL};
+    int c;
+    while ((c = dx_getopt(argc, argv, "o:qh", longopts)) != -1) {
+        switch (c) {
+        case O_DATASET: opt.kind = dx_arg_enum("--dataset", optarg, kinds); break;
+        case O_ROOT: opt.root = optarg; break;
+        case O_SPLIT: opt.split = optarg; opt.split_set = 1; break;
+        case O_LIST: opt.list = optarg; break;
+        case O_MAP: opt.map = optarg; break;
+        case O_NOLABELS: opt.labels = 0; break;
+        case O_LIMIT: opt.limit = dx_arg_long("--limit", optarg, 0, 1L << 24); break;
+        case O_PREFIX: opt.prefix = optarg; break;
+        case O_BATCH: opt.batch = (int)dx_arg_long("--batch", optarg, 1, 4096); break;
+        case O_SEED: opt.seed = dx_arg_u64("--seed", optarg); break;
+        case O_ITER: opt.iter = dx_arg_u64("--iter", optarg); break;
+        case O_ITERS: opt.iters = (int)dx_arg_long("--iters", optarg, 1, 100000); break;
+        case O_INDEX: opt.emit_index = 1; break;
+        case O_RESIZE:
+            dx_arg_size("--resize", optarg, 16384, &opt.resize_w, &opt.resize_h);
+            break;
+        case O_CROP:
+            dx_arg_size("--crop", optarg, 16384, &opt.crop_w, &opt.crop_h);
+            break;
+        case O_SCALE: {
+            char *comma = strchr(optarg, ',');
+            if (!comma)
+                dx_die("--scale: expected LO,HI, got '%s'", optarg);
+            *comma = 0;
+            opt.scale_lo = dx_arg_double("--scale", optarg, 0.01, 100);
+            opt.scale_hi = dx_arg_double("--scale", comma + 1, 0.01, 100);
+            if (opt.scale_hi < opt.scale_lo)
+                dx_die("--scale: HI must not be below LO, got %g,%g",
+                       opt.scale_lo, opt.scale_hi);
+            break;
+        }
+        case O_FLIP: opt.flip = 1; break;
+        case O_SEQ: opt.sequential = 1; break;
+        case 'q': opt.quiet = 1; break;
+        case O_MAKE: opt.make_stats = optarg; break;
+        case O_RCS:
+            opt.rcs = optarg ? dx_arg_double("--rcs", optarg, 1e-6, 1e6) : 0.01;
+            break;
+        case O_STATS: opt.stats = optarg; break;
+        case O_MINPX:
+            opt.min_pixels = dx_arg_long("--rcs-min-pixels", optarg, 0, 1L << 30);
+            break;
+        case 'o': opt.out = optarg; break;
+        case 'h': dx_help(USAGE);
+        }
+    }
+    if (optind < argc)
+        dx_die("unexpected argument '%s'%s", argv[optind],
+               opt.rcs ? " (write the temperature as --rcs=T)" : "");
+    if (opt.kind < 0)
+        dx_die("--dataset is required: cityscapes, gta5, synthia or list");
+    if (opt.kind == DX_DS_LIST) {
+        if (!opt.list)
+            dx_die("--dataset list needs --list FILE");
+        if (!opt.map && opt.labels)
+            dx_die("--dataset list needs --map TABLE (e.g. "
+                   "pipelines/maps/cityscapes.map)");
+    } else {
+        if (!opt.root)
+            dx_die("--dataset %s needs --root DIR", kinds[opt.kind]);
+        if (opt.list)
+            dx_die("--list is for --dataset list only");
+    }
+    if (opt.split_set && opt.kind != DX_DS_CITYSCAPES)
+        dx_die("--split is for cityscapes only; %s has no split folders "
+               "(use --dataset list for a subset)", kinds[opt.kind]);
+    if (!opt.batch)
+        opt.batch = opt.sequential ? 1 : 2;
+    if ((opt.scale_lo != 1 || opt.scale_hi != 1) && !opt.crop_w)
+        dx_die("--scale needs --crop: rescaled images differ in size");
+    if (opt.sequential && (opt.crop_w || opt.flip || opt.rcs ||
+                           opt.scale_lo != 1 || opt.scale_hi != 1))
+        dx_die("--sequential streams whole images in order: it takes no "
+               "--crop, --scale, --flip or --rcs");
+    if (opt.rcs && !opt.stats)
+        dx_die("--rcs needs --rcs-stats FILE (make it once with "
+               "--make-rcs-stats FILE)");
+    if (opt.rcs && !opt.labels)
+        dx_die("--rcs samples by label class: it cannot go with --no-labels");
+    if (opt.make_stats && !opt.labels)
+        dx_die("--make-rcs-stats counts labels: it cannot go with "
+               "--no-labels");
+    char name[TNS_MAX_NAME + 32];
+    snprintf(name, sizeof name, "%s.image", opt.prefix);
+    if (strlen(opt.prefix) > TNS_MAX_NAME - 8 || !tns_name_ok(name))
+        dx_die("--prefix: '%s' does not make valid frame names", opt.prefix);
+}
+
+static void progress(int done, int total, void *arg)
+{
+    const char *what = arg;
+    int step = total / 10 > 0 ? total / 10 : 1;
+    if (!opt.quiet && (done % step == 0 || done == total))
+        dx_note("%s %d/%d images", what, done, total);
+}
+
+/* Write one segment: image, label (may be empty), index (if wanted). */
+static void write_batch(tns_writer *w, tns_frame *img, tns_frame *lbl,
+                        const int *idx, int n)
+{
+    dx_err err;
+    tns_frame ix = {0};
+    if (opt.emit_index) {
+        char name[TNS_MAX_NAME + 1];
+        snprintf(name, sizeof name, "%s.index", opt.prefix);
+        int64_t dims[1] = {n};
+        if (tns_frame_alloc(&ix, name, DX_I32, 1, dims, &err))
+            goto fail;
+        for (int i = 0; i < n; i++)
+            ((int32_t *)ix.data)[i] = idx[i];
+    }
+    if (tns_write(w, img, &err) || (lbl->data && tns_write(w, lbl, &err)) ||
+        (opt.emit_index && tns_write(w, &ix, &err)) ||
+        tns_end_segment(w, &err))
+        goto fail;
+    tns_frame_free(&ix);
+    tns_frame_free(img);
+    tns_frame_free(lbl);
+    return;
+fail:
+    tns_abort(w);
+    dx_die_err(&err);
+}
+
+int main(int argc, char **argv)
+{
+    dx_cli_init(argc, argv);
+    parse(argc, argv);
+    dx_err err;
+    static dx_labelmap map;
+    if (opt.labels) {
+        const char *m = opt.map ? opt.map : dx_dataset_kind_name(opt.kind);
+        int builtin = !strcmp(m, "cityscapes") || !strcmp(m, "gta5") ||
+                      !strcmp(m, "synthia");
+        if (builtin ? dx_labelmap_builtin(&map, m, &err)
+                    : dx_labelmap_load(&map, m, &err))
+            dx_die_err(&err);
+    }
+    dx_dataset ds;
+    dx_dataset_spec spec = {opt.kind, opt.root, opt.split, opt.list,
+                            opt.labels};
+    if (dx_dataset_open(&ds, &spec, &err))
+        dx_die_err(&err);
+    dx_dataset_limit(&ds, (int)opt.limit);
+
+    if (opt.make_stats) {
+        dx_rcs_stats st;
+        if (dx_rcs_count(&st, &ds, &map, progress, "counted", &err) ||
+            dx_rcs_save(&st, opt.make_stats, &err))
+            dx_die_err(&err);
+        dx_rcs_stats_free(&st);
+        dx_dataset_free(&ds);
+        return 0;
+    }
+
+    char purpose[96], iname[TNS_MAX_NAME + 1], lname[TNS_MAX_NAME + 1];
+    snprintf(purpose, sizeof purpose, "seg-batch:%s", opt.prefix);
+    snprintf(iname, sizeof iname, "%s.image", opt.prefix);
+    snprintf(lname, sizeof lname, "%s.label", opt.prefix);
+    dx_sampler s;
+    dx_sampler_init(&s, &ds, &map, opt.seed, purpose);
+    s.resize_w = (int)opt.resize_w;
+    s.resize_h = (int)opt.resize_h;
+    s.crop_w = (int)opt.crop_w;
+    s.crop_h = (int)opt.crop_h;
+    s.scale_lo = opt.scale_lo;
+    s.scale_hi = opt.scale_hi;
+    s.flip = opt.flip;
+
+    dx_rcs rcs;
+    if (opt.rcs) {
+        dx_rcs_stats st;
+        FILE *probe = fopen(opt.stats, "rb");
+        if (!probe)
+            dx_die("--rcs needs class statistics, and %s cannot be read; "
+                   "make them once with: seg-batch --dataset %s%s%s "
+                   "--make-rcs-stats %s", opt.stats,
+                   dx_dataset_kind_name(opt.kind),
+                   opt.root ? " --root " : " --list ",
+                   opt.root ? opt.root : opt.list, opt.stats);
+        fclose(probe);
+        if (dx_rcs_load(&st, opt.stats, &err))
+            dx_die_err(&err);
+        if (dx_rcs_match(&st, &ds, &map, &err))
+            dx_die("class statistics %s %s; remake them with "
+                   "--make-rcs-stats", opt.stats, err.msg);
+        if (dx_rcs_init(&rcs, &st, opt.rcs, opt.min_pixels, &err))
+            dx_die("class statistics %s: %s", opt.stats, err.msg);
+        for (int c = 0; c < rcs.classes && !opt.quiet; c++)
+            if (!rcs.nmembers[c] && rcs.freq[c] > 0)
+                dx_note("rcs: class %d (%s) occurs, but in no image with "
+                        ">= %ld pixels of it; it is never drawn", c,
+                        dx_class_name(c) ? dx_class_name(c) : "custom",
+                        opt.min_pixels);
+        dx_rcs_stats_free(&st);
+        s.rcs = &rcs;
+    }
+
+    tns_writer w;
+    if (tns_create(&w, opt.out, &err))
+        dx_die_err(&err);
+    int *idx = malloc((size_t)opt.batch * sizeof *idx);
+    if (!idx)
+        dx_die("out of memory");
+    tns_frame img, lbl = {0};
+    /* Several batches: check every file they need before the first one
+     * goes out, so that a bad file leaves stdout empty. */
+    if (opt.sequential && ds.n > opt.batch) {
+        int *all = malloc((size_t)ds.n * sizeof *all);
+        if (!all)
+            dx_die("out of memory");
+        for (int i = 0; i < ds.n; i++)
+            all[i] = i;
+        if (dx_dataset_check(&ds, &err) ||
+            dx_sampler_check(&s, all, ds.n, opt.labels, &err)) {
+            tns_abort(&w);
+            dx_die_err(&err);
+        }
+        free(all);
+    } else if (!opt.sequential && opt.iters > 1) {
+        size_t total = (size_t)opt.iters * opt.batch;
+        int *all = malloc(total * sizeof *all);
+        if (!all)
+            dx_die("out of memory");
+        for (int k = 0; k < opt.iters; k++)
+            if (dx_sampler_draw(&s, opt.iter + (uint64_t)k, opt.batch,
+                                all + (size_t)k * opt.batch, &err))
+                dx_die_err(&err);
+        if (dx_sampler_check(&s, all, (int)total, opt.labels, &err)) {
+            tns_abort(&w);
+            dx_die_err(&err);
+        }
+        free(all);
+    }
+    if (opt.sequential) {
+        for (int at = 0; at < ds.n; at += opt.batch) {
+            int n = ds.n - at < opt.batch ? ds.n - at : opt.batch;
+            for (int i = 0; i < n; i++)
+                idx[i] = at + i;
+            if (dx_sampler_load(&s, 0, idx, n, iname, lname, &img,
+                                opt.labels ? &lbl : NULL, &err)) {
+                tns_abort(&w);
+                dx_die_err(&err);
+            }
+            write_batch(&w, &img, &lbl, idx, n);
+            progress(at + n, ds.n, "read");
+        }
+    } else {
+        for (int k = 0; k < opt.iters; k++) {
+            uint64_t t = opt.iter + (uint64_t)k;
+            if (dx_sampler_draw(&s, t, opt.batch, idx, &err) ||
+                dx_sampler_load(&s, t, idx, opt.batch, iname, lname, &img,
+                                opt.labels ? &lbl : NULL, &err)) {
+                tns_abort(&w);
+                dx_die_err(&err);
+            }
+            write_batch(&w, &img, &lbl, idx, opt.batch);
+        }
+    }
+    if (tns_finish(&w, &err))
+        dx_die_err(&err);
+    free(idx);
+    if (opt.rcs)
+        dx_rcs_free(&rcs);
+    dx_dataset_free(&ds);
+    return 0;
+}
