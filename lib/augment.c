@@ -234,24 +234,6 @@ int dx_blur_u8(uint8_t *img, int h, int w, int c, int kh, int kw,
     return rc;
 }
 
-/* ---- flip ---- */
-
-void dx_flip_rows(void *data, size_t rows, size_t w, size_t pixel_bytes)
-{
-    unsigned char tmp[64];
-    unsigned char *d = data;
-    if (pixel_bytes > sizeof tmp)
-        return;
-    for (size_t y = 0; y < rows; y++) {
-        unsigned char *row = d + y * w * pixel_bytes;
-        for (size_t a = 0, b = w ? w - 1 : 0; a < b; a++, b--) {
-            memcpy(tmp, row + a * pixel_bytes, pixel_bytes);
-            memcpy(row + a * pixel_bytes, row + b * pixel_bytes, pixel_bytes);
-            memcpy(row + b * pixel_bytes, tmp, pixel_bytes);
-        }
-    }
-}
-
 /* ---- the DACS strong augmentation ---- */
 
 void dx_aug_defaults(dx_aug_opts *o)

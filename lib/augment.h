@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "resize.h"
 #include "rng.h"
 
 /* ---- colour jitter ---- */
@@ -58,12 +59,6 @@ int dx_blur_f32(float *img, int h, int w, int c, int kh, int kw,
 /* The same on one u8 image (h, w, c), rounding to nearest once. */
 int dx_blur_u8(uint8_t *img, int h, int w, int c, int kh, int kw,
                double sigma, dx_err *err);
-
-/* ---- flip ---- */
-
-/* Reverse each of rows rows of w pixels of pixel_bytes bytes: a horizontal
- * flip of (N,H,W,...) data with rows = N*H. */
-void dx_flip_rows(void *data, size_t rows, size_t w, size_t pixel_bytes);
 
 /* ---- the DACS strong augmentation of a batch ---- */
 

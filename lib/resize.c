@@ -173,15 +173,17 @@ void dx_resample_nearest(uint8_t *dst, int dw, int dh, const uint8_t *src,
     }
 }
 
-void dx_flip_rows(uint8_t *px, int w, int n, int c)
+void dx_flip_rows(void *data, size_t rows, size_t w, size_t pixel_bytes)
 {
-    for (int y = 0; y < n; y++) {
-        uint8_t *r = px + (size_t)y * w * c;
-        for (int a = 0, b = w - 1; a < b; a++, b--)
-            for (int k = 0; k < c; k++) {
-                uint8_t t = r[(size_t)a * c + k];
-                r[(size_t)a * c + k] = r[(size_t)b * c + k];
-                r[(size_t)b * c + k] = t;
-            }
+    unsigned char tmp[16], *d = data;
+    if (pixel_bytes > sizeof tmp || w < 2)
+        return;
+    for (size_t y = 0; y < rows; y++) {
+        unsigned char *row = d + y * w * pixel_bytes;
+        for (size_t a = 0, b = w - 1; a < b; a++, b--) {
+            memcpy(tmp, row + a * pixel_bytes, pixel_bytes);
+            memcpy(row + a * pixel_bytes, row + b * pixel_bytes, pixel_bytes);
+            memcpy(row + b * pixel_bytes, tmp, pixel_bytes);
+        }
     }
 }

@@ -22,6 +22,7 @@
 #ifndef DACS_RESIZE_H
 #define DACS_RESIZE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "err.h"
@@ -35,7 +36,9 @@ void dx_resample_nearest(uint8_t *dst, int dw, int dh, const uint8_t *src,
                          int sw, int sh, int c, int vw, int vh, int ox,
                          int oy, uint8_t fill);
 
-/* Mirror n rows of w pixels of c bytes left-right, in place. */
-void dx_flip_rows(uint8_t *px, int w, int n, int c);
+/* Mirror each of rows rows of w pixels of pixel_bytes bytes (at most 16)
+ * left-right, in place: a horizontal flip of (N,H,W,...) data with
+ * rows = N*H, for images, labels, weights and masks alike. */
+void dx_flip_rows(void *data, size_t rows, size_t w, size_t pixel_bytes);
 
 #endif

@@ -143,9 +143,9 @@ static int load_item(const dx_sampler *s, int index, dx_rng *r, int labels,
         dx_resample_nearest(out->lbl, ow, oh, mapped, sw, sh, 1, vw, vh, ox,
                             oy, DX_IGNORE);
     if (flip) {
-        dx_flip_rows(out->img, ow, oh, 3);
+        dx_flip_rows(out->img, (size_t)oh, (size_t)ow, 3);
         if (labels)
-            dx_flip_rows(out->lbl, ow, oh, 1);
+            dx_flip_rows(out->lbl, (size_t)oh, (size_t)ow, 1);
     }
     dx_png_free(&img);
     free(mapped);

@@ -124,7 +124,7 @@ int main(void)
     /* flip */
     {
         uint8_t px[2 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-        dx_flip_rows(px, 3, 2, 2);
+        dx_flip_rows(px, 2, 3, 2);
         static const uint8_t want[12] = {5, 6, 3, 4, 1, 2, 11, 12, 9, 10, 7, 8};
         CHECK(memcmp(px, want, 12) == 0, "flip mirrors rows, keeps channels");
     }
