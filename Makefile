@@ -47,6 +47,8 @@ FUZZ_SRC  := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAYS   := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/replay/%)
 MAN1      := $(wildcard man/man1/*.1)
 MAN5      := $(wildcard man/man5/*.5)
+MAN7      := $(wildcard man/man7/*.7)
+SCRIPTS   := pipelines/dacs-train pipelines/dacs-report pipelines/dacs-plot
 
 .PHONY: all check unit bench demo demo-quick install uninstall clean fuzz deps
 .SUFFIXES:
@@ -127,16 +129,21 @@ demo-quick: deps
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(DATADIR)
-	install -m 755 $(TOOLS) $(DESTDIR)$(BINDIR)
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(DATADIR)/pipelines/maps
+	install -m 755 $(TOOLS) $(SCRIPTS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
-	cp -R pipelines $(DESTDIR)$(DATADIR)/
+	install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	install -m 644 pipelines/dacs.mk $(DESTDIR)$(DATADIR)/pipelines
+	install -m 644 pipelines/maps/*.map $(DESTDIR)$(DATADIR)/pipelines/maps
 
 uninstall:
 	rm -f $(TOOLS:$(BIN)/%=$(DESTDIR)$(BINDIR)/%)
 	rm -f $(MAN1:man/man1/%=$(DESTDIR)$(MANDIR)/man1/%)
 	rm -f $(MAN5:man/man5/%=$(DESTDIR)$(MANDIR)/man5/%)
+	rm -f $(MAN7:man/man7/%=$(DESTDIR)$(MANDIR)/man7/%)
+	rm -f $(SCRIPTS:pipelines/%=$(DESTDIR)$(BINDIR)/%)
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:

@@ -13,9 +13,11 @@
 #
 # Interrupted runs resume: run the same make command again.
 
+# From a checkout, the tools of its bin/; installed, those on PATH.
 DACS_TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-PIPE     := $(DACS_TOP)/pipelines
-export PATH := $(DACS_TOP)/bin:$(PATH)
+ifneq ($(wildcard $(DACS_TOP)/bin/seg-step),)
+export PATH := $(DACS_TOP)/bin:$(DACS_TOP)/pipelines:$(PATH)
+endif
 
 # ---- one run ----
 RUN    ?=
@@ -33,7 +35,7 @@ train_opts = $(foreach v,$(TRAIN_VARS),$(if $($(v)),--$(subst _,-,$(shell echo $
 .PHONY: train demo demo-quick report clean-demo
 train:
 	@test -n "$(RUN)" || { echo "dacs.mk: set RUN=DIR" >&2; exit 1; }
-	$(PIPE)/dacs-train --mode $(MODE) $(if $(SOURCE),--source $(SOURCE)) \
+	dacs-train --mode $(MODE) $(if $(SOURCE),--source $(SOURCE)) \
 	    --target $(TARGET) $(train_opts) $(RUN)
 
 # ---- the demo ----
@@ -56,13 +58,13 @@ $(DEMO_DATA)/.done:
 	touch $@
 
 $(DEMO_RUNS)/%/.done: $(DEMO_DATA)/.done
-	$(PIPE)/dacs-train --mode $* --source $(DEMO_DATA)/source \
+	dacs-train --mode $* --source $(DEMO_DATA)/source \
 	    --target $(DEMO_DATA)/target --iters $(DEMO_ITERS) \
 	    --threads $(if $(filter 1,$(DEMO_JOBS)),2,1) $(DEMO_OPTS) $(@D)
 	touch $@
 
 demo: $(DEMO_MODES:%=$(DEMO_RUNS)/%/.done)
-	$(PIPE)/dacs-report --data $(DEMO_DATA) $(DEMO_RUNS)
+	dacs-report --data $(DEMO_DATA) $(DEMO_RUNS)
 
 demo-quick:
 	$(MAKE) -f $(lastword $(MAKEFILE_LIST)) demo DEMO_DATA=data/synth-city-quick \
@@ -71,7 +73,7 @@ demo-quick:
 	    DEMO_OPTS="--crop 256x128 --width 16 --lr 0.005 --eval-every 100 --sample-every 100"
 
 report:
-	$(PIPE)/dacs-report --data $(DEMO_DATA) $(DEMO_RUNS)
+	dacs-report --data $(DEMO_DATA) $(DEMO_RUNS)
 
 clean-demo:
 	rm -rf $(DEMO_RUNS) runs/demo-quick $(DEMO_DATA) data/synth-city-quick
