@@ -4,6 +4,8 @@
 #   make check           build and run every test (C unit tests and Bats)
 #   make check SAN=1     the same under AddressSanitizer + UBSan (build/san)
 #   make bench           throughput figures (see tests/bench)
+#   make fuzz            libFuzzer targets, FUZZ_SECONDS each (clang)
+#   make valgrind        a short DACS run under valgrind memcheck
 #   make demo            install dependencies, build, and run the full demo
 #   make install PREFIX=/usr/local DESTDIR=
 #
@@ -50,7 +52,8 @@ MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)
 SCRIPTS   := pipelines/dacs-train pipelines/dacs-report pipelines/dacs-plot
 
-.PHONY: all check unit bench demo demo-quick install uninstall clean fuzz deps
+.PHONY: all check unit bench demo demo-quick install uninstall clean fuzz deps \
+        valgrind
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -112,6 +115,10 @@ build/fuzz/obj build/fuzz/bin:
 
 fuzz: $(FUZZERS)
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZERS)
+
+# A short end-to-end DACS run with every tool under valgrind memcheck.
+valgrind: all
+	@DACS_BIN=$(abspath $(BIN)) tests/valgrind-run
 
 bench: all
 	@DACS_BIN=$(abspath $(BIN)) tests/bench/run
