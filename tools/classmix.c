@@ -7,7 +7,6 @@
  * OUT.weight and OUT.mask.
  */
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,14 +80,6 @@ static struct {
     dx_mix_opts mix;
     dx_aug_opts aug;
 } opt = {.src = "src", .tgt = "tgt", .prefix = "mix", .classes = 19};
-
-static _Noreturn void fail(tns_writer *w, const dx_err *err)
-{
-    tns_abort(w);
-    if (!w->to_file)
-        __fpurge(stdout); /* the failed batch must not reach the pipe */
-    dx_die_err(err);
-}
 
 static void name_of(char *dst, const char *prefix, const char *suffix)
 {
@@ -224,6 +215,12 @@ fail:
         tns_frame_free(&out[k]);
     free(picked);
     return -1;
+}
+
+/* tns_filter's view of process(): ctx is the table of output names. */
+static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
+{
+    return process(s, seg, ctx, err);
 }
 
 static double prob_arg(const char *o, const char *v)
@@ -385,29 +382,9 @@ int main(int argc, char **argv)
     name_of(names[7], opt.prefix, "weight");
     name_of(names[8], opt.prefix, "mask");
 
-    tns_reader r;
-    tns_writer w = {0};
-    tns_stream s;
     dx_err err;
-    if (tns_open(&r, opt.in, &err) || tns_create(&w, opt.out, &err))
-        fail(&w, &err);
-    int got;
-    long seg = 0;
-    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
-        if (process(&s, seg, names, &err))
-            fail(&w, &err);
-        for (int k = 0; k < opt.ndrop; k++)
-            tns_stream_drop(&s, opt.drop[k]);
-        for (int i = 0; i < s.n; i++)
-            if (tns_write(&w, &s.v[i], &err))
-                fail(&w, &err);
-        if (tns_end_segment(&w, &err))
-            fail(&w, &err);
-        tns_stream_free(&s);
-        seg++;
-    }
-    tns_close(&r);
-    if (got < 0 || tns_finish(&w, &err))
-        fail(&w, &err);
+    if (tns_filter(opt.in, opt.out, segment, names, opt.drop, opt.ndrop,
+                   &err))
+        dx_die_err(&err);
     return 0;
 }

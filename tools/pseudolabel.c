@@ -6,7 +6,6 @@
  * through and appends PREFIX.plabel, PREFIX.weight and PREFIX.lambda.
  */
 #include <stdio.h>
-#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,14 +50,6 @@ static struct {
     int ndrop, mode, logits, replace, quiet, no_lambda;
     double tau;
 } opt = {.prefix = "tgt", .mode = DX_WEIGHT_THRESHOLD_UNIFORM, .tau = 0.968};
-
-static _Noreturn void fail(tns_writer *w, const dx_err *err)
-{
-    tns_abort(w);
-    if (!w->to_file)
-        __fpurge(stdout); /* the failed batch must not reach the pipe */
-    dx_die_err(err);
-}
 
 static void frame_name(char *dst, const char *suffix)
 {
@@ -124,6 +115,12 @@ fail:
     tns_frame_free(&wt);
     tns_frame_free(&lam);
     return -1;
+}
+
+/* tns_filter's view of process(): ctx is the table of output names. */
+static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
+{
+    return process(s, seg, ctx, err);
 }
 
 int main(int argc, char **argv)
@@ -207,29 +204,9 @@ int main(int argc, char **argv)
         opt.prob = prob;
     const char *names[3] = {plabel, weight, lambda};
 
-    tns_reader r;
-    tns_writer w = {0};
-    tns_stream s;
     dx_err err;
-    if (tns_open(&r, opt.in, &err) || tns_create(&w, opt.out, &err))
-        fail(&w, &err);
-    int got;
-    long seg = 0;
-    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
-        if (process(&s, seg, names, &err))
-            fail(&w, &err);
-        for (int k = 0; k < opt.ndrop; k++)
-            tns_stream_drop(&s, opt.drop[k]);
-        for (int i = 0; i < s.n; i++)
-            if (tns_write(&w, &s.v[i], &err))
-                fail(&w, &err);
-        if (tns_end_segment(&w, &err))
-            fail(&w, &err);
-        tns_stream_free(&s);
-        seg++;
-    }
-    tns_close(&r);
-    if (got < 0 || tns_finish(&w, &err))
-        fail(&w, &err);
+    if (tns_filter(opt.in, opt.out, segment, names, opt.drop, opt.ndrop,
+                   &err))
+        dx_die_err(&err);
     return 0;
 }

@@ -129,6 +129,13 @@ done:
     return rc;
 }
 
+/* tns_filter's view of infer(): ctx is the model. */
+static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
+{
+    (void)seg;
+    return infer(ctx, s, err);
+}
+
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
@@ -195,34 +202,8 @@ int main(int argc, char **argv)
     dx_model m;
     if (dx_model_read(&m, opt.model, &err))
         dx_die_err(&err);
-    tns_reader r;
-    tns_writer w;
-    tns_stream s;
-    if (tns_open(&r, opt.in, &err))
-        dx_die_err(&err);
-    if (tns_create(&w, opt.out, &err))
-        dx_die_err(&err);
-    int got;
-    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
-        if (infer(&m, &s, &err)) {
-            dx_wrap(&err, "batch %ld: ", r.segment - 1);
-            goto fail;
-        }
-        for (int i = 0; i < s.n; i++)
-            if (tns_write(&w, &s.v[i], &err))
-                goto fail;
-        if (tns_end_segment(&w, &err))
-            goto fail;
-        tns_stream_free(&s);
-    }
-    if (got < 0)
-        goto fail;
-    tns_close(&r);
-    if (tns_finish(&w, &err))
+    if (tns_filter(opt.in, opt.out, segment, &m, NULL, 0, &err))
         dx_die_err(&err);
     dx_model_free(&m);
     return 0;
-fail:
-    tns_abort(&w);
-    dx_die_err(&err);
 }

@@ -165,78 +165,65 @@ static int matches(const char *name, int argc, char **argv)
     return 0;
 }
 
-/* Apply fn to every segment (batch) of the input and write the results,
- * one output segment per input segment. */
-static void each_segment(void (*fn)(tns_stream *, int, char **), int argc,
-                         char **argv)
-{
-    tns_reader r;
-    tns_writer w;
-    tns_stream s;
-    dx_err err;
-    if (tns_open(&r, opt.in, &err) || tns_create(&w, opt.out, &err))
-        dx_die_err(&err);
-    int got;
-    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
-        fn(&s, argc, argv);
-        for (int i = 0; i < s.n; i++)
-            if (tns_write(&w, &s.v[i], &err))
-                goto fail;
-        if (tns_end_segment(&w, &err))
-            goto fail;
-        tns_stream_free(&s);
-    }
-    if (got < 0)
-        goto fail;
-    tns_close(&r);
-    if (tns_finish(&w, &err))
-        dx_die_err(&err);
-    return;
-fail:
-    tns_abort(&w);
-    dx_die_err(&err);
-}
+/* The globs or renames of a command line, for tns_filter. */
+struct args {
+    int argc;
+    char **argv;
+};
 
-static int select_keep;
-
-static void select_fn(tns_stream *s, int argc, char **argv)
+static int select_fn(void *ctx, tns_stream *s, long seg, dx_err *err)
 {
+    (void)seg;
+    (void)err;
+    const struct args *a = ctx;
     int n = 0;
-    for (int i = 0; i < s->n; i++) {
-        if (matches(s->v[i].name, argc, argv) == select_keep)
+    for (int i = 0; i < s->n; i++)
+        if (matches(s->v[i].name, a->argc, a->argv))
             s->v[n++] = s->v[i];
         else
             tns_frame_free(&s->v[i]);
-    }
     s->n = n;
+    return 0;
 }
 
 static int cmd_select(int argc, char **argv, int keep)
 {
     if (argc < 1)
         dx_die("%s: expected at least one GLOB", keep ? "select" : "drop");
-    select_keep = keep;
-    each_segment(select_fn, argc, argv);
+    struct args a = {argc, argv};
+    dx_err err;
+    /* drop is select's complement: tns_filter drops what matches */
+    if (tns_filter(opt.in, opt.out, keep ? select_fn : NULL, &a,
+                   keep ? NULL : (const char *const *)argv, keep ? 0 : argc,
+                   &err))
+        dx_die_err(&err);
     return 0;
 }
 
-static void rename_fn(tns_stream *s, int argc, char **argv)
+static int rename_fn(void *ctx, tns_stream *s, long seg, dx_err *err)
 {
-    dx_err err;
-    for (int i = 0; i < argc; i++) {
-        const char *eq = strchr(argv[i], '=');
+    (void)seg;
+    const struct args *a = ctx;
+    for (int i = 0; i < a->argc; i++) {
+        const char *eq = strchr(a->argv[i], '=');
         char from[TNS_MAX_NAME + 1];
-        snprintf(from, sizeof from, "%.*s", (int)(eq - argv[i]), argv[i]);
+        snprintf(from, sizeof from, "%.*s", (int)(eq - a->argv[i]),
+                 a->argv[i]);
         int at = tns_stream_find(s, from);
         if (at < 0)
-            dx_die("rename: no frame '%s' in the input stream", from);
+            return dx_fail(err, "rename: no frame '%s' in the input stream",
+                           from);
         tns_frame f = s->v[at];
         memmove(&s->v[at], &s->v[at + 1], (size_t)(s->n - at - 1) * sizeof f);
         s->n--;
         snprintf(f.name, sizeof f.name, "%s", eq + 1);
-        if (tns_stream_put(s, &f, opt.replace, &err))
-            dx_die("rename: %s (use --replace to overwrite it)", err.msg);
+        if (tns_stream_put(s, &f, opt.replace, err)) {
+            tns_frame_free(&f);
+            return dx_fail(err, "rename: frame '%s' is already in the "
+                           "stream (use --replace to overwrite it)", eq + 1);
+        }
     }
+    return 0;
 }
 
 static int cmd_rename(int argc, char **argv)
@@ -249,7 +236,10 @@ static int cmd_rename(int argc, char **argv)
             dx_die("rename: expected OLD=NEW with NEW a valid frame name, "
                    "got '%s'", argv[i]);
     }
-    each_segment(rename_fn, argc, argv);
+    struct args a = {argc, argv};
+    dx_err err;
+    if (tns_filter(opt.in, opt.out, rename_fn, &a, NULL, 0, &err))
+        dx_die_err(&err);
     return 0;
 }
 
