@@ -80,8 +80,11 @@ $(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBA) | $(BUILD)/replay
 $(BUILD)/obj/lib $(BUILD)/tests $(BUILD)/replay $(BIN):
 	mkdir -p $@
 
-# Every test, summed into one closing line "N passed, N failed".
-check: all $(UNITS) $(REPLAYS)
+# Every test, summed into one closing line "N passed, N failed".  The
+# Debian packages the build and the tests need are installed first when
+# missing (pipelines/install-deps).
+check: deps
+	@$(MAKE) --no-print-directory all $(UNITS) $(REPLAYS)
 	@DACS_BIN=$(abspath $(BIN)) DACS_UNIT=$(abspath $(BUILD)/tests) \
 	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) tests/run
 
