@@ -2,6 +2,7 @@
  *
  *   seg-init [-o FILE] [--width W] [--classes C] [--seed S]
  *            [--mean R,G,B] [--std R,G,B]
+ *   seg-init [-o FILE] --from CKPT
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,9 @@ static const char USAGE[] =
     "usage: seg-init [OPTIONS]\n"
     "Write a new deeplab-mini checkpoint (the network: seg-init(1)): He-uniform\n"
     "weights drawn from --seed, meta.iter 0 and zero optimizer state.\n"
+    "With --from, the weights and batch-norm statistics of a trained\n"
+    "checkpoint instead, with meta.iter 0 and zero optimizer state: a new\n"
+    "run that starts from a trained model.\n"
     "\n"
     "options:\n"
     "  -o, --output FILE   write the checkpoint atomically to FILE\n"
@@ -27,6 +31,8 @@ static const char USAGE[] =
     "                      (default 0.485,0.456,0.406, ImageNet)\n"
     "  --std R,G,B         input normalisation std, each > 0\n"
     "                      (default 0.229,0.224,0.225, ImageNet)\n"
+    "  --from CKPT         start from the parameters of CKPT (its\n"
+    "                      architecture; excludes the options above)\n"
     "  -h, --help          show this help\n";
 
 static void triple(const char *opt, const char *s, float out[3], int pos)
@@ -56,9 +62,11 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, 's'},
         {"mean", required_argument, NULL, 'M'},
         {"std", required_argument, NULL, 'S'},
+        {"from", required_argument, NULL, 'F'},
         {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
-    const char *out = NULL;
+    const char *out = NULL, *from = NULL;
+    int arch_opts = 0;
     uint64_t seed = 0;
     dx_arch a;
     dx_arch_default(&a);
@@ -85,16 +93,30 @@ int main(int argc, char **argv)
         case 'S':
             triple("--std", optarg, a.std, 1);
             break;
+        case 'F':
+            from = optarg;
+            break;
         case 'h':
             dx_help(USAGE);
         }
+        arch_opts += c == 'w' || c == 'c' || c == 's' || c == 'M' || c == 'S';
     }
     if (optind < argc)
         dx_die("unexpected argument '%s' (see --help)", argv[optind]);
+    if (from && arch_opts)
+        dx_die("--from takes the architecture and weights of its checkpoint; "
+               "it excludes --width, --classes, --seed, --mean and --std");
     dx_err err;
     dx_model m;
-    if (dx_model_init(&m, &a, seed, &err) ||
-        dx_model_save(&m, out, 1, &err))
+    if (from) {
+        if (dx_model_read(&m, from, &err))
+            dx_die_err(&err);
+        m.iter = 0;
+        memset(m.mom, 0, m.nparam * sizeof *m.mom);
+    } else if (dx_model_init(&m, &a, seed, &err)) {
+        dx_die_err(&err);
+    }
+    if (dx_model_save(&m, out, 1, &err))
         dx_die_err(&err);
     dx_model_free(&m);
     return 0;

@@ -2,6 +2,7 @@
 # seg-init: a new checkpoint.
 
 load helpers
+load segdata
 
 @test "seg-init: default checkpoint has the documented frames" {
     seg-init -o m.tns
@@ -86,4 +87,21 @@ load helpers
     run_split seg-init -o no/such/dir/m.tns
     assert_clean_failure seg-init
     [[ $stderr == *"no/such/dir"* ]]
+}
+
+@test "seg-init --from: the weights of a checkpoint, iteration 0, no momentum" {
+    seg-init --width 2 --seed 3 -o a.tns
+    mkbatch b.tns 2 16 24 19 1 src
+    seg-step -m a.tns -o trained.tns --iters 10 -i b.tns 2>/dev/null
+    seg-init --from trained.tns -o fresh.tns
+    [ "$(tns get -i fresh.tns meta.iter | od -An -t d4 | tr -d ' ')" -eq 0 ]
+    cmp <(tns get -i trained.tns stem.0.conv.weight) <(tns get -i fresh.tns stem.0.conv.weight)
+    cmp <(tns get -i trained.tns stem.0.bn.running_var) <(tns get -i fresh.tns stem.0.bn.running_var)
+    ! cmp -s <(tns get -i trained.tns opt.stem.0.conv.weight) <(tns get -i fresh.tns opt.stem.0.conv.weight)
+    tns info fresh.tns | awk -F'\t' '$2 ~ /^opt\./ && ($5 != "min 0" || $6 != "max 0") { bad = 1 } END { exit bad }'
+    run_split seg-init --from trained.tns --width 4
+    assert_clean_failure seg-init
+    [[ $stderr == *"--from"*"excludes"* ]]
+    run_split seg-init --from missing.tns
+    assert_clean_failure seg-init
 }
