@@ -40,7 +40,7 @@ static const char USAGE[] =
     "                      blur and noise change) or none (one domain)\n"
     "  --class-shift F     with --gap full: how far the target's class\n"
     "                      colours and textures move from the source's, 0..1\n"
-    "                      (default 0.6)\n"
+    "                      (default 0.4)\n"
     "  --source-layout L   gta5 (default) or synthia (RGB/, GT/LABELS/ as\n"
     "                      16-bit PNGs of SYNTHIA class ids)\n"
     "  --sheet FILE        also write a contact sheet PNG: 4 source and 4\n"
@@ -59,7 +59,7 @@ static struct {
     double shift;
     const char *sheet, *out;
 } opt = {.w = 512, .h = 256, .source = 400, .train = 300, .val = 100,
-       .shift = 0.6};
+       .shift = 0.4};
 
 static void parse(int argc, char **argv)
 {
