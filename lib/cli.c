@@ -151,3 +151,12 @@ int dx_arg_enum(const char *opt, const char *s, const char *const *words)
     }
     dx_die("%s: expected one of %s, got '%s'", opt, list, s);
 }
+
+void dx_arg_input(int argc, char **argv, int first, const char **in)
+{
+    if (first >= argc)
+        return;
+    if (*in || first + 1 < argc)
+        dx_die("expected at most one input FILE (see --help)");
+    *in = argv[first];
+}

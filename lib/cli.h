@@ -42,6 +42,10 @@ void dx_arg_size(const char *opt, const char *s, long max, long *w, long *h);
 /* One of a NULL-terminated list of words; returns its index. */
 int dx_arg_enum(const char *opt, const char *s, const char *const *words);
 
+/* After option parsing: at most one positional input FILE, which may not
+ * come with -i; stores it in *in. */
+void dx_arg_input(int argc, char **argv, int first, const char **in);
+
 /* Print text to stdout and exit 0 (for --help). */
 _Noreturn void dx_help(const char *text);
 

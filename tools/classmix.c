@@ -366,11 +366,7 @@ int main(int argc, char **argv)
             dx_help(USAGE);
         }
     }
-    if (optind < argc) {
-        if (opt.in || optind + 1 < argc)
-            dx_die("expected at most one input FILE (see --help)");
-        opt.in = argv[optind];
-    }
+    dx_arg_input(argc, argv, optind, &opt.in);
     char names[9][TNS_MAX_NAME + 1];
     name_of(names[0], opt.src, "image");
     name_of(names[1], opt.src, "label");

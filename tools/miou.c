@@ -339,11 +339,7 @@ int main(int argc, char **argv)
             dx_help(USAGE);
         }
     }
-    if (optind < argc) {
-        if (opt.in || optind + 1 < argc)
-            dx_die("expected at most one input FILE (see --help)");
-        opt.in = argv[optind];
-    }
+    dx_arg_input(argc, argv, optind, &opt.in);
     if (!opt.pred_file != !opt.gt_file)
         dx_die("--pred and --gt go together");
     if (opt.pred_file && opt.in)

@@ -189,11 +189,7 @@ int main(int argc, char **argv)
             dx_help(USAGE);
         }
     }
-    if (optind < argc) {
-        if (opt.in || optind + 1 < argc)
-            dx_die("expected at most one input FILE (see --help)");
-        opt.in = argv[optind];
-    }
+    dx_arg_input(argc, argv, optind, &opt.in);
     char prob[TNS_MAX_NAME + 1], plabel[TNS_MAX_NAME + 1],
         weight[TNS_MAX_NAME + 1], lambda[TNS_MAX_NAME + 1];
     frame_name(prob, "prob");
