@@ -9,13 +9,18 @@
 # naive ClassMix, DACS and the oracle, then a report:
 #   make -f pipelines/dacs.mk demo        (about 16 minutes on 2 cores)
 #   make -f pipelines/dacs.mk demo-quick  (a first look, a few minutes)
+#   make -f pipelines/dacs.mk demo-dacs   (one method: demo-source,
+#                                          demo-naive, demo-dacs, demo-oracle)
 #   make -f pipelines/dacs.mk report      (the table and pictures again)
 #
 # Interrupted runs resume: run the same make command again.
 
-# From a checkout, the tools of its bin/; installed, those on PATH.
+# The tools of DACS_BIN if set; else, from a checkout, those of its bin/;
+# installed, those on PATH.
 DACS_TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-ifneq ($(wildcard $(DACS_TOP)/bin/seg-step),)
+ifneq ($(DACS_BIN),)
+export PATH := $(DACS_BIN):$(DACS_TOP)/pipelines:$(PATH)
+else ifneq ($(wildcard $(DACS_TOP)/bin/seg-step),)
 export PATH := $(DACS_TOP)/bin:$(DACS_TOP)/pipelines:$(PATH)
 endif
 
@@ -77,6 +82,10 @@ $(DEMO_RUNS)/naive/.done $(DEMO_RUNS)/dacs/.done: $(DEMO_RUNS)/%/.done: $(DEMO_R
 	touch $@
 
 demo-runs: $(DEMO_MODES:%=$(DEMO_RUNS)/%/.done)
+
+# one method of the demo alone (naive and dacs train source first)
+.PHONY: $(DEMO_MODES:%=demo-%)
+$(DEMO_MODES:%=demo-%): demo-%: $(DEMO_RUNS)/%/.done
 
 demo:
 	@start=$$(date +%s); \

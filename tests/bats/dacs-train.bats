@@ -121,3 +121,28 @@ SH
     echo "$stderr"
     [[ $stderr == *"seg-step: "*"finite"* ]]
 }
+
+@test "dacs.mk: the demo's runs, report and make-driven training, tiny" {
+    local mk="$DACS_TOP/pipelines/dacs.mk"
+    make -s -f "$mk" demo DEMO_DATA=d DEMO_RUNS=r DEMO_SRC_ITERS=3 \
+        DEMO_ITERS=2 DEMO_GEN="--size 96x48 --source 6 --train 6 --val 2" \
+        DEMO_OPTS="--crop 48x32 --width 4 --eval-every 0" >out 2>err
+    for m in source naive dacs oracle; do
+        [ -f "r/$m/.done" ] || { echo "no run $m"; false; }
+    done
+    # naive and dacs continue the source-only model
+    grep -qx "init=r/source/student.tns" r/dacs/config
+    grep -qx "init=r/source/student.tns" r/naive/config
+    grep -qx "iters=3" r/oracle/config
+    grep -qx "iters=2" r/dacs/config
+    [ -s r/report.tsv ] && [ -s r/report-predictions.png ]
+    grep -q "DACS - best of source-only and AdaBN" out
+    grep -q "demo finished in" out
+    # done runs are not redone; a single method has its own target
+    make -s -f "$mk" demo-dacs DEMO_DATA=d DEMO_RUNS=r >out2 2>&1
+    [ ! -s out2 ]
+    make -s -f "$mk" train RUN=t SOURCE=d/source TARGET=d/target ITERS=2 \
+        CROP=48x32 WIDTH=4 THREADS=1 2>/dev/null
+    grep -qx "crop=48x32" t/config
+    [ -s t/student.tns ] && [ -s t/teacher.tns ]
+}
