@@ -7,7 +7,7 @@
 #
 # The demo on the built-in synth-city benchmark: source-only, AdaBN,
 # naive ClassMix, DACS and the oracle, then a report:
-#   make -f pipelines/dacs.mk demo        (about 16 minutes on 2 cores)
+#   make -f pipelines/dacs.mk demo        (13-16 minutes on 2 cores)
 #   make -f pipelines/dacs.mk demo-quick  (a first look, a few minutes)
 #   make -f pipelines/dacs.mk demo-dacs   (one method: demo-source,
 #                                          demo-naive, demo-dacs, demo-oracle)
