@@ -1,6 +1,6 @@
 # dacs - domain adaptation by cross-domain mixed sampling, as Unix filters.
 #
-#   make                 build lib/libdacs.a and every tool into bin/
+#   make                 build build/libdacs.a and every tool into bin/
 #   make check           build and run every test (C unit tests and Bats)
 #   make check SAN=1     the same under AddressSanitizer + UBSan (build/san)
 #   make bench           throughput figures (see tests/bench)
@@ -10,6 +10,11 @@
 #   make install PREFIX=/usr/local DESTDIR=
 #
 # Dependencies are found with pkg-config: libpng, zlib, openblas.
+#
+# lib/ is built in wings, each a folder, each allowed to use only the wings
+# before it in this order (lib/README says what each holds; the test
+# tests/bats/layering.bats fails when an #include breaks the order):
+WINGS := base io data nn dacs synth
 
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -35,12 +40,12 @@ LIBA    := $(BUILD)/libdacs.a
 BIN     := $(BUILD)/bin
 else
 BUILD   := build
-LIBA    := lib/libdacs.a
+LIBA    := $(BUILD)/libdacs.a
 BIN     := bin
 endif
 
-LIB_SRC   := $(wildcard lib/*.c)
-LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/lib/%.o)
+LIB_SRC   := $(foreach w,$(WINGS),$(wildcard lib/$(w)/*.c))
+LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
@@ -59,25 +64,30 @@ SCRIPTS   := pipelines/dacs-train pipelines/dacs-report pipelines/dacs-plot
 
 all: $(LIBA) $(TOOLS)
 
-$(BUILD)/obj/lib/%.o: lib/%.c $(wildcard lib/*.h) | $(BUILD)/obj/lib
-	$(CC) $(DX_CFLAGS) -c -o $@ $<
+# -MMD: each object, tool and test also writes the headers it read into
+# a .d file under $(BUILD)/dep, included at the end.
+DEPS = -MMD -MP -MF $(BUILD)/dep/$(subst /,.,$@).d
+
+$(BUILD)/obj/%.o: lib/%.c | $(BUILD)/dep
+	@mkdir -p $(@D)
+	$(CC) $(DX_CFLAGS) $(DEPS) -c -o $@ $<
 
 $(LIBA): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN)/%: tools/%.c $(LIBA) $(wildcard lib/*.h) | $(BIN)
-	$(CC) $(DX_CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
+$(BIN)/%: tools/%.c $(LIBA) | $(BIN) $(BUILD)/dep
+	$(CC) $(DX_CFLAGS) $(DEPS) $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBA) $(wildcard lib/*.h) | $(BUILD)/tests
-	$(CC) $(DX_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBA) | $(BUILD)/tests $(BUILD)/dep
+	$(CC) $(DX_CFLAGS) $(DEPS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
 
 # The fuzz targets' entry points, driven by a plain main over the seed
 # corpus and every crash input kept in tests/fuzz/regress.
-$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBA) | $(BUILD)/replay
-	$(CC) $(DX_CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBA) $(DX_LDLIBS)
+$(BUILD)/replay/%: tests/fuzz/%.c tests/fuzz/replay.c $(LIBA) | $(BUILD)/replay $(BUILD)/dep
+	$(CC) $(DX_CFLAGS) $(DEPS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c $(LIBA) $(DX_LDLIBS)
 
-$(BUILD)/obj/lib $(BUILD)/tests $(BUILD)/replay $(BIN):
+$(BUILD)/tests $(BUILD)/replay $(BUILD)/dep $(BIN):
 	mkdir -p $@
 
 # Every test, summed into one closing line "N passed, N failed".  The
@@ -99,8 +109,9 @@ FUZZ_SAN := address,undefined
 FUZZ_OBJ := $(LIB_SRC:lib/%.c=build/fuzz/obj/%.o)
 FUZZERS  := $(FUZZ_SRC:tests/fuzz/%.c=build/fuzz/bin/%)
 
-build/fuzz/obj/%.o: lib/%.c $(wildcard lib/*.h) | build/fuzz/obj
-	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -Ilib \
+build/fuzz/obj/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE $(FUZZ_OPT) -MMD -MP -Ilib \
 	    -fsanitize=fuzzer-no-link,$(FUZZ_SAN) \
 	    $(shell $(PKG_CONFIG) --cflags $(PKGS)) -c -o $@ $<
 
@@ -113,7 +124,7 @@ build/fuzz/bin/%: tests/fuzz/%.c build/fuzz/libdacs.a | build/fuzz/bin
 	    -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $< build/fuzz/libdacs.a \
 	    $(shell $(PKG_CONFIG) --libs $(PKGS)) -lm -lpthread
 
-build/fuzz/obj build/fuzz/bin:
+build/fuzz/bin:
 	mkdir -p $@
 
 fuzz: $(FUZZERS)
@@ -157,4 +168,6 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 clean:
-	rm -rf build bin lib/libdacs.a
+	rm -rf build bin
+
+-include $(wildcard $(BUILD)/dep/*.d build/fuzz/obj/*/*.d)

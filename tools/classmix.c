@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "augment.h"
-#include "classes.h"
-#include "cli.h"
-#include "mix.h"
-#include "rng.h"
-#include "tns.h"
+#include "dacs/augment.h"
+#include "data/classes.h"
+#include "base/cli.h"
+#include "dacs/mix.h"
+#include "base/rng.h"
+#include "io/tns.h"
 
 static const char USAGE[] =
     "usage: classmix [OPTIONS] [FILE]\n"

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli.h"
-#include "ema.h"
-#include "tns.h"
+#include "base/cli.h"
+#include "dacs/ema.h"
+#include "io/tns.h"
 
 static const char USAGE[] =
     "usage: ema-merge [OPTIONS] TEACHER STUDENT\n"

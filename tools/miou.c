@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic.h"
-#include "classes.h"
-#include "cli.h"
-#include "confusion.h"
-#include "tns.h"
+#include "io/atomic.h"
+#include "data/classes.h"
+#include "base/cli.h"
+#include "data/confusion.h"
+#include "io/tns.h"
 
 static const char USAGE[] =
     "usage: miou [OPTIONS] [FILE]\n"

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "pseudo.h"
-#include "tns.h"
+#include "base/cli.h"
+#include "dacs/pseudo.h"
+#include "io/tns.h"
 
 static const char USAGE[] =
     "usage: pseudolabel [OPTIONS] [FILE]\n"

@@ -8,13 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classes.h"
-#include "cli.h"
-#include "dataset.h"
-#include "labelmap.h"
-#include "rcs.h"
-#include "sampler.h"
-#include "tns.h"
+#include "data/classes.h"
+#include "base/cli.h"
+#include "data/dataset.h"
+#include "data/labelmap.h"
+#include "data/rcs.h"
+#include "data/sampler.h"
+#include "io/tns.h"
 
 static const char USAGE[] =
     "usage: seg-batch --dataset KIND --root DIR [OPTIONS]\n"

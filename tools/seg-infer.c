@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "loss.h"
-#include "model.h"
-#include "tns.h"
+#include "base/cli.h"
+#include "nn/loss.h"
+#include "nn/model.h"
+#include "io/tns.h"
 
 static const char USAGE[] =
     "usage: seg-infer -m CKPT [OPTIONS]\n"

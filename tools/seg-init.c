@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch.h"
-#include "cli.h"
-#include "model.h"
+#include "nn/arch.h"
+#include "base/cli.h"
+#include "nn/model.h"
 
 static const char USAGE[] =
     "usage: seg-init [OPTIONS]\n"

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "loss.h"
-#include "model.h"
-#include "tns.h"
-#include "train.h"
+#include "base/cli.h"
+#include "nn/loss.h"
+#include "nn/model.h"
+#include "io/tns.h"
+#include "dacs/train.h"
 
 static const char USAGE[] =
     "usage: seg-step -m CKPT -o CKPT [OPTIONS] < BATCH\n"

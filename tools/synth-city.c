@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "classes.h"
-#include "cli.h"
-#include "labelmap.h"
-#include "pngio.h"
-#include "resize.h"
-#include "synth.h"
+#include "data/classes.h"
+#include "base/cli.h"
+#include "data/labelmap.h"
+#include "io/pngio.h"
+#include "data/resize.h"
+#include "synth/city.h"
 
 static const char USAGE[] =
     "usage: synth-city [OPTIONS] OUT\n"

@@ -17,11 +17,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "classes.h"
-#include "cli.h"
-#include "npy.h"
-#include "pngio.h"
-#include "tns.h"
+#include "data/classes.h"
+#include "base/cli.h"
+#include "io/npy.h"
+#include "io/pngio.h"
+#include "io/tns.h"
 
 static const char USAGE[] =
     "usage: tns COMMAND [OPTIONS] [ARGS]\n"

@@ -10,10 +10,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "model.h"
-#include "par.h"
-#include "rng.h"
-#include "train.h"
+#include "nn/model.h"
+#include "base/par.h"
+#include "base/rng.h"
+#include "dacs/train.h"
 
 static double now(void)
 {

@@ -2,7 +2,7 @@
  * must format and parse back to the same record. */
 #include <string.h>
 
-#include "arch.h"
+#include "nn/arch.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

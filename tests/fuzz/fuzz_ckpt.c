@@ -3,7 +3,7 @@
  * name, dtype and shape against the architecture. */
 #include <stdio.h>
 
-#include "model.h"
+#include "nn/model.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /* fuzz_labelmap.c - the label-map table parser on arbitrary bytes: never a
  * crash, and a table that parses maps every id to a train id or 255. */
-#include "labelmap.h"
+#include "data/labelmap.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "dataset.h"
+#include "data/dataset.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

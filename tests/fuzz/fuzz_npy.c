@@ -1,5 +1,5 @@
 /* fuzz_npy.c - the .npy header parser on arbitrary bytes. */
-#include "npy.h"
+#include "io/npy.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -1,5 +1,5 @@
 /* fuzz_png.c - the PNG reader on arbitrary bytes, in every mode. */
-#include "pngio.h"
+#include "io/pngio.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -2,7 +2,7 @@
  * read, every frame freed, never a crash or a leak. */
 #include <stdio.h>
 
-#include "tns.h"
+#include "io/tns.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

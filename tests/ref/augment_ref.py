@@ -6,7 +6,7 @@ Writes tests/fixtures/augment/*.npy:
   blur.npy             f32 7x9x3: Gaussian blur, kernel 5 (rows) x 3
                        (columns), sigma 0.8, reflect padding, computed with
                        torch.nn.functional.pad + conv2d (a 2-D kernel, not
-                       the separable passes of lib/augment.c)
+                       the separable passes of lib/dacs/augment.c)
   jitterN.npy          f32 7x9x3: colour jitter with the parameters in
   jitterN_params.npy   f32 [b, c, s, h, order0..3] (0 brightness,
                        1 contrast, 2 saturation, 3 hue), computed in

@@ -90,7 +90,7 @@ def normalise(img_u8, dtype=torch.float32):
     return ((x - m) / s).to(dtype)
 
 
-# ---- tns: the layout of lib/tns.c (see tns(5)) ----
+# ---- tns: the layout of lib/io/tns.c (see tns(5)) ----
 
 MAGIC = b'\x89TNS'
 DTYPES = {'u8': 1, 'u16': 2, 'i32': 3, 'f32': 4}

@@ -2,9 +2,9 @@
  * mutation fuzz that must never crash (run it under SAN=1). */
 #include <string.h>
 
-#include "arch.h"
+#include "nn/arch.h"
 #include "check.h"
-#include "rng.h"
+#include "base/rng.h"
 
 static const char GOOD[] = "net=deeplab-mini\nversion=1\nwidth=32\n"
                            "classes=19\nmean=0.485,0.456,0.406\n"

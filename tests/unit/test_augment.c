@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "augment.h"
+#include "dacs/augment.h"
 #include "check.h"
-#include "npy.h"
+#include "io/npy.h"
 
 static int load(const char *name, tns_frame *f)
 {

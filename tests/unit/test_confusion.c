@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "confusion.h"
+#include "data/confusion.h"
 
 static tns_frame labels(const char *name, int dtype, int n, const int *v)
 {

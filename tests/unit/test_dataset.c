@@ -8,10 +8,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "dataset.h"
-#include "labelmap.h"
-#include "pngio.h"
-#include "sampler.h"
+#include "data/dataset.h"
+#include "data/labelmap.h"
+#include "io/pngio.h"
+#include "data/sampler.h"
 
 enum { W = 5, H = 3, N = W * H };
 static char root[256];

@@ -2,7 +2,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "ema.h"
+#include "dacs/ema.h"
 
 int main(void)
 {

@@ -11,13 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "act.h"
-#include "bn.h"
+#include "nn/act.h"
+#include "nn/bn.h"
 #include "check.h"
-#include "conv.h"
-#include "loss.h"
-#include "rng.h"
-#include "upsample.h"
+#include "nn/conv.h"
+#include "nn/loss.h"
+#include "base/rng.h"
+#include "nn/upsample.h"
 
 static dx_rng rng;
 

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "labelmap.h"
+#include "data/labelmap.h"
 
 static dx_labelmap a, b;
 

@@ -2,8 +2,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "classes.h"
-#include "mix.h"
+#include "data/classes.h"
+#include "dacs/mix.h"
 
 /* The 4x4 golden: pasting classes {1, 3} of the source label
  *   0 0 1 1        mask  0 0 1 1

@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "model.h"
-#include "tns.h"
-#include "train.h"
+#include "nn/model.h"
+#include "io/tns.h"
+#include "dacs/train.h"
 
 /* Tolerances: float32 against a float64 reference.  Observed errors
  * (x86-64, OpenBLAS): logits 4e-7, probabilities 9e-7, losses 1e-7,

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "npy.h"
+#include "io/npy.h"
 
 static int parse(const char *dict, int *dtype, int *rank, int64_t *dims)
 {

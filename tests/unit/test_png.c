@@ -7,7 +7,7 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "pngio.h"
+#include "io/pngio.h"
 
 static char dir[] = "/tmp/dacs-png-XXXXXX";
 

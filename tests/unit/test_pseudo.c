@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "pseudo.h"
+#include "dacs/pseudo.h"
 
 /* A 1x3x2x2 probability map with known argmax and confidence:
  *   pixel 0: (0.98, 0.01, 0.01) -> 0, confident

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "labelmap.h"
-#include "pngio.h"
-#include "rcs.h"
+#include "data/labelmap.h"
+#include "io/pngio.h"
+#include "data/rcs.h"
 
 enum { NI = 6, NC = 4 };
 static int32_t counts[NI][NC] = {

@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "resize.h"
+#include "data/resize.h"
 
 static uint32_t seed = 1;
 static uint8_t rnd(void)

@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "dataset.h"
-#include "labelmap.h"
-#include "pngio.h"
-#include "sampler.h"
+#include "data/dataset.h"
+#include "data/labelmap.h"
+#include "io/pngio.h"
+#include "data/sampler.h"
 
 enum { SW = 200, SH = 120 };
 static char root[256];

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "synth.h"
+#include "synth/city.h"
 
 enum { W = 128, H = 64, N = W * H };
 

@@ -7,7 +7,7 @@
 #include <zlib.h>
 
 #include "check.h"
-#include "tns.h"
+#include "io/tns.h"
 
 /* Write frames to a memory buffer via a tmpfile and return its bytes. */
 static unsigned char *stream_bytes(const tns_stream *s, size_t *len)

@@ -1,0 +1,162 @@
+/* cli.c - the fatal-error path and option parsing for tools. */
+#include "base/cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdio_ext.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *dx_prog = "dacs";
+
+void dx_cli_init(int argc, char **argv)
+{
+    if (argc > 0 && argv[0]) {
+        const char *slash = strrchr(argv[0], '/');
+        dx_prog = slash ? slash + 1 : argv[0];
+    }
+    setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+}
+
+static void vsay(const char *fmt, va_list ap)
+{
+    char buf[2048];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    /* One line: newlines inside a message would break a log parser. */
+    for (char *p = buf; *p; p++)
+        if (*p == '\n')
+            *p = ' ';
+    fprintf(stderr, "%s: %s\n", dx_prog, buf);
+}
+
+void dx_die(const char *fmt, ...)
+{
+    /* Buffered output of a failed run is never delivered: a reader
+     * downstream gets nothing rather than part of a frame. */
+    __fpurge(stdout);
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(fmt, ap);
+    va_end(ap);
+    exit(1);
+}
+
+void dx_die_err(const dx_err *err)
+{
+    dx_die("%s", err->msg);
+}
+
+void dx_note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(fmt, ap);
+    va_end(ap);
+}
+
+void dx_help(const char *text)
+{
+    fputs(text, stdout);
+    exit(fflush(stdout) == 0 ? 0 : 1);
+}
+
+int dx_getopt(int argc, char **argv, const char *shortopts,
+              const struct option *longopts)
+{
+    opterr = 0;
+    int c = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (c == '?' || c == ':') {
+        const char *arg = argv[optind - 1];
+        if (optopt && c == ':')
+            dx_die("option '-%c' needs a value (see --help)", optopt);
+        if (optopt && strchr(shortopts, optopt))
+            dx_die("option '%s' needs a value (see --help)", arg);
+        if (optopt)
+            dx_die("unknown option '-%c' (see --help)", optopt);
+        /* a long option: either unknown or missing its value */
+        for (const struct option *o = longopts; o && o->name; o++) {
+            size_t n = strlen(o->name);
+            if (strncmp(arg, "--", 2) == 0 && strncmp(arg + 2, o->name, n) == 0
+                && (arg[2 + n] == 0 || arg[2 + n] == '='))
+                dx_die("option '--%s' needs a value (see --help)", o->name);
+        }
+        dx_die("unknown option '%s' (see --help)", arg);
+    }
+    return c;
+}
+
+long dx_arg_long(const char *opt, const char *s, long lo, long hi)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi)
+        dx_die("%s: expected an integer in [%ld, %ld], got '%s'", opt, lo, hi,
+               s);
+    return v;
+}
+
+uint64_t dx_arg_u64(const char *opt, const char *s)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 0);
+    if (errno || end == s || *end || s[0] == '-')
+        dx_die("%s: expected a non-negative integer, got '%s'", opt, s);
+    return (uint64_t)v;
+}
+
+double dx_arg_double(const char *opt, const char *s, double lo, double hi)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi)
+        dx_die("%s: expected a number in [%g, %g], got '%s'", opt, lo, hi, s);
+    return v;
+}
+
+void dx_arg_size(const char *opt, const char *s, long max, long *w, long *h)
+{
+    char *end;
+    errno = 0;
+    long a = strtol(s, &end, 10);
+    if (errno || end == s || (*end != 'x' && *end != 'X'))
+        goto bad;
+    const char *s2 = end + 1;
+    long b = strtol(s2, &end, 10);
+    if (errno || end == s2 || *end || a < 1 || b < 1 || a > max || b > max)
+        goto bad;
+    *w = a;
+    *h = b;
+    return;
+bad:
+    dx_die("%s: expected WIDTHxHEIGHT with each side in [1, %ld], got '%s'",
+           opt, max, s);
+}
+
+int dx_arg_enum(const char *opt, const char *s, const char *const *words)
+{
+    char list[512] = "";
+    size_t at = 0;
+    for (int i = 0; words[i]; i++) {
+        if (strcmp(s, words[i]) == 0)
+            return i;
+        at += snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "",
+                       words[i]);
+        if (at >= sizeof list)
+            at = sizeof list - 1;
+    }
+    dx_die("%s: expected one of %s, got '%s'", opt, list, s);
+}
+
+void dx_arg_input(int argc, char **argv, int first, const char **in)
+{
+    if (first >= argc)
+        return;
+    if (*in || first + 1 < argc)
+        dx_die("expected at most one input FILE (see --help)");
+    *in = argv[first];
+}

@@ -1,0 +1,109 @@
+/* pseudo.c - argmax pseudo-labels, confidences and the lambda weight. */
+#include "dacs/pseudo.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *const dx_weight_mode_names[DX_WEIGHT_END + 1] = {
+    [DX_WEIGHT_THRESHOLD_UNIFORM] = "threshold_uniform",
+    [DX_WEIGHT_THRESHOLD] = "threshold",
+    [DX_WEIGHT_NONE] = "none",
+    [DX_WEIGHT_END] = NULL};
+
+/* Probabilities may exceed 1 by rounding only. */
+#define PROB_SLACK 1e-3f
+
+static const char *fmt(float v, char *buf)
+{
+    snprintf(buf, 32, "%g", (double)v);
+    return buf;
+}
+
+static int check_scores(const float *score, int n, int c, size_t hw,
+                        int logits, dx_err *err)
+{
+    size_t total = (size_t)n * (size_t)c * hw;
+    for (size_t i = 0; i < total; i++) {
+        float v = score[i];
+        const char *why = NULL;
+        char num[32];
+        if (!isfinite(v))
+            why = "expected a finite number";
+        else if (!logits && v < 0)
+            why = "negative: probabilities are in [0, 1] (use --logits for "
+                  "raw scores)";
+        else if (!logits && v > 1 + PROB_SLACK)
+            why = "above 1: probabilities are in [0, 1] (use --logits for "
+                  "raw scores)";
+        if (why) {
+            size_t item = i / ((size_t)c * hw);
+            size_t cls = i / hw % (size_t)c;
+            return dx_fail(err, "item %zu, class %zu, pixel %zu is %s, %s",
+                           item, cls, i % hw,
+                           isnan(v) ? "NaN" : isinf(v) ? "Inf" : fmt(v, num),
+                           why);
+        }
+    }
+    return 0;
+}
+
+int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
+                   const float *score, int n, int c, size_t hw, int logits,
+                   double tau, int mode, dx_err *err)
+{
+    if (n < 0 || c < 1 || c > DX_MAX_CLASSES)
+        return dx_fail(err, "%d classes, expected 1..%d (u8 labels keep 255 "
+                       "for ignore)", c, DX_MAX_CLASSES);
+    if (mode < 0 || mode >= DX_WEIGHT_END)
+        return dx_fail(err, "unknown weight mode %d", mode);
+    if (check_scores(score, n, c, hw, logits, err))
+        return -1;
+    memset(st, 0, sizeof *st);
+    const float ftau = (float)tau;
+    for (int b = 0; b < n; b++) {
+        const float *s = score + (size_t)b * (size_t)c * hw;
+        uint8_t *lab = plabel + (size_t)b * hw;
+        float *conf = weight + (size_t)b * hw; /* c first, weight later */
+        /* class-outer loops walk each plane contiguously */
+        for (size_t p = 0; p < hw; p++) {
+            lab[p] = 0;
+            conf[p] = s[p];
+        }
+        for (int k = 1; k < c; k++) {
+            const float *plane = s + (size_t)k * hw;
+            for (size_t p = 0; p < hw; p++)
+                if (plane[p] > conf[p]) {
+                    conf[p] = plane[p];
+                    lab[p] = (uint8_t)k;
+                }
+        }
+        if (logits) {
+            /* conf holds the max logit; turn it into 1 / sum exp(l - max) */
+            for (size_t p = 0; p < hw; p++) {
+                double sum = 0;
+                for (int k = 0; k < c; k++)
+                    sum += exp((double)s[(size_t)k * hw + p] -
+                               (double)conf[p]);
+                conf[p] = (float)(1.0 / sum);
+            }
+        }
+        for (size_t p = 0; p < hw; p++) {
+            st->hist[lab[p]]++;
+            if (conf[p] >= ftau)
+                st->confident++;
+        }
+    }
+    st->pixels = (uint64_t)n * hw;
+    st->lambda = st->pixels ? (double)st->confident / (double)st->pixels : 0;
+    size_t total = (size_t)n * hw;
+    for (size_t p = 0; p < total; p++) {
+        if (mode == DX_WEIGHT_THRESHOLD_UNIFORM)
+            weight[p] = (float)st->lambda;
+        else if (mode == DX_WEIGHT_THRESHOLD)
+            weight[p] = weight[p] >= ftau ? 1.0f : 0.0f;
+        else
+            weight[p] = 1.0f;
+    }
+    return 0;
+}

@@ -1,0 +1,51 @@
+/* pseudo.h - pseudo-labels and their weights from teacher probabilities
+ * (DACS steps 2 and 3).
+ *
+ * Per pixel the pseudo-label is the argmax over classes of the teacher's
+ * softmax p (the lowest class index wins a tie) and the confidence is
+ * c = max_k p_k.  From logits, c = 1 / sum_k exp(l_k - max_j l_j), which is
+ * the same softmax computed without overflow.  A pixel is confident when
+ * c >= tau, compared in single precision as PyTorch compares a float32
+ * tensor with a Python number.  lambda is the fraction of the batch's
+ * pixels that are confident.  The weight of a pixel is
+ *   threshold_uniform  lambda, the same for every pixel of the batch;
+ *   threshold          1 if the pixel is confident, else 0;
+ *   none               1.
+ */
+#ifndef DACS_PSEUDO_H
+#define DACS_PSEUDO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "data/classes.h"
+#include "base/err.h"
+
+enum dx_weight_mode {
+    DX_WEIGHT_THRESHOLD_UNIFORM,
+    DX_WEIGHT_THRESHOLD,
+    DX_WEIGHT_NONE,
+    DX_WEIGHT_END
+};
+
+/* "threshold_uniform", "threshold", "none": indexed by dx_weight_mode,
+ * NULL-terminated (for dx_arg_enum). */
+extern const char *const dx_weight_mode_names[DX_WEIGHT_END + 1];
+
+typedef struct dx_pseudo_stats {
+    uint64_t pixels;    /* N*H*W */
+    uint64_t confident; /* pixels with c >= tau */
+    double lambda;      /* confident / pixels (0 for an empty batch) */
+    uint64_t hist[DX_MAX_CLASSES]; /* pseudo-label counts, classes 0..C-1 */
+} dx_pseudo_stats;
+
+/* plabel is (N,H,W) u8, weight is (N,H,W) f32, score is (N,C,H,W) f32:
+ * probabilities, or logits when logits is set.  hw = H*W, 1 <= C <= 255.
+ * Validates every score before writing: NaN or Inf is an error, and so,
+ * for probabilities, is a value below 0 or above 1 + 1e-3.  The error
+ * gives the batch item, class and pixel index of the first bad value. */
+int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
+                   const float *score, int n, int c, size_t hw, int logits,
+                   double tau, int mode, dx_err *err);
+
+#endif

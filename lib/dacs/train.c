@@ -1,0 +1,105 @@
+/* train.c - one DACS training step; see train.h. */
+#include "dacs/train.h"
+
+#include <math.h>
+
+#include "nn/loss.h"
+#include "nn/sgd.h"
+
+int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
+                  dx_err *err)
+{
+    if (dx_model_plan(m, b->n, b->H, b->W, 1, err))
+        return -1;
+    if ((size_t)b->n * m->hs[DX_UNITS] * m->ws[DX_UNITS] < 2)
+        return dx_fail(err, "training needs more than one value per channel "
+                       "at the smallest stage: %d image(s) of %dx%d give 1",
+                       b->n, b->W, b->H);
+    dx_model_forward(m, b->image, DX_BN_TRAIN);
+    dx_model_upsample(m, m->up);
+    size_t Q = (size_t)b->n * b->H * b->W;
+    double denom = (double)Q;
+    if (!weighted) {
+        size_t valid = 0;
+        for (size_t q = 0; q < Q; q++)
+            valid += b->label[q] != DX_IGNORE;
+        denom = (double)valid;
+    }
+    if (denom == 0) {
+        /* nothing to learn from: no loss, no gradient */
+        *loss = 0;
+        return 0;
+    }
+    float scale = (float)(1.0 / denom);
+    double sum = dx_ce_forward_backward(m->up, m->up, b->label,
+                                        weighted ? b->weight : NULL,
+                                        m->arch.classes, Q, scale);
+    *loss = sum / denom;
+    dx_model_backward(m, m->up);
+    return 0;
+}
+
+static int all_finite(const float *x, size_t n, size_t *at)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) {
+            *at = i;
+            return 0;
+        }
+    return 1;
+}
+
+/* The tensor holding flat parameter index i, for messages. */
+static const char *tensor_at(const dx_model *m, size_t i)
+{
+    for (int k = 0; k < m->nt; k++) {
+        const dx_tensor *t = &m->t[k];
+        if (t->grad && i >= (size_t)(t->data - m->param) &&
+            i < (size_t)(t->data - m->param) + t->count)
+            return t->name;
+    }
+    return "?";
+}
+
+int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
+                  const dx_hyper *h, dx_step_result *r, dx_err *err)
+{
+    long t = m->iter;
+    r->iter = t;
+    r->loss_src = r->loss_mix = 0;
+    if (t >= h->iters)
+        return dx_fail(err, "iteration %ld: the checkpoint has done %ld "
+                       "steps, the schedule has --iters %ld", t, t,
+                       h->iters);
+    dx_model_zero_grad(m);
+    if (dx_train_pass(m, src, 0, &r->loss_src, err))
+        return -1;
+    if (mix && dx_train_pass(m, mix, 1, &r->loss_mix, err))
+        return -1;
+    size_t at;
+    if (!isfinite(r->loss_src) || !isfinite(r->loss_mix))
+        return dx_fail(err, "iteration %ld: loss is not finite (source %g, "
+                       "mixed %g); checkpoint not written", t, r->loss_src,
+                       r->loss_mix);
+    if (!all_finite(m->grad, m->nparam, &at))
+        return dx_fail(err, "iteration %ld: gradient of '%s' is not "
+                       "finite; checkpoint not written", t,
+                       tensor_at(m, at));
+    r->lr = dx_poly_lr(h->lr, t, h->iters, h->power);
+    float mom = (float)h->momentum, wd = (float)h->decay;
+    dx_sgd_step(m->param, m->mom, m->grad, m->head_off, (float)r->lr, mom,
+                wd);
+    dx_sgd_step(m->param + m->head_off, m->mom + m->head_off,
+                m->grad + m->head_off, m->nparam - m->head_off,
+                (float)(r->lr * h->head_mult), mom, wd);
+    if (!all_finite(m->param, m->nparam, &at) ||
+        !all_finite(m->mom, m->nparam, &at))
+        return dx_fail(err, "iteration %ld: the update of '%s' is not "
+                       "finite; checkpoint not written", t,
+                       tensor_at(m, at));
+    if (!all_finite(m->stat, m->nstat, &at))
+        return dx_fail(err, "iteration %ld: a batch-norm running statistic "
+                       "is not finite; checkpoint not written", t);
+    m->iter = t + 1;
+    return 0;
+}

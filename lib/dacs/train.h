@@ -1,0 +1,59 @@
+/* train.h - one DACS training step of the student (METHOD.md, steps 7-8).
+ *
+ * Two separate forward passes in train-mode batch-norm (each updates the
+ * running statistics, source first), each followed by its backward pass;
+ * the gradients add up; then one SGD step:
+ *
+ *   L = CE(f(x_s), y_s)               mean over pixels whose label is not 255
+ *     + mean(w_m * CE(f(x_m), y_m))   mean over all pixels; 255 adds 0
+ *
+ * with the logits upsampled bilinearly (align_corners=True) to the label
+ * size first.  A source batch whose labels are all 255 contributes 0.
+ */
+#ifndef DACS_TRAIN_H
+#define DACS_TRAIN_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "nn/model.h"
+
+/* A batch: images (n, H, W, 3), labels (n, H, W) with 0..C-1 or 255,
+ * weights (n, H, W) or NULL. */
+typedef struct dx_batch {
+    const uint8_t *image;
+    const uint8_t *label;
+    const float *weight;
+    int n, H, W;
+} dx_batch;
+
+typedef struct dx_hyper {
+    double lr;        /* lr0 of the poly schedule */
+    long iters;       /* T */
+    double power;     /* 0.9 */
+    double momentum;  /* 0.9 */
+    double decay;     /* weight decay, 5e-4 */
+    double head_mult; /* classifier learning-rate multiplier, 10 */
+} dx_hyper;
+
+typedef struct dx_step_result {
+    double loss_src, loss_mix; /* loss_mix 0 without a mixed batch */
+    double lr;                 /* the body's learning rate of this step */
+    long iter;                 /* index t of the step taken */
+} dx_step_result;
+
+/* One training pass (forward, loss, backward) of batch b; adds the
+ * gradient of its loss term into m->grad and returns the term in *loss.
+ * weighted: the mixed term (mean of w*CE over all pixels); otherwise the
+ * source term (mean of CE over non-ignored pixels). */
+int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
+                  dx_err *err);
+
+/* The whole step on m: zero the gradients, the source pass, the mixed pass
+ * (if mix), then SGD at t = m->iter, and m->iter + 1.  Fails, naming the
+ * iteration, if the loss, a gradient or an updated parameter is not
+ * finite; m is then not fit to be saved. */
+int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
+                  const dx_hyper *h, dx_step_result *r, dx_err *err);
+
+#endif

@@ -1,0 +1,65 @@
+/* dataset.h - the files of a dataset as downloaded: image and label paths.
+ *
+ * A dataset is enumerated once into two parallel lists of paths, sorted by
+ * path (byte order), so that item i is the same file on every machine.
+ * Layouts:
+ *
+ *   cityscapes  ROOT/leftImg8bit/SPLIT/CITY/NAME_leftImg8bit.png
+ *               ROOT/gtFine/SPLIT/CITY/NAME_gtFine_labelIds.png
+ *   gta5        ROOT/images/NAME.png, ROOT/labels/NAME.png
+ *               (8-bit palette PNGs whose indices are Cityscapes ids)
+ *   synthia     ROOT/RGB/NAME.png, ROOT/GT/LABELS/NAME.png
+ *               (RAND_CITYSCAPES; 16-bit, class id in the first channel)
+ *   list        a text file of lines 'IMAGE LABEL' (or 'IMAGE' alone when
+ *               labels are not wanted); '#' starts a comment; relative
+ *               paths are taken from ROOT, or from the list file's folder
+ *               when no ROOT is given.  Paths cannot hold blanks.
+ *
+ * Opening checks that every file exists, so a missing label is reported
+ * before any image is decoded.
+ */
+#ifndef DACS_DATASET_H
+#define DACS_DATASET_H
+
+#include "base/err.h"
+
+enum dx_dataset_kind {
+    DX_DS_CITYSCAPES,
+    DX_DS_GTA5,
+    DX_DS_SYNTHIA,
+    DX_DS_LIST,
+    DX_DS_KINDS
+};
+
+/* "cityscapes", "gta5", "synthia", "list"; NULL past the end. */
+const char *dx_dataset_kind_name(int kind);
+
+typedef struct dx_dataset_spec {
+    int kind;
+    const char *root;  /* dataset root; for list: base of relative paths */
+    const char *split; /* cityscapes only: "train", "val", ... */
+    const char *list;  /* list only: the list file */
+    int labels;        /* enumerate labels too */
+} dx_dataset_spec;
+
+typedef struct dx_dataset {
+    int kind;
+    int n;
+    char **image; /* n full paths */
+    char **label; /* n full paths, or NULL when labels were not wanted */
+    char **key;   /* n names of the items, relative to the root (the label
+                     path when there are labels, else the image path) */
+} dx_dataset;
+
+int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err);
+/* Keep k items evenly spaced over the sorted list: items floor(i*n/k),
+ * i = 0..k-1.  k >= n keeps everything. */
+void dx_dataset_limit(dx_dataset *d, int k);
+void dx_dataset_free(dx_dataset *d);
+
+/* Read the PNG header of every image and label (not the pixels): each
+ * must be a PNG, and a label must have its image's size.  Lets a tool
+ * that streams a whole split fail before writing its first batch. */
+int dx_dataset_check(const dx_dataset *d, dx_err *err);
+
+#endif

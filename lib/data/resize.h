@@ -1,0 +1,44 @@
+/* resize.h - resampling images and label maps.
+ *
+ * Both functions resample a source (sw x sh, c channels, u8, row-major,
+ * interleaved) to a virtual image of vw x vh pixels and write the window
+ * [ox, ox+dw) x [oy, oy+dh) of it to dst (dh x dw x c).  Window pixels
+ * outside the virtual image get the value fill.  So a resize is the window
+ * at (0, 0) of size vw x vh, and a rescale followed by a crop (possibly
+ * reaching past the border: padding) is one call, without building the
+ * rescaled image.
+ *
+ * Pixel centres are at half-integers: virtual pixel x covers source
+ * coordinate (x + 0.5) * sw / vw.
+ *
+ * Images: bilinear, i.e. a triangle filter whose support widens with the
+ * downscale factor (no aliasing when shrinking; plain bilinear when
+ * enlarging).  Source pixels past the border are left out and the weights
+ * renormalised.
+ *
+ * Labels: nearest, source pixel floor((x + 0.5) * sw / vw), computed in
+ * integers.  A label value is never mixed with another.
+ */
+#ifndef DACS_RESIZE_H
+#define DACS_RESIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+/* Fails only when out of memory or on bad sizes. */
+int dx_resample_bilinear(uint8_t *dst, int dw, int dh, const uint8_t *src,
+                         int sw, int sh, int c, int vw, int vh, int ox,
+                         int oy, uint8_t fill, dx_err *err);
+/* Cannot fail on valid sizes (all >= 1). */
+void dx_resample_nearest(uint8_t *dst, int dw, int dh, const uint8_t *src,
+                         int sw, int sh, int c, int vw, int vh, int ox,
+                         int oy, uint8_t fill);
+
+/* Mirror each of rows rows of w pixels of pixel_bytes bytes (at most 16)
+ * left-right, in place: a horizontal flip of (N,H,W,...) data with
+ * rows = N*H, for images, labels, weights and masks alike. */
+void dx_flip_rows(void *data, size_t rows, size_t w, size_t pixel_bytes);
+
+#endif

@@ -1,0 +1,227 @@
+/* npy.c - the .npy header: a magic, a version, and a Python dict literal. */
+#include "io/npy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/atomic.h"
+
+static const char *const DESCR[DX_DTYPE_END] = {
+    [DX_U8] = "|u1", [DX_U16] = "<u2", [DX_I32] = "<i4", [DX_F32] = "<f4"};
+
+/* Find 'key': in the dict text and return a pointer just after the colon
+ * and any spaces. */
+static const char *dict_value(const char *d, const char *key)
+{
+    char pat[32];
+    snprintf(pat, sizeof pat, "'%s'", key);
+    const char *p = strstr(d, pat);
+    if (!p)
+        return NULL;
+    p += strlen(pat);
+    while (*p == ' ')
+        p++;
+    if (*p != ':')
+        return NULL;
+    p++;
+    while (*p == ' ')
+        p++;
+    return p;
+}
+
+int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
+                 int64_t *dims, size_t *datapos, dx_err *err)
+{
+    if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
+        return dx_fail(err, "not a .npy file (bad magic)");
+    int major = buf[6];
+    size_t hlen, start;
+    if (major == 1) {
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
+        start = 10;
+    } else if (major == 2 || major == 3) {
+        if (len < 12)
+            return dx_fail(err, "truncated .npy header");
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 |
+               (size_t)buf[11] << 24;
+        start = 12;
+    } else {
+        return dx_fail(err, ".npy format version %d.%d, expected 1.0 or 2.0",
+                       major, buf[7]);
+    }
+    if (hlen > 65536 || start + hlen > len)
+        return dx_fail(err, "truncated .npy header (%zu bytes declared)", hlen);
+    char *d = malloc(hlen + 1);
+    if (!d)
+        return dx_fail(err, "out of memory");
+    memcpy(d, buf + start, hlen);
+    d[hlen] = 0;
+    if (strlen(d) != hlen) {
+        free(d);
+        return dx_fail(err, ".npy header holds a NUL byte");
+    }
+    int rc = -1;
+    const char *v = dict_value(d, "descr");
+    *dtype = 0;
+    /* v[0] is checked first: v may point at the terminating NUL */
+    for (int t = 1; v && v[0] == '\'' && t < DX_DTYPE_END; t++)
+        if (strncmp(v + 1, DESCR[t], 3) == 0 && v[4] == '\'')
+            *dtype = t;
+    /* '<u1' is also a valid spelling of bytes */
+    if (v && strncmp(v, "'<u1'", 5) == 0)
+        *dtype = DX_U8;
+    if (!*dtype) {
+        int n = 0;
+        if (v && v[0] == '\'')
+            while (n < 16 && v[n + 1] && v[n + 1] != '\'')
+                n++;
+        dx_fail(err, ".npy dtype '%.*s' is not supported (expected '|u1', "
+                "'<u2', '<i4' or '<f4')", n, v ? v + 1 : "");
+        goto out;
+    }
+    v = dict_value(d, "fortran_order");
+    if (!v || strncmp(v, "False", 5) != 0) {
+        dx_fail(err, ".npy array is not in C order (fortran_order must be "
+                "False)");
+        goto out;
+    }
+    v = dict_value(d, "shape");
+    if (!v || *v != '(') {
+        dx_fail(err, ".npy header has no shape tuple");
+        goto out;
+    }
+    v++;
+    *rank = 0;
+    for (;;) {
+        while (*v == ' ')
+            v++;
+        if (*v == ')')
+            break;
+        if (*rank == TNS_MAX_RANK) {
+            dx_fail(err, ".npy array has rank above %d", TNS_MAX_RANK);
+            goto out;
+        }
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (end == v || errno || x < 0) {
+            dx_fail(err, ".npy shape is malformed");
+            goto out;
+        }
+        dims[(*rank)++] = x;
+        v = end;
+        while (*v == ' ')
+            v++;
+        if (*v == ',')
+            v++;
+        else if (*v != ')') {
+            dx_fail(err, ".npy shape is malformed");
+            goto out;
+        }
+    }
+    *datapos = start + hlen;
+    rc = 0;
+out:
+    free(d);
+    return rc;
+}
+
+int dx_npy_read(const char *path, const char *name, tns_frame *f,
+                dx_err *err)
+{
+    memset(f, 0, sizeof *f);
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return dx_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return dx_fail(err, "%s: not a regular file", path);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return dx_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    unsigned char head[12];
+    size_t got = fread(head, 1, sizeof head, fp);
+    size_t hlen = 0;
+    if (got >= 10 && memcmp(head, "\x93NUMPY", 6) == 0) {
+        hlen = head[6] == 1 ? 10 + ((size_t)head[8] | (size_t)head[9] << 8)
+                            : 12 + ((size_t)head[8] | (size_t)head[9] << 8 |
+                                    (size_t)head[10] << 16 |
+                                    (size_t)head[11] << 24);
+    }
+    if (hlen == 0 || hlen > 65536 + 12) {
+        fclose(fp);
+        return dx_fail(err, "%s: not a .npy file (bad magic or header)",
+                       path);
+    }
+    unsigned char *buf = malloc(hlen);
+    if (!buf) {
+        fclose(fp);
+        return dx_fail(err, "%s: out of memory", path);
+    }
+    rewind(fp);
+    got = fread(buf, 1, hlen, fp);
+    int dtype, rank;
+    int64_t dims[TNS_MAX_RANK];
+    size_t datapos;
+    if (dx_npy_parse(buf, got, &dtype, &rank, dims, &datapos, err)) {
+        free(buf);
+        fclose(fp);
+        return dx_wrap(err, "%s: ", path);
+    }
+    free(buf);
+    if (tns_frame_alloc(f, name, dtype, rank, dims, err)) {
+        fclose(fp);
+        return dx_wrap(err, "%s: ", path);
+    }
+    if (fseek(fp, (long)datapos, SEEK_SET) != 0 ||
+        fread(f->data, 1, f->nbytes, fp) != f->nbytes) {
+        size_t want = f->nbytes;
+        fclose(fp);
+        tns_frame_free(f);
+        return dx_fail(err, "%s: truncated .npy data (expected %zu bytes)",
+                       path, want);
+    }
+    int extra = fgetc(fp) != EOF;
+    fclose(fp);
+    if (extra) {
+        tns_frame_free(f);
+        return dx_fail(err, "%s: trailing bytes after the .npy data", path);
+    }
+    return 0;
+}
+
+int dx_npy_write(const char *path, const tns_frame *f, dx_err *err)
+{
+    char dict[512];
+    int n = snprintf(dict, sizeof dict,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                     DESCR[f->dtype]);
+    for (int i = 0; i < f->rank; i++) /* as NumPy: (5,) and (2, 3) */
+        n += snprintf(dict + n, sizeof dict - n, "%lld%s",
+                      (long long)f->dims[i],
+                      f->rank == 1 ? "," : i + 1 < f->rank ? ", " : "");
+    n += snprintf(dict + n, sizeof dict - n, "), }");
+    /* pad with spaces so that the data starts on a 64-byte boundary */
+    size_t total = 10 + (size_t)n + 1;
+    size_t pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)n + pad + 1;
+    unsigned char head[10 + 512 + 64];
+    memcpy(head, "\x93NUMPY\x01\x00", 8);
+    head[8] = hlen & 0xff;
+    head[9] = (hlen >> 8) & 0xff;
+    memcpy(head + 10, dict, (size_t)n);
+    memset(head + 10 + n, ' ', pad);
+    head[10 + hlen - 1] = '\n';
+    dx_atomic a;
+    if (dx_atomic_open(&a, path, err))
+        return -1;
+    if (fwrite(head, 1, 10 + hlen, a.fp) != 10 + hlen ||
+        (f->nbytes && fwrite(f->data, 1, f->nbytes, a.fp) != f->nbytes)) {
+        int e = errno;
+        dx_atomic_abort(&a);
+        return dx_fail(err, "%s: write failed: %s", path, strerror(e));
+    }
+    return dx_atomic_commit(&a, err);
+}

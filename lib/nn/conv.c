@@ -1,0 +1,311 @@
+/* conv.c - convolution as im2col + OpenBLAS sgemm; see conv.h. */
+#include "nn/conv.h"
+
+#include <cblas.h>
+#include <string.h>
+
+#include "base/par.h"
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3") /* vectorise the copies at any -O */
+#endif
+
+int dx_conv_out(const dx_conv *c, int in)
+{
+    long span = (long)c->dil * (c->k - 1) + 1;
+    long room = (long)in + 2L * c->pad - span;
+    return room < 0 ? 0 : (int)(room / c->stride + 1);
+}
+
+/* Output rows (of all images) per chunk: r = img*Ho + ho.  At least
+ * MIN_CHUNKS chunks when there are that many rows, so that threads can
+ * share even a small layer. */
+enum { MIN_CHUNKS = 8 };
+
+static int chunk_rows(const dx_conv *c, int n, int ho, int wo)
+{
+    size_t kk = (size_t)c->cin * c->k * c->k;
+    size_t rows = DX_CONV_CHUNK / (kk * (size_t)wo);
+    size_t total = (size_t)n * ho;
+    size_t share = (total + MIN_CHUNKS - 1) / MIN_CHUNKS;
+    if (rows > share)
+        rows = share;
+    if (rows < 1)
+        rows = 1;
+    return (int)(rows < total ? rows : total);
+}
+
+/* Input-channel groups of the backward pass: a function of cin only. */
+static int channel_groups(const dx_conv *c)
+{
+    int g = c->cin / 16;
+    return g < 1 ? 1 : g > 4 ? 4 : g;
+}
+
+/* Valid output columns [lo, hi) for kernel column offset `off`: those
+ * with 0 <= wo*stride - pad + off < w. */
+static void valid_span(int off, int stride, int pad, int w, int wo, int *lo,
+                       int *hi)
+{
+    int a = pad - off; /* need wo*stride >= a */
+    int l = a <= 0 ? 0 : (a + stride - 1) / stride;
+    int b = w + pad - off; /* need wo*stride < b */
+    int h = b <= 0 ? 0 : (b - 1) / stride + 1;
+    if (h > wo)
+        h = wo;
+    if (l > h)
+        l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* col (Kt, (r1-r0)*wo), Kt = (c1-c0)*k*k, from input channels [c0, c1) of
+ * x (Cin, n, h, w), for output rows [r0, r1) (r = image*ho + row). */
+static void im2col(float *col, const float *x, const dx_conv *c, int n,
+                   int h, int w, int ho, int wo, int r0, int r1, int c0,
+                   int c1)
+{
+    size_t ncols = (size_t)(r1 - r0) * wo;
+    size_t plane = (size_t)h * w;
+    int s = c->stride;
+    for (int ci = c0; ci < c1; ci++)
+        for (int kh = 0; kh < c->k; kh++)
+            for (int kw = 0; kw < c->k; kw++) {
+                float *row = col + (((size_t)(ci - c0) * c->k + kh) * c->k +
+                                    kw) * ncols;
+                int off = kw * c->dil, lo, hi;
+                valid_span(off, s, c->pad, w, wo, &lo, &hi);
+                for (int r = r0; r < r1; r++) {
+                    int img = r / ho, oh = r % ho;
+                    int ih = oh * s - c->pad + kh * c->dil;
+                    float *d = row + (size_t)(r - r0) * wo;
+                    if (ih < 0 || ih >= h || lo >= hi) {
+                        memset(d, 0, sizeof *d * wo);
+                        continue;
+                    }
+                    /* input column of output o: o*s + sh (>= 0 in span) */
+                    const float *src = x + ((size_t)ci * n + img) * plane +
+                                       (size_t)ih * w;
+                    int sh = off - c->pad;
+                    memset(d, 0, sizeof *d * lo);
+                    if (s == 1) {
+                        memcpy(d + lo, src + lo + sh, sizeof *d * (hi - lo));
+                    } else if (s == 2) { /* a constant stride vectorises */
+                        const float *s2 = src + sh;
+                        for (int o = lo; o < hi; o++)
+                            d[o] = s2[2 * o];
+                    } else {
+                        for (int o = lo; o < hi; o++)
+                            d[o] = src[o * s + sh];
+                    }
+                    memset(d + hi, 0, sizeof *d * (wo - hi));
+                }
+            }
+}
+
+/* dx (input channels [c0, c1) of (Cin, n, h, w)) += the scatter of dcol
+ * (Kt, (r1-r0)*wo): the adjoint of im2col. */
+static void col2im(float *dx, const float *dcol, const dx_conv *c, int n,
+                   int h, int w, int ho, int wo, int r0, int r1, int c0,
+                   int c1)
+{
+    size_t ncols = (size_t)(r1 - r0) * wo;
+    size_t plane = (size_t)h * w;
+    int s = c->stride;
+    for (int ci = c0; ci < c1; ci++)
+        for (int kh = 0; kh < c->k; kh++)
+            for (int kw = 0; kw < c->k; kw++) {
+                const float *row = dcol + (((size_t)(ci - c0) * c->k + kh) *
+                                               c->k + kw) * ncols;
+                int off = kw * c->dil, lo, hi;
+                valid_span(off, s, c->pad, w, wo, &lo, &hi);
+                if (lo >= hi)
+                    continue;
+                for (int r = r0; r < r1; r++) {
+                    int img = r / ho, oh = r % ho;
+                    int ih = oh * s - c->pad + kh * c->dil;
+                    if (ih < 0 || ih >= h)
+                        continue;
+                    const float *g = row + (size_t)(r - r0) * wo;
+                    float *d = dx + ((size_t)ci * n + img) * plane +
+                               (size_t)ih * w;
+                    int sh = off - c->pad;
+                    if (s == 1) {
+                        float *ds = d + lo + sh;
+                        const float *gs = g + lo;
+                        for (int o = 0; o < hi - lo; o++)
+                            ds[o] += gs[o];
+                    } else if (s == 2) {
+                        float *d2 = d + sh;
+                        for (int o = lo; o < hi; o++)
+                            d2[2 * o] += g[o];
+                    } else {
+                        for (int o = lo; o < hi; o++)
+                            d[o * s + sh] += g[o];
+                    }
+                }
+            }
+}
+
+/* db[o] += sum of dy[o] over P, for channels [o0, o1). */
+typedef struct bias_job {
+    float *db;
+    const float *dy;
+    size_t P;
+} bias_job;
+
+static void bias_part(void *arg, long o0, long o1)
+{
+    const bias_job *j = arg;
+    for (long o = o0; o < o1; o++) {
+        const float *g = j->dy + (size_t)o * j->P;
+        double s = 0;
+        size_t i = 0;
+        /* blocks of 512 in 16 float lanes, each block total in double */
+        for (; i + 512 <= j->P; i += 512) {
+            float acc[16] = {0};
+            for (size_t b = 0; b < 512; b += 16)
+                for (int l = 0; l < 16; l++)
+                    acc[l] += g[i + b + l];
+            for (int l = 0; l < 16; l++)
+                s += acc[l];
+        }
+        for (; i < j->P; i++)
+            s += g[i];
+        j->db[o] += (float)s;
+    }
+}
+
+/* Work is split among the threads so that no two write the same value:
+ * the forward pass by chunks of output rows (each thread its own columns
+ * of y), the backward pass by groups of input channels (each thread its
+ * own columns of dw and its own channels of dx).  Each thread has its own
+ * slice of ws and calls a single-threaded sgemm.  The chunks and groups
+ * depend on the shapes only, so every product is the same call whatever
+ * the number of threads, and so are the results, bit for bit. */
+typedef struct conv_job {
+    float *y, *dx, *dw, *ws;
+    const float *x, *wt, *bias, *dy;
+    const dx_conv *c;
+    int n, h, w, ho, wo, step, threads, accumulate;
+} conv_job;
+
+static size_t slice_floats(const conv_job *j)
+{
+    return 2 * (size_t)j->c->cin * j->c->k * j->c->k * j->step * j->wo;
+}
+
+static void forward_part(void *arg, long t0, long t1)
+{
+    const conv_job *j = arg;
+    const dx_conv *c = j->c;
+    int kk = c->cin * c->k * c->k, R = j->n * j->ho, wo = j->wo;
+    size_t P = (size_t)R * wo;
+    long chunks = (R + j->step - 1) / j->step;
+    for (long t = t0; t < t1; t++) {
+        float *col = j->ws + (size_t)t * slice_floats(j);
+        long a = chunks * t / j->threads, b = chunks * (t + 1) / j->threads;
+        for (long q = a; q < b; q++) {
+            int r0 = (int)(q * j->step);
+            int r1 = r0 + j->step < R ? r0 + j->step : R;
+            int cols = (r1 - r0) * wo;
+            float *yc = j->y + (size_t)r0 * wo;
+            im2col(col, j->x, c, j->n, j->h, j->w, j->ho, wo, r0, r1, 0,
+                   c->cin);
+            if (j->bias)
+                for (int o = 0; o < c->cout; o++) {
+                    float *yo = yc + (size_t)o * P, bo = j->bias[o];
+                    if (j->accumulate)
+                        for (int i = 0; i < cols; i++)
+                            yo[i] += bo;
+                    else
+                        for (int i = 0; i < cols; i++)
+                            yo[i] = bo;
+                }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout,
+                        cols, kk, 1.0f, j->wt, kk, col, cols,
+                        j->bias || j->accumulate ? 1.0f : 0.0f, yc, (int)P);
+        }
+    }
+}
+
+static void backward_part(void *arg, long t0, long t1)
+{
+    const conv_job *j = arg;
+    const dx_conv *c = j->c;
+    int kk = c->cin * c->k * c->k, k2 = c->k * c->k;
+    int R = j->n * j->ho, wo = j->wo;
+    size_t P = (size_t)R * wo;
+    long groups = channel_groups(c);
+    for (long t = t0; t < t1; t++) {
+      float *col = j->ws + (size_t)t * slice_floats(j);
+      float *dcol = col + slice_floats(j) / 2;
+      long ga = groups * t / j->threads, gb = groups * (t + 1) / j->threads;
+      for (long g = ga; g < gb; g++) {
+        int c0 = (int)(c->cin * g / groups);
+        int c1 = (int)(c->cin * (g + 1) / groups);
+        int kt = (c1 - c0) * k2, k0 = c0 * k2;
+        for (int r0 = 0; r0 < R; r0 += j->step) {
+            int r1 = r0 + j->step < R ? r0 + j->step : R;
+            int cols = (r1 - r0) * wo;
+            const float *dyc = j->dy + (size_t)r0 * wo;
+            im2col(col, j->x, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0,
+                   c1);
+            /* dw[:, k0:k0+kt] += dy_chunk (Cout, cols) * col^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, kt,
+                        cols, 1.0f, dyc, (int)P, col, cols, 1.0f,
+                        j->dw + k0, kk);
+            if (!j->dx)
+                continue;
+            /* dcol (kt, cols) = wt[:, k0:k0+kt]^T * dy_chunk */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kt, cols,
+                        c->cout, 1.0f, j->wt + k0, kk, dyc, (int)P, 0.0f,
+                        dcol, cols);
+            col2im(j->dx, dcol, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0,
+                   c1);
+        }
+      }
+    }
+}
+
+static conv_job job(const dx_conv *c, int n, int h, int w)
+{
+    conv_job j = {0};
+    j.c = c;
+    j.n = n, j.h = h, j.w = w;
+    j.ho = dx_conv_out(c, h), j.wo = dx_conv_out(c, w);
+    j.step = chunk_rows(c, n, j.ho, j.wo);
+    j.threads = dx_par_threads();
+    return j;
+}
+
+size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w)
+{
+    conv_job j = job(c, n, h, w);
+    if (j.ho < 1 || j.wo < 1)
+        return 0;
+    return (size_t)j.threads * slice_floats(&j);
+}
+
+void dx_conv_forward(float *y, const float *x, const float *wt,
+                     const float *bias, const dx_conv *c, int n, int h,
+                     int w, int accumulate, float *ws)
+{
+    conv_job j = job(c, n, h, w);
+    j.y = y, j.x = x, j.wt = wt, j.bias = bias, j.ws = ws;
+    j.accumulate = accumulate;
+    dx_par_for(j.threads, forward_part, &j);
+}
+
+void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
+                      const float *x, const float *wt, const dx_conv *c,
+                      int n, int h, int w, float *ws)
+{
+    conv_job j = job(c, n, h, w);
+    j.dx = dx, j.dw = dw, j.dy = dy, j.x = x, j.wt = wt, j.ws = ws;
+    if (db) {
+        bias_job bj = {db, dy, (size_t)n * j.ho * j.wo};
+        dx_par_for(c->cout, bias_part, &bj);
+    }
+    dx_par_for(j.threads, backward_part, &j);
+}
