@@ -50,6 +50,7 @@ int dx_build_deeplab_mini(dx_net *net, const dx_arch *a)
     x = unit(net, x, "s3.down.conv", "s3.down.bn", 4 * w, 2, 1, -1);
     x = residual(net, x, "s3.res0", 4 * w, 2);
     x = residual(net, x, "s3.res1", 4 * w, 4);
+    /* four convolutions, not one product: the same bytes as ever */
     return dx_net_aspp(net, x, "head", "head.%d", a->classes, head_dil, 4,
-                       4);
+                       4, 0);
 }

@@ -88,5 +88,5 @@ int dx_build_deeplabv2(dx_net *net, const dx_arch *a)
             x = block(net, a, x, L, b, planes, b ? 1 : stride, dil);
     }
     return dx_net_aspp(net, x, "layer5", "layer5.conv2d_list.%d",
-                       a->classes, head_dil, 4, a->heads);
+                       a->classes, head_dil, 4, a->heads, 1);
 }

@@ -198,6 +198,15 @@ typedef struct layout {
     size_t total; /* floats */
 } layout;
 
+/* The fused form of an ASPP layer. */
+static dx_aspp aspp_of(const dx_layer *l)
+{
+    dx_aspp a = {l->branch[0].cin, l->branch[0].cout, l->run, {0}};
+    for (int b = 0; b < l->run; b++)
+        a.dil[b] = l->branch[b].dil;
+    return a;
+}
+
 /* Does the backward pass read value o, written by layer i?  A conv or an
  * ASPP reads its input (for the weight gradient), a BN its input (which
  * it overwrote with xhat) and, when it has a ReLU, its output (the mask);
@@ -306,7 +315,13 @@ static int lay_out(const dx_model *m, int n, int H, int W, int train,
     for (int i = 0; i < NL; i++) {
         const dx_layer *l = &net->layer[i];
         int nconv = l->kind == DX_LAYER_CONV ? 1
-                    : l->kind == DX_LAYER_ASPP ? l->run : 0;
+                    : l->kind == DX_LAYER_ASPP && !l->fused ? l->run : 0;
+        if (l->kind == DX_LAYER_ASPP && l->fused) {
+            dx_aspp as = aspp_of(l);
+            size_t s = dx_aspp_ws_floats(&as, n, h[l->in], w[l->in]);
+            if (s > L->scratch)
+                L->scratch = s;
+        }
         for (int b = 0; b < nconv; b++) {
             const dx_conv *c = l->kind == DX_LAYER_CONV ? &l->conv
                                                         : &l->branch[b];
@@ -514,6 +529,26 @@ static void bn_forward(dx_model *m, const dx_layer *l, int mode)
                   t[1].data, use_mean, invstd, l->relu, C, P);
 }
 
+static void aspp_forward(dx_model *m, const dx_layer *l, int n, int h,
+                         int w)
+{
+    const float *wt[DX_ASPP_MAX], *bias[DX_ASPP_MAX];
+    for (int b = 0; b < l->run; b++) {
+        const dx_tensor *t = &m->t[l->branch_weight[b]];
+        wt[b] = t[0].data;
+        bias[b] = t[1].data;
+        if (!l->fused)
+            dx_conv_forward(m->value[l->out], m->value[l->in], wt[b],
+                            bias[b], &l->branch[b], n, h, w, b > 0,
+                            m->conv_scratch);
+    }
+    if (l->fused) {
+        dx_aspp as = aspp_of(l);
+        dx_aspp_forward(m->value[l->out], m->value[l->in], wt, bias, &as, n,
+                        h, w, m->conv_scratch);
+    }
+}
+
 void dx_model_forward(dx_model *m, const uint8_t *img, int mode)
 {
     int n = m->n;
@@ -540,12 +575,7 @@ void dx_model_forward(dx_model *m, const uint8_t *img, int mode)
                                n, h, w);
             break;
         case DX_LAYER_ASPP:
-            for (int b = 0; b < l->run; b++) {
-                const dx_tensor *t = &m->t[l->branch_weight[b]];
-                dx_conv_forward(m->value[l->out], m->value[in], t[0].data,
-                                t[1].data, &l->branch[b], n, h, w, b > 0,
-                                m->conv_scratch);
-            }
+            aspp_forward(m, l, n, h, w);
             break;
         }
     }
@@ -663,6 +693,27 @@ static void bn_backward(dx_model *m, const dx_layer *l)
     m->grad_of[o] = NULL;
 }
 
+static void aspp_backward(dx_model *m, const dx_layer *l, int n, int h,
+                          int w)
+{
+    float *dx = grad_zeroed(m, l->in), *dw[DX_ASPP_MAX], *db[DX_ASPP_MAX];
+    const float *wt[DX_ASPP_MAX];
+    for (int b = 0; b < l->run; b++) {
+        const dx_tensor *t = &m->t[l->branch_weight[b]];
+        wt[b] = t[0].data;
+        dw[b] = t[0].grad;
+        db[b] = t[1].grad;
+        if (!l->fused)
+            dx_conv_backward(dx, dw[b], db[b], m->dlogits, m->value[l->in],
+                             wt[b], &l->branch[b], n, h, w, m->conv_scratch);
+    }
+    if (l->fused) {
+        dx_aspp as = aspp_of(l);
+        dx_aspp_backward(dx, dw, db, m->dlogits, m->value[l->in], wt, &as, n,
+                         h, w, m->conv_scratch);
+    }
+}
+
 void dx_model_backward(dx_model *m, const float *dup)
 {
     int n = m->n;
@@ -677,16 +728,9 @@ void dx_model_backward(dx_model *m, const float *dup)
         const dx_layer *l = &m->net.layer[i];
         int in = l->in, h = m->side_h[in], w = m->side_w[in];
         switch (l->kind) {
-        case DX_LAYER_ASPP: {
-            float *dx = grad_zeroed(m, in);
-            for (int b = 0; b < l->run; b++) {
-                const dx_tensor *t = &m->t[l->branch_weight[b]];
-                dx_conv_backward(dx, t[0].grad, t[1].grad, m->dlogits,
-                                 m->value[in], t[0].data, &l->branch[b], n,
-                                 h, w, m->conv_scratch);
-            }
+        case DX_LAYER_ASPP:
+            aspp_backward(m, l, n, h, w);
             break;
-        }
         case DX_LAYER_BN:
             bn_backward(m, l);
             break;

@@ -158,7 +158,8 @@ int dx_net_maxpool(dx_net *net, int in, const char *name, int k, int stride,
 }
 
 int dx_net_aspp(dx_net *net, int in, const char *name, const char *pattern,
-                int classes, const int *dil, int branches, int run)
+                int classes, const int *dil, int branches, int run,
+                int fused)
 {
     if (net->failed)
         return 0;
@@ -181,6 +182,7 @@ int dx_net_aspp(dx_net *net, int in, const char *name, const char *pattern,
         return 0;
     l->branches = branches;
     l->run = run;
+    l->fused = fused;
     for (int b = 0; b < branches; b++) {
         l->branch[b] = (dx_conv){cin, classes, 3, 1, dil[b], dil[b]};
         l->branch_weight[b] = w[b];

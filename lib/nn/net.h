@@ -20,6 +20,7 @@
 
 #include "base/err.h"
 #include "nn/arch.h"
+#include "nn/aspp.h"
 #include "nn/conv.h"
 #include "nn/pool.h"
 
@@ -55,8 +56,6 @@ enum dx_layer_kind {
                          (DeepLab's classifier) */
     DX_LAYER_END
 };
-#define DX_ASPP_MAX 4
-
 typedef struct dx_layer {
     int kind;
     char name[48]; /* the module, "layer1.0.conv1"; for messages */
@@ -75,8 +74,9 @@ typedef struct dx_layer {
     dx_pool pool;
     /* DX_LAYER_ASPP: branch k is conv branch[k] with the tensors weight
      * branch_weight[k] and bias branch_weight[k] + 1; the first `run` of
-     * the `branches` stored are summed */
-    int branches, run;
+     * the `branches` stored are summed, by one product (aspp.h) when
+     * fused, else each by its own convolution */
+    int branches, run, fused;
     dx_conv branch[DX_ASPP_MAX];
     int branch_weight[DX_ASPP_MAX];
 } dx_layer;
@@ -133,9 +133,11 @@ int dx_net_maxpool(dx_net *net, int in, const char *name, int k, int stride,
                    int pad, int ceil);
 /* DeepLab's classifier: `branches` 3x3 convolutions with bias, cin ->
  * classes, dilation and padding dil[b], tensors named printf(pattern, b)
- * + ".weight" / ".bias" (marked head); the first `run` are summed. */
+ * + ".weight" / ".bias" (marked head); the first `run` are summed, as one
+ * product if fused (aspp.h). */
 int dx_net_aspp(dx_net *net, int in, const char *name, const char *pattern,
-                int classes, const int *dil, int branches, int run);
+                int classes, const int *dil, int branches, int run,
+                int fused);
 
 /* The network files. */
 int dx_build_deeplab_mini(dx_net *net, const dx_arch *a);
