@@ -193,3 +193,30 @@ count() {
     [[ $stderr == *"more than one value per channel"*"1 image(s) of 4x4 give 1"* ]]
     cmp m.tns keep.tns
 }
+
+@test "deeplabv2: dacs-train starts and resumes a run of it" {
+    synth-city --quiet --size 96x48 --source 4 --train 4 --val 2 --seed 3 data
+    train=$DACS_TOP/pipelines/dacs-train
+    "$train" --source data/source --target data/target --iters 2 \
+        --crop 48x32 --net deeplabv2 --depth 18 --style pytorch --width 2 \
+        --classes 19 --lr 0.005 --threads 1 run 2>err
+    run tns get -i run/student.tns meta.arch
+    assert_output --partial "depth=18"
+    assert_output --partial "style=pytorch"
+    assert_output --partial "width=2"
+    [ "$(tns get -i run/teacher.tns meta.iter | od -An -t d4 | tr -d ' ')" -eq 2 ]
+    grep -q '^net=deeplabv2$' run/config
+    # the same settings resume; another network is refused
+    "$train" --source data/source --target data/target --iters 3 \
+        --crop 48x32 --net deeplabv2 --depth 18 --style pytorch --width 2 \
+        --lr 0.005 --threads 1 run 2>err && false
+    grep -q "iters=2 but this command has iters=3" err
+    run_split "$train" --source data/source --target data/target \
+        --depth 50 run2
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"--depth and --style are options of --net deeplabv2"* ]]
+    run_split "$train" --source data/source --target data/target \
+        --net deeplabv2 --depth 42 run2
+    [ "$status" -ne 0 ]
+    [[ $stderr == *"--depth: expected 18, 34, 50, 101 or 152, got '42'"* ]]
+}
