@@ -215,53 +215,48 @@ static int parse_int(const char *v, int lo, int hi, int *out)
     return 0;
 }
 
+/* The next of k comma-separated fields of a value (the last one ends the
+ * value) into buf; returns where the field after it starts, or NULL if
+ * the field is empty, too long or wrongly ended. */
+static const char *next_field(const char *p, char *buf, size_t cap,
+                              int last)
+{
+    size_t n = strcspn(p, ",");
+    if (n == 0 || n >= cap)
+        return NULL;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    p += n;
+    if (last)
+        return *p ? NULL : p;
+    return *p == ',' ? p + 1 : NULL;
+}
+
 /* Four comma-separated integers in [lo, hi]. */
 static int parse_blocks(const char *v, int lo, int hi, int out[4])
 {
-    const char *p = v;
-    for (int i = 0; i < 4; i++) {
-        char num[16];
-        size_t n = strcspn(p, ",");
-        if (n == 0 || n >= sizeof num)
+    char num[16];
+    for (int i = 0; i < 4; i++)
+        if (!(v = next_field(v, num, sizeof num, i == 3)) ||
+            parse_int(num, lo, hi, &out[i]))
             return -1;
-        memcpy(num, p, n);
-        num[n] = 0;
-        if (parse_int(num, lo, hi, &out[i]))
-            return -1;
-        p += n;
-        if (i < 3) {
-            if (*p != ',')
-                return -1;
-            p++;
-        }
-    }
-    return *p ? -1 : 0;
+    return 0;
 }
 
 /* Three comma-separated finite numbers that stay finite as floats. */
 static int parse_triple(const char *v, float out[3])
 {
-    const char *p = v;
+    char num[MAXVAL + 1];
     for (int i = 0; i < 3; i++) {
-        char num[MAXVAL + 1];
-        size_t n = strcspn(p, ",");
-        if (n == 0 || n > MAXVAL)
-            return -1;
-        memcpy(num, p, n);
-        num[n] = 0;
         char *end;
+        if (!(v = next_field(v, num, sizeof num, i == 2)))
+            return -1;
         double d = strtod(num, &end);
         if (*end || !isfinite(d) || !isfinite((float)d))
             return -1;
         out[i] = (float)d;
-        p += n;
-        if (i < 2) {
-            if (*p != ',')
-                return -1;
-            p++;
-        }
     }
-    return *p ? -1 : 0;
+    return 0;
 }
 
 /* One value into a; 0, or -1 if it is bad. */

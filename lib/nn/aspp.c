@@ -83,17 +83,25 @@ static void scatter_part(void *arg, long o0, long o1)
             }
 }
 
-/* The rows [lo, hi) and columns [clo, chi) of an h x w plane whose
- * neighbour at (dr, dc) is inside the plane. */
-static void inside(int dr, int dc, int h, int w, int *lo, int *hi, int *clo,
-                   int *chi)
+/* Tap t = kh*3 + kw of branch b: its offset (dr, dc), and the rows
+ * [lo, hi) and columns [clo, chi) of an h x w plane whose neighbour at
+ * that offset is inside the plane (none if the tap never falls inside). */
+typedef struct tap {
+    int dr, dc, lo, hi, clo, chi;
+} tap;
+
+static tap tap_of(const dx_aspp *a, int b, int t, int h, int w)
 {
-    *lo = dr < 0 ? -dr : 0;
-    *hi = dr > 0 ? h - dr : h;
-    *clo = dc < 0 ? -dc : 0;
-    *chi = dc > 0 ? w - dc : w;
-    if (*hi < *lo || *chi < *clo) /* the tap never falls inside */
-        *hi = *lo = *chi = *clo = 0;
+    tap p;
+    p.dr = (t / 3 - 1) * a->dil[b];
+    p.dc = (t % 3 - 1) * a->dil[b];
+    p.lo = p.dr < 0 ? -p.dr : 0;
+    p.hi = p.dr > 0 ? h - p.dr : h;
+    p.clo = p.dc < 0 ? -p.dc : 0;
+    p.chi = p.dc > 0 ? w - p.dc : w;
+    if (p.hi < p.lo || p.chi < p.clo)
+        p.hi = p.lo = p.chi = p.clo = 0;
+    return p;
 }
 
 /* y planes q = o*n + i: the biases, then every tap's plane of Z at its
@@ -114,15 +122,13 @@ static void shift_add_part(void *arg, long q0, long q1)
             y[k] = bias;
         for (int b = 0; b < a->nb; b++)
             for (int t = 0; t < 9; t++) {
-                int dr = (t / 3 - 1) * a->dil[b], dc = (t % 3 - 1) * a->dil[b];
-                int lo, hi, clo, chi;
-                inside(dr, dc, h, w, &lo, &hi, &clo, &chi);
+                tap p = tap_of(a, b, t, h, w);
                 const float *z = j->z + ((size_t)(b * 9 + t) * C + o) * P +
                                  (size_t)i * hw;
-                for (int r = lo; r < hi; r++) {
+                for (int r = p.lo; r < p.hi; r++) {
                     float *yr = y + (size_t)r * w;
-                    const float *zr = z + (size_t)(r + dr) * w + dc;
-                    for (int c = clo; c < chi; c++)
+                    const float *zr = z + (size_t)(r + p.dr) * w + p.dc;
+                    for (int c = p.clo; c < p.chi; c++)
                         yr[c] += zr[c];
                 }
             }
@@ -154,16 +160,13 @@ static void unshift_part(void *arg, long q0, long q1)
     for (long q = q0; q < q1; q++) {
         long row = q / j->n;
         int i = (int)(q % j->n), o = (int)(row % C), t = (int)(row / C % 9);
-        int b = (int)(row / C / 9);
-        int dr = (t / 3 - 1) * a->dil[b], dc = (t % 3 - 1) * a->dil[b];
+        tap p = tap_of(a, (int)(row / C / 9), t, h, w);
         float *z = j->z + (size_t)row * P + (size_t)i * hw;
         const float *dy = j->dy + (size_t)o * P + (size_t)i * hw;
         memset(z, 0, sizeof *z * hw);
-        int lo, hi, clo, chi;
-        inside(dr, dc, h, w, &lo, &hi, &clo, &chi);
-        for (int r = lo; r < hi; r++)
-            memcpy(z + (size_t)(r + dr) * w + dc + clo,
-                   dy + (size_t)r * w + clo, sizeof *z * (chi - clo));
+        for (int r = p.lo; r < p.hi; r++)
+            memcpy(z + (size_t)(r + p.dr) * w + p.dc + p.clo,
+                   dy + (size_t)r * w + p.clo, sizeof *z * (p.chi - p.clo));
     }
 }
 

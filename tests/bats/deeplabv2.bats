@@ -146,27 +146,21 @@ count() {
         --classes 5 -o m.tns
     mkbatch one.tns 1 24 32 5 3 src
     tns rename src.image=tgt.image <one.tns >tgt.tns
-    # an unknown depth
-    tns get -i m.tns meta.arch | sed 's/^depth=50$/depth=42/' >arch.txt
-    frame_text arch.tns meta.arch "$(cat arch.txt)"
-    tns cat --replace m.tns arch.tns >bad.tns
-    run_split seg-infer -m bad.tns -i tgt.tns
-    assert_clean_failure seg-infer
+    # seg-infer on m.tns with its meta.arch edited by the sed script $1
+    infer_with_arch() {
+        tns get -i m.tns meta.arch | sed "$1" >arch.txt
+        frame_text arch.tns meta.arch "$(cat arch.txt)"
+        tns cat --replace m.tns arch.tns >bad.tns
+        run_split seg-infer -m bad.tns -i tgt.tns
+        assert_clean_failure seg-infer
+    }
+    infer_with_arch 's/^depth=50$/depth=42/'
     [[ $stderr == *"bad value '42' for 'depth'"* ]]
-    # an unknown style
-    tns get -i m.tns meta.arch | sed 's/^style=caffe$/style=keras/' >arch.txt
-    frame_text arch.tns meta.arch "$(cat arch.txt)"
-    tns cat --replace m.tns arch.tns >bad.tns
-    run_split seg-infer -m bad.tns -i tgt.tns
-    assert_clean_failure seg-infer
+    infer_with_arch 's/^style=caffe$/style=keras/'
     [[ $stderr == *"bad value 'keras' for 'style'"* ]]
-    # tensors of another architecture: the record says 101 blocks in
+    # tensors of another architecture: the record says 64 blocks in
     # layer3, the file holds one
-    tns get -i m.tns meta.arch | sed 's/^blocks=.*/blocks=1,1,64,1/' >arch.txt
-    frame_text arch.tns meta.arch "$(cat arch.txt)"
-    tns cat --replace m.tns arch.tns >bad.tns
-    run_split seg-infer -m bad.tns -i tgt.tns
-    assert_clean_failure seg-infer
+    infer_with_arch 's/^blocks=.*/blocks=1,1,64,1/'
     [[ $stderr == *"no frame 'layer3.1.conv1.weight' (expected for deeplabv2 depth=50 blocks=1,1,64,1"* ]]
     # a tensor of the wrong shape
     frame_f32 w.tns layer1.0.conv1.weight 0 4
