@@ -368,7 +368,7 @@ int dx_model_plan(dx_model *m, int n, int H, int W, int train, dx_err *err)
     if (train && dx_model_alloc_grad(m, err))
         return -1;
     int V = m->net.nvalue, NL = m->net.nlayer;
-    /* the per-value and per-layer arrays, in two small blocks */
+    /* the small per-value and per-layer arrays */
     m->side_h = malloc(sizeof(int) * 3 * (size_t)V);
     m->value = malloc(sizeof(float *) * 2 * (size_t)V);
     m->argmax = calloc((size_t)NL, sizeof *m->argmax);

@@ -107,8 +107,9 @@ int dx_net_sides(const dx_net *net, int H, int W, int *h, int *w,
 /* Multiply-adds x 2 of the convolutions for n images of H x W (the ASPP
  * branches that run); 0 if the input is too small. */
 double dx_net_flops(const dx_net *net, int n, int H, int W);
-/* Trainable parameters, and the stored ones of all kinds (running
- * statistics included). */
+/* The parameters as PyTorch counts them (every weight and bias, trained
+ * or frozen, not the running statistics); *stored, if not NULL, gets the
+ * values of every tensor. */
 size_t dx_net_params(const dx_net *net, size_t *stored);
 
 /* ---- building blocks, for the network files ----
