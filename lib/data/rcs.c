@@ -80,10 +80,8 @@ int dx_rcs_save(const dx_rcs_stats *s, const char *path, dx_err *err)
         tns_stream_put(&st, &f, 0, err))
         goto fail;
     int64_t dims[2] = {s->n, s->classes};
-    if (tns_frame_alloc(&f, "rcs.counts", DX_I32, 2, dims, err))
-        goto fail;
-    memcpy(f.data, s->counts, f.nbytes);
-    if (tns_stream_put(&st, &f, 0, err))
+    if (tns_frame_borrow(&f, "rcs.counts", DX_I32, 2, dims, s->counts, err) ||
+        tns_stream_put(&st, &f, 0, err))
         goto fail;
     size_t len = 0;
     for (int i = 0; i < s->n; i++)
