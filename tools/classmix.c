@@ -13,6 +13,7 @@
 #include "dacs/augment.h"
 #include "data/classes.h"
 #include "base/cli.h"
+#include "data/batch.h"
 #include "dacs/mix.h"
 #include "base/rng.h"
 #include "io/tns.h"
@@ -21,10 +22,10 @@ static const char USAGE[] =
     "usage: classmix [OPTIONS] [FILE]\n"
     "Cross-domain ClassMix (DACS steps 4-6).  Reads a tensor stream (FILE, or\n"
     "stdin); for every segment reads SRC.image (u8 NxHxWx3), SRC.label (u8\n"
-    "NxHxW), TGT.image, TGT.plabel (u8 NxHxW) and TGT.weight (f32 NxHxW),\n"
-    "passes every frame through and appends OUT.image (u8 NxHxWx3),\n"
-    "OUT.label (u8 NxHxW), OUT.weight (f32 NxHxW) and OUT.mask (u8 NxHxW,\n"
-    "1 where the pixel comes from the pasted image).\n"
+    "or u16 NxHxW), TGT.image, TGT.plabel (u8 or u16 NxHxW) and TGT.weight\n"
+    "(f32 NxHxW, finite and >= 0), passes every frame through and appends\n"
+    "OUT.image (u8 NxHxWx3), OUT.label (u8 NxHxW), OUT.weight (f32 NxHxW)\n"
+    "and OUT.mask (u8 NxHxW, 1 where the pixel comes from the pasted image).\n"
     "\n"
     "mixing:\n"
     "  --mode MODE         class (default): for pair i, half of the classes of\n"
@@ -90,33 +91,6 @@ static void name_of(char *dst, const char *prefix, const char *suffix)
                suffix);
 }
 
-/* The frame called name: u8 NxHxWx3 (image) or NxHxW (map) of dtype. */
-static tns_frame *need(tns_stream *s, const char *name, int dtype,
-                       int image, dx_err *err)
-{
-    tns_frame *f = tns_stream_need(s, name, dtype, image ? 4 : 3, err);
-    char shape[160];
-    if (f && image && f->dims[3] != 3) {
-        dx_fail(err, "frame '%s' has shape %s, expected NxHxWx3 (RGB)", name,
-                tns_shape_str(f, shape, sizeof shape));
-        return NULL;
-    }
-    return f;
-}
-
-/* a (NxHxW...) must agree with b in N, H and W. */
-static int agree(const tns_frame *a, const tns_frame *b, const char *why,
-                 dx_err *err)
-{
-    char sa[160], sb[160];
-    for (int k = 0; k < 3; k++)
-        if (a->dims[k] != b->dims[k])
-            return dx_fail(err, "frame '%s' has shape %s, '%s' has %s: %s",
-                           a->name, tns_shape_str(a, sa, sizeof sa), b->name,
-                           tns_shape_str(b, sb, sizeof sb), why);
-    return 0;
-}
-
 static void report(long seg, int n, uint8_t (*picked)[256],
                    const dx_aug_draw *d)
 {
@@ -146,30 +120,20 @@ static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
                    dx_err *err)
 {
     int cls = opt.mix.mode == DX_MIX_CLASS;
-    tns_frame *si = NULL, *sl = NULL, *ti, *tl, *tw;
-    if (cls && (!(si = need(s, names[0], DX_U8, 1, err)) ||
-                !(sl = need(s, names[1], DX_U8, 0, err))))
+    const tns_frame *si = NULL, *sl = NULL, *ti, *tl, *tw;
+    if (cls && (!(si = dx_need_image(s, names[0], err)) ||
+                !(sl = dx_need_label(s, names[1], si, opt.classes, err))))
         return -1;
-    if (!(ti = need(s, names[2], DX_U8, 1, err)) ||
-        !(tl = need(s, names[3], DX_U8, 0, err)) ||
-        !(tw = need(s, names[4], DX_F32, 0, err)))
+    if (!(ti = dx_need_image(s, names[2], err)) ||
+        !(tl = dx_need_label(s, names[3], ti, opt.classes, err)) ||
+        !(tw = dx_need_weight(s, names[4], ti, err)) ||
+        (cls && dx_same_nhw(ti, si, err)))
         return -1;
-    static const char same[] = "a batch's frames must agree in N, H and W";
-    static const char both[] =
-        "source and target batches must agree in N, H and W";
-    if (agree(tl, ti, same, err) || agree(tw, ti, same, err) ||
-        (cls && (agree(sl, si, same, err) || agree(ti, si, both, err))))
+    tns_frame sl8 = {0}, tl8 = {0};
+    if ((cls && dx_labels_u8(&sl8, sl, err)) || dx_labels_u8(&tl8, tl, err)) {
+        tns_frame_free(&sl8);
         return -1;
-    char what[TNS_MAX_NAME + 16];
-    if (cls) {
-        snprintf(what, sizeof what, "frame '%s'", sl->name);
-        if (dx_labels_check(sl->data, sl->count, opt.classes, what, err))
-            return -1;
     }
-    snprintf(what, sizeof what, "frame '%s'", tl->name);
-    if (dx_labels_check(tl->data, tl->count, opt.classes, what, err) ||
-        tns_check_finite(tw, err))
-        return -1;
 
     int64_t n = ti->dims[0], h = ti->dims[1], w = ti->dims[2];
     int64_t dims[4] = {n, h, w, 3};
@@ -188,8 +152,8 @@ static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
     dx_mix_batch b = {
         .n = (int)n, .h = (int)h, .w = (int)w,
         .src_image = cls ? si->data : NULL,
-        .src_label = cls ? sl->data : NULL,
-        .tgt_image = ti->data, .tgt_plabel = tl->data,
+        .src_label = sl8.data,
+        .tgt_image = ti->data, .tgt_plabel = tl8.data,
         .tgt_weight = tw->data,
         .image = out[0].data, .label = out[1].data, .weight = out[2].data,
         .mask = out[3].data, .picked = picked};
@@ -209,11 +173,15 @@ static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
     if (opt.verbose)
         report(seg, (int)n, picked, &d);
     free(picked);
+    tns_frame_free(&sl8);
+    tns_frame_free(&tl8);
     return 0;
 fail:
     for (int k = 0; k < 4; k++)
         tns_frame_free(&out[k]);
     free(picked);
+    tns_frame_free(&sl8);
+    tns_frame_free(&tl8);
     return -1;
 }
 

@@ -98,15 +98,15 @@ static void read_names(const char *path)
     opt.classes = n;
 }
 
-static void add_segment(dx_confusion *cm, tns_stream *ps, tns_stream *gs,
-                        const char *where)
+static void add_segment(dx_confusion *cm, const tns_stream *ps,
+                        const tns_stream *gs, const char *where)
 {
     dx_err err;
-    tns_frame *p = tns_stream_get(ps, opt.pred);
-    tns_frame *g = tns_stream_get(gs, opt.gt);
+    const tns_frame *p = tns_stream_cget(ps, opt.pred);
+    const tns_frame *g = tns_stream_cget(gs, opt.gt);
     if (!p || !g)
-        dx_die("%s: missing frame '%s' (expected %s in every segment)", where,
-               p ? opt.gt : opt.pred, p ? "the ground truth" : "the prediction");
+        dx_die("%s: missing frame '%s' in the input stream", where,
+               p ? opt.gt : opt.pred);
     if (dx_confusion_add(cm, p, g, &err))
         dx_die("%s: %s", where, err.msg);
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "data/batch.h"
 #include "dacs/pseudo.h"
 #include "io/tns.h"
 
@@ -79,16 +80,10 @@ static void report(long seg, const dx_pseudo_stats *st, int c)
 static int process(tns_stream *s, long seg, const char *names[3],
                    dx_err *err)
 {
-    tns_frame *p = tns_stream_need(s, opt.prob, DX_F32, 4, err);
+    const tns_frame *p = dx_need_prob(s, opt.prob, NULL, err);
     if (!p)
         return -1;
-    char shape[160];
     int64_t n = p->dims[0], c = p->dims[1], h = p->dims[2], w = p->dims[3];
-    if (c < 1 || c > DX_MAX_CLASSES)
-        return dx_fail(err, "frame '%s' has shape %s: %lld classes, expected "
-                       "1..%d (u8 labels keep 255 for ignore)", p->name,
-                       tns_shape_str(p, shape, sizeof shape), (long long)c,
-                       DX_MAX_CLASSES);
     tns_frame lab = {0}, wt = {0}, lam = {0};
     int64_t dims[3] = {n, h, w};
     dx_pseudo_stats st;

@@ -4,11 +4,11 @@
  *             [--argmax [--pred NAME] [--conf NAME]] [--bn running|batch]
  *             [--replace]
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cli.h"
+#include "data/batch.h"
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "io/tns.h"
@@ -65,18 +65,9 @@ static int check_free(const tns_stream *s, const char *name, dx_err *err)
 /* Predict one batch and add the output frames to s. */
 static int infer(dx_model *m, tns_stream *s, dx_err *err)
 {
-    tns_frame *img = tns_stream_need(s, opt.image, DX_U8, 4, err);
-    char shape[128];
+    const tns_frame *img = dx_need_image(s, opt.image, err);
     if (!img)
         return -1;
-    if (img->dims[3] != 3 || img->dims[0] < 1 || img->dims[1] < 1 ||
-        img->dims[2] < 1)
-        return dx_fail(err, "frame '%s' has shape %s, expected NxHxWx3 "
-                       "RGB", opt.image, tns_shape_str(img, shape,
-                                                        sizeof shape));
-    if (img->dims[0] > INT_MAX || img->dims[1] > INT_MAX ||
-        img->dims[2] > INT_MAX)
-        return dx_fail(err, "frame '%s' is too large", opt.image);
     if (opt.argmax ? check_free(s, opt.pred, err) || check_free(s, opt.conf,
                                                                  err)
                    : check_free(s, opt.prob, err))

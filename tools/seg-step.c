@@ -3,13 +3,12 @@
  *
  *   seg-step -m CKPT -o CKPT [-i IN] [--lr LR] [--iters T] [--log FILE] ...
  */
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cli.h"
-#include "nn/loss.h"
+#include "data/batch.h"
 #include "nn/model.h"
 #include "io/tns.h"
 #include "dacs/train.h"
@@ -63,87 +62,6 @@ static const char *frame_name(const char *o, const char *s)
     if (!tns_name_ok(s))
         dx_die("%s: bad frame name '%s'", o, s);
     return s;
-}
-
-/* Image frame: u8 (N, H, W, 3). */
-static tns_frame *image(tns_stream *s, const char *name, dx_err *err)
-{
-    char shape[128];
-    tns_frame *f = tns_stream_need(s, name, DX_U8, 4, err);
-    if (!f)
-        return NULL;
-    if (f->dims[3] != 3 || f->dims[0] < 1 || f->dims[1] < 1 ||
-        f->dims[2] < 1 || f->dims[0] > INT_MAX || f->dims[1] > INT_MAX ||
-        f->dims[2] > INT_MAX) {
-        dx_fail(err, "frame '%s' has shape %s, expected NxHxWx3 RGB", name,
-                tns_shape_str(f, shape, sizeof shape));
-        return NULL;
-    }
-    return f;
-}
-
-/* A (N, H, W) frame matching the image; NULL with err otherwise. */
-static tns_frame *per_pixel(tns_stream *s, const char *name,
-                            const tns_frame *img, int dtype, dx_err *err)
-{
-    char a[128], b[128];
-    tns_frame *f = tns_stream_get(s, name);
-    if (!f) {
-        dx_fail(err, "missing frame '%s' in the input stream", name);
-        return NULL;
-    }
-    if (dtype == DX_F32 ? f->dtype != DX_F32
-                        : f->dtype != DX_U8 && f->dtype != DX_U16) {
-        dx_fail(err, "frame '%s' has dtype %s, expected %s", name,
-                dx_dtype_name(f->dtype), dtype == DX_F32 ? "f32" : "u8 or "
-                                                                  "u16");
-        return NULL;
-    }
-    if (f->rank != 3 || f->dims[0] != img->dims[0] ||
-        f->dims[1] != img->dims[1] || f->dims[2] != img->dims[2]) {
-        dx_fail(err, "frame '%s' has shape %s, '%s' has %s", name,
-                tns_shape_str(f, a, sizeof a), img->name,
-                tns_shape_str(img, b, sizeof b));
-        return NULL;
-    }
-    return f;
-}
-
-/* Labels as u8, checked: 0..C-1 or 255.  Returns a new buffer. */
-static uint8_t *labels(const tns_frame *f, int C, dx_err *err)
-{
-    uint8_t *y = malloc(f->count ? f->count : 1);
-    if (!y) {
-        dx_fail(err, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < f->count; i++) {
-        unsigned v = f->dtype == DX_U8 ? ((const uint8_t *)f->data)[i]
-                                       : ((const uint16_t *)f->data)[i];
-        if (v >= (unsigned)C && v != DX_IGNORE) {
-            size_t hw = (size_t)f->dims[1] * f->dims[2];
-            dx_fail(err, "frame '%s' has label %u at image %zu row %zu "
-                    "column %zu, expected 0..%d or 255", f->name, v, i / hw,
-                    i % hw / (size_t)f->dims[2], i % (size_t)f->dims[2],
-                    C - 1);
-            free(y);
-            return NULL;
-        }
-        y[i] = (uint8_t)v;
-    }
-    return y;
-}
-
-static int weights_ok(const tns_frame *f, dx_err *err)
-{
-    if (tns_check_finite(f, err))
-        return -1;
-    const float *w = f->data;
-    for (size_t i = 0; i < f->count; i++)
-        if (w[i] < 0)
-            return dx_fail(err, "frame '%s': element %zu is %g, expected a "
-                           "weight >= 0", f->name, i, (double)w[i]);
-    return 0;
 }
 
 static void append_log(const dx_step_result *r)
@@ -228,26 +146,26 @@ int main(int argc, char **argv)
     if (tns_stream_load(&s, opt.in, &err))
         dx_die_err(&err);
     int C = m.arch.classes;
-    tns_frame *si = image(&s, opt.si, &err), *sl = NULL;
-    if (!si || !(sl = per_pixel(&s, opt.sl, si, DX_U8, &err)))
+    const tns_frame *si, *sl = NULL, *mi = NULL, *ml = NULL, *mw = NULL;
+    if (!(si = dx_need_image(&s, opt.si, &err)) ||
+        !(sl = dx_need_label(&s, opt.sl, si, C, &err)))
         dx_die_err(&err);
     int has_mix = !opt.no_mix && (tns_stream_find(&s, opt.mi) >= 0 ||
                                   tns_stream_find(&s, opt.ml) >= 0 ||
                                   tns_stream_find(&s, opt.mw) >= 0);
-    tns_frame *mi = NULL, *ml = NULL, *mw = NULL;
-    if (has_mix && (!(mi = image(&s, opt.mi, &err)) ||
-                    !(ml = per_pixel(&s, opt.ml, mi, DX_U8, &err)) ||
-                    !(mw = per_pixel(&s, opt.mw, mi, DX_F32, &err)) ||
-                    weights_ok(mw, &err)))
+    if (has_mix && (!(mi = dx_need_image(&s, opt.mi, &err)) ||
+                    !(ml = dx_need_label(&s, opt.ml, mi, C, &err)) ||
+                    !(mw = dx_need_weight(&s, opt.mw, mi, &err))))
         dx_die_err(&err);
-    uint8_t *ys = labels(sl, C, &err), *ym = NULL;
-    if (!ys || (has_mix && !(ym = labels(ml, C, &err))))
+    tns_frame ys = {0}, ym = {0};
+    if (dx_labels_u8(&ys, sl, &err) ||
+        (has_mix && dx_labels_u8(&ym, ml, &err)))
         dx_die_err(&err);
-    dx_batch src = {si->data, ys, NULL, (int)si->dims[0], (int)si->dims[1],
-                    (int)si->dims[2]};
+    dx_batch src = {si->data, ys.data, NULL, (int)si->dims[0],
+                    (int)si->dims[1], (int)si->dims[2]};
     dx_batch mix = {0};
     if (has_mix)
-        mix = (dx_batch){mi->data, ym, mw->data, (int)mi->dims[0],
+        mix = (dx_batch){mi->data, ym.data, mw->data, (int)mi->dims[0],
                          (int)mi->dims[1], (int)mi->dims[2]};
     dx_step_result r;
     if (dx_train_step(&m, &src, has_mix ? &mix : NULL, &opt.h, &r, &err) ||
@@ -257,8 +175,8 @@ int main(int argc, char **argv)
             r.loss_src + r.loss_mix, r.loss_src, r.loss_mix, r.lr);
     if (opt.log)
         append_log(&r);
-    free(ys);
-    free(ym);
+    tns_frame_free(&ys);
+    tns_frame_free(&ym);
     tns_stream_free(&s);
     dx_model_free(&m);
     return 0;

@@ -19,6 +19,7 @@
 
 #include "data/classes.h"
 #include "base/cli.h"
+#include "data/batch.h"
 #include "io/npy.h"
 #include "io/pngio.h"
 #include "io/tns.h"
@@ -457,7 +458,6 @@ static int cmd_tile(int argc, char **argv)
     int *as = calloc((size_t)nf, sizeof *as);
     if (!f || !as)
         dx_die("tile: out of memory");
-    int64_t n = 0, h = 0, w = 0;
     for (int k = 0; k < nf; k++) {
         char name[TNS_MAX_NAME + 8], shape[160];
         snprintf(name, sizeof name, "%s", argv[k + 1]);
@@ -482,17 +482,10 @@ static int cmd_tile(int argc, char **argv)
             f[k]->dtype == DX_I32)
             dx_die("tile: frame '%s' is %s %s, expected u8 NxHxWx3 images "
                    "or NxHxW maps", name, dx_dtype_name(f[k]->dtype), shape);
-        if (k == 0) {
-            n = f[0]->dims[0];
-            h = f[0]->dims[1];
-            w = f[0]->dims[2];
-        } else if (f[k]->dims[0] != n || f[k]->dims[1] != h ||
-                   f[k]->dims[2] != w) {
-            dx_die("tile: frame '%s' is %s, but '%s' has N=%lld H=%lld "
-                   "W=%lld", name, shape, f[0]->name, (long long)n,
-                   (long long)h, (long long)w);
-        }
+        if (k > 0 && dx_same_nhw(f[k], f[0], &err))
+            dx_die("tile: %s", err.msg);
     }
+    int64_t n = f[0]->dims[0], h = f[0]->dims[1], w = f[0]->dims[2];
     int64_t W = nf * w + (nf - 1) * GAP, H = n * h + (n - 1) * GAP;
     if (n < 1 || W > DX_MAX_IMAGE_SIDE || H > DX_MAX_IMAGE_SIDE)
         dx_die("tile: a sheet of %lldx%lld pixels is outside [1, %d]",

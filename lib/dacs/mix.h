@@ -56,11 +56,6 @@ typedef struct dx_mix_batch {
     uint8_t (*picked)[256];
 } dx_mix_batch;
 
-/* Check a label map: every value is < classes or 255.  what names it in
- * the message ("frame 'src.label'"). */
-int dx_labels_check(const uint8_t *label, size_t count, int classes,
-                    const char *what, dx_err *err);
-
 /* present[v] = 1 for every value v in label[0..count). */
 void dx_classes_present(uint8_t present[256], const uint8_t *label,
                         size_t count);

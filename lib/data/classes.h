@@ -9,6 +9,8 @@
 #include <stdint.h>
 
 #define DX_NUM_CLASSES 19
+/* The label of a pixel that is neither learned from nor scored.  This is
+ * the one definition: every wing above data takes it from here. */
 #define DX_IGNORE 255
 /* The most classes a label map can hold: u8 labels with 255 reserved. */
 #define DX_MAX_CLASSES 255

@@ -126,7 +126,8 @@ dupframe() {
         --no-labels --crop 40x32 -q >narrow.tns
     tns select 'tgt.plabel' 'tgt.weight' -i "$FIX/pl.tns" >pw.tns
     tns cat "$FIX/src.tns" narrow.tns pw.tns >bad.tns
-    refuse classmix "shape" classmix -i bad.tns -o out.tns
+    refuse classmix "'tgt.image' has 2x32x40x3: a batch's frames must agree in N, H and W" \
+        classmix -i bad.tns -o out.tns
 }
 
 @test "label values out of range" {
@@ -134,14 +135,16 @@ dupframe() {
     # the last byte of the labels becomes 40, with 19 classes
     printf '\050' | dd of=l.npy bs=1 seek=$(($(stat -c %s l.npy) - 1)) conv=notrunc 2>/dev/null
     tns npy-in --replace -i "$FIX/src.tns" --name src.label l.npy >bad.tns
-    refuse seg-step "40" seg-step -m "$FIX/student.tns" -o out.tns -i bad.tns
+    refuse seg-step "has 40 at image 1 row 31 column 63, expected a label in 0..18 or 255 (ignore)" \
+        seg-step -m "$FIX/student.tns" -o out.tns -i bad.tns
 }
 
 @test "NaN in a weight map" {
     tns npy-out -i "$FIX/pl.tns" tgt.weight w.npy
     printf '\000\000\300\177' | dd of=w.npy bs=1 seek=200 conv=notrunc 2>/dev/null
     tns npy-in --replace -i "$FIX/pl.tns" --name tgt.weight w.npy >bad.tns
-    refuse classmix "NaN" classmix -i bad.tns -o out.tns
+    refuse classmix "frame 'tgt.weight' has NaN at image 0 row 0 column 18, expected a finite weight >= 0" \
+        classmix -i bad.tns -o out.tns
 }
 
 @test "Inf in probabilities" {

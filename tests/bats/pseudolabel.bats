@@ -134,7 +134,7 @@ prob() {
     frame tgt.prob f32 3,2,2 $(repeat 12 0.1) >r3.tns
     run_split pseudolabel r3.tns
     assert_clean_failure pseudolabel
-    [[ $stderr == *"'tgt.prob' has shape 3x2x2 (rank 3), expected rank 4"* ]]
+    [[ $stderr == *"frame 'tgt.prob' has shape 3x2x2, expected NxCxHxW"* ]]
 }
 
 @test "pseudolabel: NaN, negative and too many classes" {

@@ -93,7 +93,7 @@ setup_file() {
     mkbatch c.tns 2 16 24 19 1 src
     run_split seg-step -m "$C8" -o a.tns <c.tns
     assert_clean_failure seg-step
-    [[ $stderr == *"frame 'src.label' has label "*" at image "*"expected 0..6 or 255"* ]]
+    [[ $stderr == *"frame 'src.label' has "*" at image "*" row "*" column "*", expected a label in 0..6 or 255 (ignore)"* ]]
 }
 
 @test "seg-step: shape mismatches fail cleanly, with both shapes" {
