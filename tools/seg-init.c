@@ -12,28 +12,25 @@
 #include "base/cli.h"
 #include "nn/model.h"
 
-static const char USAGE[] =
-    "usage: seg-init [OPTIONS]\n"
-    "Write a new deeplab-mini checkpoint (the network: seg-init(1)): He-uniform\n"
-    "weights drawn from --seed, meta.iter 0 and zero optimizer state.\n"
-    "With --from, the weights and batch-norm statistics of a trained\n"
-    "checkpoint instead, with meta.iter 0 and zero optimizer state: a new\n"
-    "run that starts from a trained model.\n"
-    "\n"
-    "options:\n"
-    "  -o, --output FILE   write the checkpoint atomically to FILE\n"
-    "                      (default: stdout)\n"
-    "  --width W           stem width w; stages have w, 2w, 4w channels\n"
-    "                      (default 32, 1..512)\n"
-    "  --classes C         output classes (default 19, 1..255)\n"
-    "  --seed S            seed of the initial weights (default 0)\n"
-    "  --mean R,G,B        input normalisation mean, of x/255\n"
-    "                      (default 0.485,0.456,0.406, ImageNet)\n"
-    "  --std R,G,B         input normalisation std, each > 0\n"
-    "                      (default 0.229,0.224,0.225, ImageNet)\n"
-    "  --from CKPT         start from the parameters of CKPT (its\n"
+#define USAGE                                                                 \
+    "usage: seg-init [OPTIONS]\n"                                             \
+    "Write a new deeplab-mini checkpoint (the network: seg-init(1)): He-uniform\n" \
+    "weights drawn from --seed, meta.iter 0 and zero optimizer state.\n"      \
+    "With --from, the weights and batch-norm statistics of a trained\n"       \
+    "checkpoint instead, with meta.iter 0 and zero optimizer state: a new\n"  \
+    "run that starts from a trained model.\n"                                 \
+    "\n"                                                                      \
+    "options:\n"                                                              \
+    "  --width W           stem width w; stages have w, 2w, 4w channels\n"   \
+    "                      (default %d, 1..%d)\n"                             \
+    "  --classes C         output classes (default %d, 1..%d)\n"             \
+    "  --seed S            seed of the initial weights (default 0)\n"        \
+    "  --mean R,G,B        input normalisation mean, of x/255\n"             \
+    "                      (default %g,%g,%g, ImageNet)\n"                    \
+    "  --std R,G,B         input normalisation std, each > 0\n"              \
+    "                      (default %g,%g,%g, ImageNet)\n"                    \
+    "  --from CKPT         start from the parameters of CKPT (its\n"         \
     "                      architecture; excludes the options above)\n"
-    "  -h, --help          show this help\n";
 
 static void triple(const char *opt, const char *s, float out[3], int pos)
 {
@@ -55,27 +52,23 @@ static void triple(const char *opt, const char *s, float out[3], int pos)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
+    dx_cli cli = {.take = DX_CLI_OUTPUT};
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
         {"width", required_argument, NULL, 'w'},
         {"classes", required_argument, NULL, 'c'},
         {"seed", required_argument, NULL, 's'},
         {"mean", required_argument, NULL, 'M'},
         {"std", required_argument, NULL, 'S'},
         {"from", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
-    const char *out = NULL, *from = NULL;
+    const char *from = NULL;
     int arch_opts = 0;
     uint64_t seed = 0;
     dx_arch a;
     dx_arch_default(&a);
     int c;
-    while ((c = dx_getopt(argc, argv, "o:h", longopts)) != -1) {
+    while ((c = dx_cli_next(&cli, argc, argv, "", longopts)) != -1) {
         switch (c) {
-        case 'o':
-            out = optarg;
-            break;
         case 'w':
             a.width = (int)dx_arg_long("--width", optarg, 1,
                                        DX_ARCH_MAX_WIDTH);
@@ -96,13 +89,17 @@ int main(int argc, char **argv)
         case 'F':
             from = optarg;
             break;
-        case 'h':
-            dx_help(USAGE);
+        case 'h': {
+            dx_arch d;
+            dx_arch_default(&d);
+            dx_cli_help(&cli, USAGE, d.width, DX_ARCH_MAX_WIDTH, d.classes,
+                        DX_ARCH_MAX_CLASSES, d.mean[0], d.mean[1], d.mean[2],
+                        d.std[0], d.std[1], d.std[2]);
+        }
         }
         arch_opts += c == 'w' || c == 'c' || c == 's' || c == 'M' || c == 'S';
     }
-    if (optind < argc)
-        dx_die("unexpected argument '%s' (see --help)", argv[optind]);
+    dx_cli_end(&cli, argc, argv);
     if (from && arch_opts)
         dx_die("--from takes the architecture and weights of its checkpoint; "
                "it excludes --width, --classes, --seed, --mean and --std");
@@ -116,7 +113,7 @@ int main(int argc, char **argv)
     } else if (dx_model_init(&m, &a, seed, &err)) {
         dx_die_err(&err);
     }
-    if (dx_model_save(&m, out, 1, &err))
+    if (dx_model_save(&m, cli.out, 1, &err))
         dx_die_err(&err);
     dx_model_free(&m);
     return 0;

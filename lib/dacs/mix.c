@@ -12,6 +12,12 @@ const char *const dx_mix_pool_names[DX_POOL_END + 1] = {
     [DX_POOL_IMAGE] = "image", [DX_POOL_BATCH] = "batch",
     [DX_POOL_END] = NULL};
 
+dx_mix_opts dx_mix_defaults(void)
+{
+    return (dx_mix_opts){.mode = DX_MIX_CLASS, .pool = DX_POOL_IMAGE,
+                         .keep_ignore = 0};
+}
+
 void dx_classes_present(uint8_t present[256], const uint8_t *label,
                         size_t count)
 {

@@ -41,6 +41,10 @@ typedef struct dx_mix_opts {
     int keep_ignore; /* 255 may be drawn as a class (the reference code) */
 } dx_mix_opts;
 
+/* The reference settings: class mixing, classes drawn per image, 255
+ * never drawn. */
+dx_mix_opts dx_mix_defaults(void);
+
 /* One batch: n items of h x w.  Inputs are read only; outputs are written
  * whole.  Images are (N,H,W,3) u8, labels and the mask (N,H,W) u8, weights
  * (N,H,W) f32.  src_* may be NULL unless mode is class. */

@@ -233,6 +233,11 @@ void dx_rcs_free(dx_rcs *r)
     memset(r, 0, sizeof *r);
 }
 
+dx_rcs_opts dx_rcs_defaults(void)
+{
+    return (dx_rcs_opts){.temperature = 0.01, .min_pixels = 3000};
+}
+
 int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
                 long min_pixels, dx_err *err)
 {

@@ -45,7 +45,8 @@ batch2() {
     assert_output --partial "usage: classmix"
     assert_output --partial "default 0.8"
     assert_output --partial "default 0.15,1.15"
-    assert_output --partial "class (default)"
+    assert_output --partial "(default class)"
+    assert_output --partial "(default image)"
 }
 
 @test "classmix: a 4x4 class mix, golden" {

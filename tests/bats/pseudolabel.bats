@@ -18,7 +18,9 @@ prob() {
     assert_success
     assert_output --partial "usage: pseudolabel"
     assert_output --partial "default 0.968"
-    assert_output --partial "threshold_uniform (default"
+    assert_output --partial "(default threshold_uniform)"
+    assert_output --partial "  -q, --quiet "
+    assert_output --partial "  --drop GLOB "
 }
 
 @test "pseudolabel: lambda on a known probability map" {

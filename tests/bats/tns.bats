@@ -243,6 +243,46 @@ make_stream() {
     [[ $stderr == *"expected one of rgb, label, raw"* ]]
 }
 
+# refuses CMD OPTION ARGS...: tns CMD fails on OPTION, another command's,
+# naming both, and writes nothing.
+refuses() {
+    local cmd=$1 option=$2
+    shift 2
+    run_split tns "$cmd" "$@"
+    assert_clean_failure tns
+    [[ $stderr == "tns: $cmd: option '$option' is not one of this command's (see --help)" ]] ||
+        fail "tns $cmd $*: $stderr"
+    [ ! -e out.tns ] && [ ! -e out.png ] && [ ! -e d ]
+}
+
+@test "each command refuses the options of the others" {
+    make_stream
+    refuses info -o -o out.tns s.tns
+    refuses info --replace --replace s.tns
+    refuses select --name --name x -i s.tns 'src.*'
+    refuses drop --dir --dir d -i s.tns 'src.*'
+    refuses rename --as --as rgb -i s.tns x.w=y.w
+    refuses cat -i -i s.tns s.tns
+    refuses cat --color --color s.tns
+    refuses get -o -o out.tns -i s.tns x.w
+    refuses get --range --range 0,2 -i s.tns x.w
+    refuses png-in --dir --dir d x.png
+    refuses png-in --start --start 3 x.png
+    refuses png-out --replace --replace -i s.tns src.image out%d.png
+    refuses png-out -o -o out.tns -i s.tns src.image out%d.png
+    refuses npy-in --as --as label w.npy
+    refuses npy-in --color --color w.npy
+    refuses npy-out --name --name y -i s.tns x.w out.npy
+    refuses npy-out --output --output=out.tns -i s.tns x.w out.npy
+    refuses tile --color --color -i s.tns out.png src.image
+    refuses tile --start --start 1 -i s.tns out.png src.image
+    refuses tile -o -o out.tns -i s.tns out.png src.image
+    # and each still takes its own
+    tns select -i s.tns -o out.tns 'src.*'
+    tns png-out -i s.tns --start 3 --color src.label l%d.png
+    [ -e l3.png ] && [ -e l4.png ]
+}
+
 @test "bad input: a .npy of an unsupported dtype" {
     npy d.npy '<f8' '2,' 16
     run_split tns npy-in d.npy
