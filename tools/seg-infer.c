@@ -45,7 +45,8 @@ static struct {
     dx_cli cli;
     const char *model, *image, *prob, *pred, *conf;
     int argmax, bn;
-} opt = {.cli.take = DX_CLI_INPUT | DX_CLI_OUTPUT | DX_CLI_REPLACE,
+} opt = {.cli.take = DX_CLI_INPUT | DX_CLI_OUTPUT | DX_CLI_REPLACE |
+                     DX_CLI_THREADS,
          .image = DEFAULT_IMAGE, .prob = DEFAULT_PROB, .pred = DEFAULT_PRED,
          .conf = DEFAULT_CONF, .bn = DX_BN_RUNNING};
 

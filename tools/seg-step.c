@@ -59,7 +59,7 @@ static struct {
     const char *si, *sl, *mi, *ml, *mw;
     int no_mix;
     dx_hyper h;
-} opt = {.cli.take = DX_CLI_QUIET};
+} opt = {.cli.take = DX_CLI_QUIET | DX_CLI_THREADS};
 
 static void append_log(const dx_step_result *r)
 {

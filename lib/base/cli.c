@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/par.h"
+
 const char *dx_prog = "dacs";
 
 void dx_cli_init(int argc, char **argv)
@@ -183,6 +185,9 @@ void dx_arg_prefixed(char *dst, size_t len, const char *opt,
 
 /* ---- the shared options ---- */
 
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static const struct {
     unsigned bit;
     struct option opt;
@@ -200,10 +205,23 @@ static const struct {
     {DX_CLI_DROP, {"drop", required_argument, NULL, DX_OPT_DROP},
      "  --drop GLOB         leave frames whose name matches GLOB out of the\n"
      "                      output (repeatable; after the outputs are added)\n"},
+    {DX_CLI_THREADS, {"threads", required_argument, NULL, DX_OPT_THREADS},
+     "  --threads N         threads of the computation, 1-" STR(DX_PAR_MAX)
+     ", may exceed the\n"
+     "                      cores (default: $DACS_THREADS, else as many as\n"
+     "                      OpenBLAS would use)\n"},
     {~0u, {"help", no_argument, NULL, 'h'},
      "  -h, --help          show this help\n"},
 };
 enum { NSHARED = sizeof SHARED / sizeof SHARED[0] };
+
+/* Use the thread count s, given by opt (--threads or DACS_THREADS). */
+static void threads(const char *opt, const char *s)
+{
+    dx_err err;
+    if (dx_par_set_threads((int)dx_arg_long(opt, s, 1, DX_PAR_MAX), &err))
+        dx_die("%s: %s", opt, err.msg);
+}
 
 /* Merge the tool's tables and the shared options it takes into c. */
 static void merge(dx_cli *c, const char *shortopts,
@@ -230,6 +248,9 @@ static void merge(dx_cli *c, const char *shortopts,
         }
     }
     memset(&c->all[n], 0, sizeof c->all[n]);
+    const char *env = getenv("DACS_THREADS");
+    if ((c->take & DX_CLI_THREADS) && env && *env)
+        threads("DACS_THREADS", env);
 }
 
 int dx_cli_next(dx_cli *c, int argc, char **argv, const char *shortopts,
@@ -257,6 +278,9 @@ int dx_cli_next(dx_cli *c, int argc, char **argv, const char *shortopts,
             break;
         case DX_OPT_REPLACE:
             c->replace = 1;
+            break;
+        case DX_OPT_THREADS:
+            threads("--threads", optarg);
             break;
         case DX_OPT_DROP:
             if (c->ndrop == DX_CLI_MAX_DROP)

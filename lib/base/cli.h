@@ -76,6 +76,9 @@ _Noreturn void dx_help(const char *text);
  *                       name (default: that is an error)
  *   --drop GLOB         leave matching frames out of the output
  *                       (repeatable; after the outputs are added)
+ *   --threads N         dacs's threads (par.h), 1..DX_PAR_MAX, may exceed
+ *                       the cores; without it the environment variable
+ *                       DACS_THREADS, checked the same way
  *   -h, --help          every tool
  *
  * Option codes: getopt_long returns a short option's letter or a
@@ -89,8 +92,10 @@ enum {
     DX_CLI_QUIET = 1 << 3,
     DX_CLI_REPLACE = 1 << 4,
     DX_CLI_DROP = 1 << 5,
+    DX_CLI_THREADS = 1 << 6,
 };
-enum { DX_OPT_REPLACE = 0x100, DX_OPT_DROP, DX_OPT_TOOL = 0x200 };
+enum { DX_OPT_REPLACE = 0x100, DX_OPT_DROP, DX_OPT_THREADS,
+       DX_OPT_TOOL = 0x200 };
 #define DX_CLI_MAX_DROP 64
 #define DX_CLI_MAX_OPTS 64
 
