@@ -216,12 +216,7 @@ dupframe() {
 @test "a checkpoint of another architecture" {
     tns get -i "$FIX/student.tns" meta.arch | sed 's/net=deeplab-mini/net=resnet101/' >arch.txt
     # rebuild meta.arch with another net name through npy-in
-    perl -e '
-        open(my $t, "<", "arch.txt") or die; local $/; my $s = <$t>;
-        my $d = "{\x27descr\x27: \x27|u1\x27, \x27fortran_order\x27: False, \x27shape\x27: (" . length($s) . ",), }";
-        $d .= " " x (63 - (10 + length $d) % 64) . "\n";
-        open(my $o, ">:raw", "arch.npy") or die;
-        print $o "\x93NUMPY\x01\x00", pack("v", length $d), $d, $s;'
+    npy_raw arch.npy '|u1' "$(wc -c <arch.txt)" <arch.txt
     tns npy-in --replace -i "$FIX/student.tns" --name meta.arch arch.npy >other.tns
     refuse seg-infer "resnet101" seg-infer -m other.tns -i "$FIX/tgt.tns" -o out.tns
 }
