@@ -68,6 +68,12 @@ static int process(tns_stream *s, long seg, const char *names[3],
     const tns_frame *p = dx_need_prob(s, opt.prob, NULL, err);
     if (!p)
         return -1;
+    if (dx_check_prob(p, opt.p.logits, err)) {
+        char m[DX_ERRLEN];
+        snprintf(m, sizeof m, "%s", err->msg);
+        return opt.p.logits ? -1 : dx_fail(err, "%s (logits? see --logits)",
+                                           m);
+    }
     int64_t n = p->dims[0], c = p->dims[1], h = p->dims[2], w = p->dims[3];
     tns_frame lab = {0}, wt = {0}, lam = {0};
     int64_t dims[3] = {n, h, w};

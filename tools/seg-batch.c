@@ -11,6 +11,7 @@
 #include "data/classes.h"
 #include "base/cli.h"
 #include "data/dataset.h"
+#include "data/item.h"
 #include "data/labelmap.h"
 #include "data/rcs.h"
 #include "data/sampler.h"
@@ -31,6 +32,10 @@
     "  --map TABLE         label id -> train id table: a file, or a built-in\n" \
     "                      name cityscapes, gta5, synthia (default: the\n"   \
     "                      dataset's own; required for list)\n"              \
+    "  --label-colors      labels may also be RGB in the Cityscapes colours\n" \
+    "                      (an image editor's re-save of a palette label):\n" \
+    "                      each colour is mapped back to its label id, any\n" \
+    "                      other colour is an error (not for synthia)\n"    \
     "  --no-labels         read images only (the unlabelled target); writes\n" \
     "                      no PREFIX.label\n"                                 \
     "  --limit K           use K images evenly spaced over the sorted list\n" \
@@ -78,6 +83,7 @@ static struct {
     const char *root, *split, *list, *map, *prefix;
     const char *make_stats, *stats;
     int labels, batch, iters, sequential, flip, emit_index, split_set;
+    int label_colors;
     long limit;
     uint64_t seed, iter;
     long resize_w, resize_h, crop_w, crop_h;
@@ -99,7 +105,7 @@ static _Noreturn void help(void)
 static void parse(int argc, char **argv)
 {
     enum { O_DATASET = DX_OPT_TOOL, O_ROOT, O_SPLIT, O_LIST, O_MAP,
-           O_NOLABELS, O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS,
+           O_COLORS, O_NOLABELS, O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS,
            O_INDEX, O_RESIZE, O_SCALE, O_CROP, O_FLIP, O_SEQ, O_MAKE, O_RCS,
            O_STATS, O_MINPX };
     static const struct option longopts[] = {
@@ -108,6 +114,7 @@ static void parse(int argc, char **argv)
         {"split", required_argument, NULL, O_SPLIT},
         {"list", required_argument, NULL, O_LIST},
         {"map", required_argument, NULL, O_MAP},
+        {"label-colors", no_argument, NULL, O_COLORS},
         {"no-labels", no_argument, NULL, O_NOLABELS},
         {"limit", required_argument, NULL, O_LIMIT},
         {"prefix", required_argument, NULL, O_PREFIX},
@@ -141,6 +148,7 @@ static void parse(int argc, char **argv)
         case O_SPLIT: opt.split = optarg; opt.split_set = 1; break;
         case O_LIST: opt.list = optarg; break;
         case O_MAP: opt.map = optarg; break;
+        case O_COLORS: opt.label_colors = 1; break;
         case O_NOLABELS: opt.labels = 0; break;
         case O_LIMIT: opt.limit = dx_arg_long("--limit", optarg, 0, 1L << 24); break;
         case O_PREFIX: opt.prefix = optarg; break;
@@ -210,6 +218,11 @@ static void parse(int argc, char **argv)
                            opt.scale_lo != 1 || opt.scale_hi != 1))
         dx_die("--sequential streams whole images in order: it takes no "
                "--crop, --scale, --flip or --rcs");
+    if (opt.label_colors && (!opt.labels || opt.kind == DX_DS_SYNTHIA))
+        dx_die("--label-colors maps RGB labels of cityscapes, gta5 or list "
+               "datasets; %s", !opt.labels ? "it cannot go with --no-labels"
+                                           : "SYNTHIA labels are 16-bit "
+                                             "class ids, not colours");
     if (opt.rcs && !opt.stats)
         dx_die("--rcs needs --rcs-stats FILE (make it once with "
                "--make-rcs-stats FILE)");
@@ -232,11 +245,34 @@ static void progress(int done, int total, void *arg)
         dx_note("%s %d/%d images", what, done, total);
 }
 
+/* A batch whose labels are all ignore is almost always a data mistake (a
+ * label map that names none of the ids, labels of another dataset): say
+ * so, naming its label files. */
+static void warn_all_ignore(const tns_frame *lbl, const dx_dataset *ds,
+                            const int *idx, int n)
+{
+    const uint8_t *y = lbl->data;
+    for (size_t i = 0; i < lbl->count; i++)
+        if (y[i] != DX_IGNORE)
+            return;
+    char files[1536];
+    size_t at = 0;
+    for (int i = 0; i < n && at < sizeof files; i++)
+        at += (size_t)snprintf(files + at, sizeof files - at, "%s%s",
+                               i ? ", " : "", ds->label[idx[i]]);
+    if (!opt.cli.quiet)
+        dx_note("warning: every label pixel of the batch is ignore (255): "
+                "%s; is the label map (--map) the one of these labels?",
+                files);
+}
+
 /* Write one segment: image, label (may be empty), index (if wanted). */
 static void write_batch(tns_writer *w, tns_frame *img, tns_frame *lbl,
-                        const int *idx, int n)
+                        const dx_dataset *ds, const int *idx, int n)
 {
     dx_err err;
+    if (lbl->data)
+        warn_all_ignore(lbl, ds, idx, n);
     tns_frame ix = {0};
     if (opt.emit_index) {
         char name[TNS_MAX_NAME + 1];
@@ -276,7 +312,7 @@ int main(int argc, char **argv)
     }
     dx_dataset ds;
     dx_dataset_spec spec = {opt.kind, opt.root, opt.split, opt.list,
-                            opt.labels};
+                            opt.labels, opt.label_colors};
     if (dx_dataset_open(&ds, &spec, &err))
         dx_die_err(&err);
     dx_dataset_limit(&ds, (int)opt.limit);
@@ -380,7 +416,7 @@ int main(int argc, char **argv)
                 tns_abort(&w);
                 dx_die_err(&err);
             }
-            write_batch(&w, &img, &lbl, idx, n);
+            write_batch(&w, &img, &lbl, &ds, idx, n);
             progress(at + n, ds.n, "read");
         }
     } else {
@@ -392,7 +428,7 @@ int main(int argc, char **argv)
                 tns_abort(&w);
                 dx_die_err(&err);
             }
-            write_batch(&w, &img, &lbl, idx, opt.batch);
+            write_batch(&w, &img, &lbl, &ds, idx, opt.batch);
         }
     }
     if (tns_finish(&w, &err))

@@ -394,9 +394,9 @@ static int cmd_png_out(int argc, char **argv)
         dx_die("png-out: frame '%s' is %s %s, expected u8/u16 with 1-4 "
                "channels or f32 with one", f->name, dx_dtype_name(f->dtype),
                shape);
-    if (opt.color && c != 1)
-        dx_die("png-out: --color needs a label map (NxHxW), frame '%s' is %s",
-               f->name, shape);
+    if (opt.color && (c != 1 || f->dtype == DX_F32))
+        dx_die("png-out: --color needs a label map (u8 or u16 NxHxW), frame "
+               "'%s' is %s %s", f->name, dx_dtype_name(f->dtype), shape);
     if (h < 1 || w < 1 || h > DX_MAX_IMAGE_SIDE || w > DX_MAX_IMAGE_SIDE)
         dx_die("png-out: frame '%s' is %s: each side must be in [1, %d]",
                f->name, shape, DX_MAX_IMAGE_SIDE);

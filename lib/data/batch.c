@@ -201,6 +201,34 @@ const tns_frame *dx_need_prob(const tns_stream *s, const char *name,
     return f;
 }
 
+int dx_check_prob(const tns_frame *f, int logits, dx_err *err)
+{
+    if (in_range(f, logits ? -FLT_MAX : 0, logits ? FLT_MAX : 1 + 1e-3,
+                 logits ? "a finite logit" : "a probability in [0, 1]", err))
+        return -1;
+    if (logits)
+        return 0;
+    size_t n = (size_t)f->dims[0], c = (size_t)f->dims[1];
+    size_t hw = (size_t)f->dims[2] * (size_t)f->dims[3];
+    const float *p = f->data;
+    char at[128];
+    for (size_t i = 0; i < n; i++)
+        for (size_t q = 0; q < hw; q++) {
+            double sum = 0;
+            for (size_t k = 0; k < c; k++)
+                sum += p[(i * c + k) * hw + q];
+            if (fabs(sum - 1) > 1e-3) {
+                size_t w = (size_t)f->dims[3];
+                snprintf(at, sizeof at, "image %zu row %zu column %zu", i,
+                         q / w, q % w);
+                return dx_fail(err, "frame '%s' sums to %g over its %zu "
+                               "classes at %s, expected 1", f->name, sum, c,
+                               at);
+            }
+        }
+    return 0;
+}
+
 int dx_labels_u8(tns_frame *out, const tns_frame *f, dx_err *err)
 {
     if (f->dtype == DX_U8)

@@ -17,6 +17,8 @@
  *   frame 'NAME' has shape S, 'OTHER' has T: a batch's frames must agree
  *       in N, H and W
  *   frame 'NAME' has V at image I row Y column X, expected WHAT
+ *   frame 'NAME' sums to S over its C classes at image I row Y column X,
+ *       expected 1
  *
  * the last naming the first bad element (for probabilities: image, class,
  * row, column; for a single HxW map: row, column).  tns(5) CONVENTIONS
@@ -45,6 +47,14 @@ const tns_frame *dx_need_conf(const tns_stream *s, const char *name,
                               const tns_frame *like, dx_err *err);
 const tns_frame *dx_need_prob(const tns_stream *s, const char *name,
                               const tns_frame *like, dx_err *err);
+
+/* The values of a probability frame (N, C, H, W) from dx_need_prob:
+ * probabilities each in [0, 1] (1e-3 over, for rounding) and summing to 1
+ * over the C classes of each pixel, within 1e-3 (a softmax in f32 is
+ * within C * 1e-7); with logits set, any finite value.  Scores that are
+ * in [0, 1] but do not sum to 1 (sigmoids, logits squashed some other
+ * way) would give wrong confidences, and are refused. */
+int dx_check_prob(const tns_frame *f, int logits, dx_err *err);
 
 /* The label checks alone, on a frame of rank 2 (H, W) or 3 (N, H, W):
  * dtype u8 or u16, every value 0..classes-1 or 255. */

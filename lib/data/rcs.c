@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "data/classes.h"
-#include "io/pngio.h"
+#include "data/item.h"
 #include "io/tns.h"
 
 void dx_rcs_stats_free(dx_rcs_stats *s)
@@ -47,21 +47,18 @@ int dx_rcs_count(dx_rcs_stats *s, const dx_dataset *d,
         }
     }
     for (int i = 0; i < d->n; i++) {
-        dx_png p;
-        if (dx_png_read(d->label[i], DX_PNG_LABEL, &p, err)) {
+        uint8_t *train;
+        int w, h;
+        if (dx_item_label(d, i, map, &train, &w, &h, err)) {
             dx_rcs_stats_free(s);
             return -1;
         }
-        size_t npx = (size_t)p.width * p.height;
+        size_t npx = (size_t)w * h;
         int32_t *row = s->counts + (size_t)i * s->classes;
-        for (size_t k = 0; k < npx; k++) {
-            unsigned id = p.depth == 16 ? ((uint16_t *)p.px)[k]
-                                        : ((uint8_t *)p.px)[k];
-            uint8_t t = map->lut[id];
-            if (t < s->classes)
-                row[t]++;
-        }
-        dx_png_free(&p);
+        for (size_t k = 0; k < npx; k++)
+            if (train[k] < s->classes)
+                row[train[k]]++;
+        free(train);
         if (progress)
             progress(i + 1, d->n, arg);
     }

@@ -274,6 +274,24 @@ refuses() {
     [ -e l3.png ] && [ -e l4.png ]
 }
 
+@test "png-in --as label refuses 8-bit RGB and grey+alpha, which no label format uses" {
+    make_stream
+    tns png-out -i s.tns src.image 'rgb%d.png'
+    run_split tns png-in --as label rgb0.png
+    assert_clean_failure tns
+    [[ $stderr == *"rgb0.png: a label PNG is palette, grey or 16-bit RGB (the class in the first channel), found 8-bit RGB"* ]]
+    # --as raw keeps what is stored
+    tns png-in --as raw rgb0.png | tns info | grep -q $'image\tu8\t1x4x6x3'
+}
+
+@test "png-out --color needs a label map, not f32 values" {
+    make_stream
+    run_split tns png-out -i s.tns --color x.w 'w%d.png'
+    assert_clean_failure tns
+    [[ $stderr == *"--color needs a label map (u8 or u16 NxHxW), frame 'x.w' is f32 2x3"* ]]
+    [ ! -e w0.png ] && [ ! -e w.png ]
+}
+
 @test "bad input: a .npy of an unsupported dtype" {
     npy d.npy '<f8' 2 16
     run_split tns npy-in d.npy
