@@ -20,12 +20,13 @@
 
 #define USAGE                                                                 \
     "usage: classmix [OPTIONS] [FILE]\n"                                      \
-    "Cross-domain ClassMix (DACS steps 4-6).  Reads a tensor stream (FILE, or\n" \
-    "stdin); for every segment reads SRC.image (u8 NxHxWx3), SRC.label (u8\n" \
-    "or u16 NxHxW), TGT.image, TGT.plabel (u8 or u16 NxHxW) and TGT.weight\n" \
-    "(f32 NxHxW, finite and >= 0), passes every frame through and appends\n" \
-    "OUT.image (u8 NxHxWx3), OUT.label (u8 NxHxW), OUT.weight (f32 NxHxW)\n"  \
-    "and OUT.mask (u8 NxHxW, 1 where the pixel comes from the pasted image).\n" \
+    "Cross-domain ClassMix (DACS steps 4-6, dacs-method(7)).  Reads a tensor\n" \
+    "stream (FILE, or stdin); for every segment reads SRC.image (u8\n"       \
+    "NxHxWx3), SRC.label (u8 or u16 NxHxW), TGT.image, TGT.plabel (u8 or\n"  \
+    "u16 NxHxW) and TGT.weight (f32 NxHxW, finite and >= 0), passes every\n" \
+    "frame through and appends OUT.image (u8 NxHxWx3), OUT.label (u8\n"      \
+    "NxHxW), OUT.weight (f32 NxHxW) and OUT.mask (u8 NxHxW, 1 where the\n"   \
+    "pixel comes from the pasted image).\n"                                  \
     "\n"                                                                      \
     "mixing:\n"                                                               \
     "  --mode MODE         class: for pair i, half of the classes of\n"       \

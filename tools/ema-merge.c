@@ -17,8 +17,8 @@
 
 #define USAGE                                                                 \
     "usage: ema-merge [OPTIONS] TEACHER STUDENT\n"                            \
-    "Update the mean teacher (DACS step 9), frame by frame in constant\n"     \
-    "memory:\n"                                                               \
+    "Update the mean teacher (DACS step 9, dacs-method(7)), frame by frame\n" \
+    "in constant memory:\n"                                                  \
     "  theta_T <- alpha theta_T + (1 - alpha) theta_S\n"                      \
     "  alpha = min(1 - 1/(t+1), alpha_max)\n"                                 \
     "where t, the index of the step just taken, is the student's meta.iter\n" \

@@ -17,11 +17,12 @@
 #define USAGE                                                                 \
     "usage: pseudolabel [OPTIONS] [FILE]\n"                                   \
     "Pseudo-labels and their weights from the teacher's probabilities (DACS\n" \
-    "steps 2-3).  Reads a tensor stream (FILE, or stdin), and for every\n"     \
-    "segment reads PREFIX.prob (f32 NxCxHxW), passes every frame through and\n" \
-    "appends PREFIX.plabel (u8 NxHxW, argmax), PREFIX.weight (f32 NxHxW) and\n" \
-    "PREFIX.lambda (f32 scalar: the fraction of the batch's pixels with\n"     \
-    "confidence >= tau).  One line per segment on stderr:\n"                  \
+    "steps 2-3, dacs-method(7)).  Reads a tensor stream (FILE, or stdin),\n" \
+    "and for every segment reads PREFIX.prob (f32 NxCxHxW), passes every\n"  \
+    "frame through and appends PREFIX.plabel (u8 NxHxW, argmax),\n"          \
+    "PREFIX.weight (f32 NxHxW) and PREFIX.lambda (f32 scalar: the fraction\n" \
+    "of the batch's pixels with confidence >= tau).  One line per segment\n" \
+    "on stderr:\n"                                                           \
     "  pseudolabel: segment=S lambda=L confident=K pixels=P hist=H0,H1,...\n"  \
     "\n"                                                                      \
     "options:\n"                                                              \

@@ -107,7 +107,7 @@ values() {
     done >"$DATA/source/all.txt"
     seg-batch --dataset list --list "$DATA/source/all.txt" --map "$DACS_TOP/pipelines/maps/gta5.map" --sequential -q --batch 6 | tns select src.label >b.tns
     cmp a.tns b.tns
-    # and by hand: each stored Cityscapes id through the METHOD.md table
+    # and by hand: each stored Cityscapes id through the table of dacs-method(7)
     tns png-in --as label --name raw "$DATA"/source/labels/*.png | tns get raw |
         od -An -tu1 -v | tr -s ' ' '\n' | sed '/^$/d' |
         awk 'BEGIN { n = split("7 8 11 12 13 17 19 20 21 22 23 24 25 26 27 28 31 32 33", a, " ")
