@@ -9,7 +9,8 @@
 #   make demo            install dependencies, build, and run the full demo
 #   make install PREFIX=/usr/local DESTDIR=
 #
-# Dependencies are found with pkg-config: libpng, zlib, openblas.
+# Dependencies are found with pkg-config: libpng, zlib, openblas, libzip
+# (PyTorch zip and NumPy .npz files), jansson (safetensors headers).
 #
 # lib/ is built in wings, each a folder, each allowed to use only the wings
 # before it in this order (lib/README says what each holds; the test
@@ -21,7 +22,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/dacs
 PKG_CONFIG ?= pkg-config
-PKGS := libpng zlib openblas
+PKGS := libpng zlib openblas libzip jansson
 
 CC      ?= cc
 OPT     ?= -O2
