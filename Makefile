@@ -3,6 +3,8 @@
 #   make                 build build/libdacs.a and every tool into bin/
 #   make check           build and run every test (C unit tests and Bats)
 #   make check SAN=1     the same under AddressSanitizer + UBSan (build/san)
+#   make check-torch     seg-import/seg-export against live PyTorch (needs
+#                        python3-torch; never part of make check)
 #   make bench           throughput figures (see tests/bench)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make valgrind        a short DACS run under valgrind memcheck
@@ -58,8 +60,8 @@ MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)
 SCRIPTS   := pipelines/dacs-train pipelines/dacs-report pipelines/dacs-plot
 
-.PHONY: all check unit bench demo demo-quick install uninstall clean fuzz deps \
-        valgrind
+.PHONY: all check check-torch unit bench demo demo-quick install uninstall \
+        clean fuzz deps valgrind
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -98,6 +100,13 @@ check: deps
 	@$(MAKE) --no-print-directory all $(UNITS) $(REPLAYS)
 	@DACS_BIN=$(abspath $(BIN)) DACS_UNIT=$(abspath $(BUILD)/tests) \
 	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) tests/run
+
+# The PyTorch tier: seg-import and seg-export both ways against live
+# PyTorch (Debian's python3-torch, run as /usr/bin/python3); its own
+# closing line "N passed, N failed".  make check never needs PyTorch.
+check-torch: all
+	@DACS_BIN=$(abspath $(BIN)) OPENBLAS_NUM_THREADS=2 \
+	    /usr/bin/python3 tests/ref/import_check_torch.py
 
 # Coverage-guided fuzzing with libFuzzer (clang): each target for
 # FUZZ_SECONDS, new inputs kept in build/fuzz/corpus, crashes in
