@@ -10,16 +10,8 @@ setup_file() {
     PATH="$DACS_BIN:$PATH" seg-init --width 2 --classes 4 --seed 3 -o "$M"
 }
 
-refuse() {
-    local pattern=$1
-    shift
-    echo old >out.pth
-    run_split "$@"
-    assert_clean_failure seg-export
-    [[ $stderr == *"$pattern"* ]] || fail "stderr lacks '$pattern': $stderr"
-    [ "$(cat out.pth)" = old ] || fail "out.pth was modified"
-    [ -z "$(ls -A | grep '^\.')" ] || fail "a temporary file was left"
-}
+# refuse PATTERN CMD...: see assert_refused (helpers.bash)
+refuse() { assert_refused seg-export out.pth "$@"; }
 
 @test "seg-export: --help shows the formats" {
     run seg-export --help

@@ -7,18 +7,8 @@ load helpers
 
 FIX="$DACS_TOP/tests/fixtures/import"
 
-# refuse PATTERN CMD...: non-zero exit, one line on stderr naming
-# PATTERN, nothing on stdout, the old out.tns untouched, no temporary file
-refuse() {
-    local pattern=$1
-    shift
-    echo old >out.tns
-    run_split "$@"
-    assert_clean_failure seg-import
-    [[ $stderr == *"$pattern"* ]] || fail "stderr lacks '$pattern': $stderr"
-    [ "$(cat out.tns)" = old ] || fail "out.tns was modified"
-    [ -z "$(ls -A | grep '^\.')" ] || fail "a temporary file was left"
-}
+# refuse PATTERN CMD...: see assert_refused (helpers.bash)
+refuse() { assert_refused seg-import out.tns "$@"; }
 
 @test "seg-import: --help" {
     run seg-import --help

@@ -83,6 +83,32 @@ class DeepLabV2(nn.Module):
         return self.layer5(x)
 
 
+def randomise(net, g):
+    """random weights and batch-norm statistics from the generator g (the
+    defaults of a new module would hide a mixed-up BN tensor): He-uniform
+    convolutions, BN weight in [0.5, 1.5), biases in [-0.2, 0.2), running
+    mean in [-0.3, 0.3), variance in [0.5, 2), a batch count in [1, 1000);
+    returns net in eval mode"""
+    def urand(shape, lo, hi):
+        return lo + (hi - lo) * torch.rand(shape, generator=g)
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if p.dim() == 4:
+                p.copy_(urand(p.shape, -1, 1) * (6.0 / (p.shape[1] * 9)) ** .5)
+            elif name.endswith('weight'):
+                p.copy_(urand(p.shape, 0.5, 1.5))
+            else:
+                p.copy_(urand(p.shape, -0.2, 0.2))
+        for name, b in net.named_buffers():
+            if name.endswith('running_mean'):
+                b.copy_(urand(b.shape, -0.3, 0.3))
+            elif name.endswith('running_var'):
+                b.copy_(urand(b.shape, 0.5, 2.0))
+            else:
+                b.fill_(int(torch.randint(1, 1000, (1,), generator=g)))
+    return net.eval()
+
+
 def key_list(sd, path, prefix=''):
     """one line per tensor: prefix+name, then its dims (none for a
     scalar), blank-separated"""

@@ -68,28 +68,8 @@ W, C, N, H, Wd = 1, 3, 1, 12, 16
 g = torch.Generator().manual_seed(20240614)
 
 
-def urand(shape, lo, hi):
-    return lo + (hi - lo) * torch.rand(shape, generator=g)
-
-
 def random_net():
-    net = dacsref.Net(W, C)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if p.dim() == 4:
-                p.copy_(urand(p.shape, -1, 1) * (6.0 / (p.shape[1] * 9)) ** .5)
-            elif name.endswith('weight'):
-                p.copy_(urand(p.shape, 0.5, 1.5))
-            else:
-                p.copy_(urand(p.shape, -0.2, 0.2))
-        for name, b in net.named_buffers():
-            if name.endswith('running_mean'):
-                b.copy_(urand(b.shape, -0.3, 0.3))
-            elif name.endswith('running_var'):
-                b.copy_(urand(b.shape, 0.5, 2.0))
-            else:
-                b.fill_(int(torch.randint(1, 1000, (1,), generator=g)))
-    return net.eval()
+    return import_nets.randomise(dacsref.Net(W, C), g)
 
 
 def prob(net, sd, img):

@@ -311,18 +311,25 @@ static void test_npz(void)
         dx_tset_free(&ts);
 }
 
+/* The pickle of OrderedDict(x=tensor of 2 floats in storage '0'). */
+static void one_tensor(dx_pkw *w)
+{
+    dx_err e;
+    int64_t d[1] = {2};
+    dx_pkw_init(w);
+    dx_pkw_ordered_dict(w);
+    dx_pkw_mark(w);
+    dx_pkw_str(w, "x");
+    dx_pkw_tensor(w, DX_TT_F32, "0", 1, d);
+    dx_pkw_setitems(w);
+    dx_pkw_finish(w, &e);
+}
+
 static void test_torch_zip(void)
 {
     dx_pkw w;
     dx_err e;
-    int64_t d[1] = {2};
-    dx_pkw_init(&w);
-    dx_pkw_ordered_dict(&w);
-    dx_pkw_mark(&w);
-    dx_pkw_str(&w, "x");
-    dx_pkw_tensor(&w, DX_TT_F32, "0", 1, d);
-    dx_pkw_setitems(&w);
-    dx_pkw_finish(&w, &e);
+    one_tensor(&w);
     const char *pkl = (const char *)w.buf, *f8 = "\0\0\x80?\0\0\0@";
     {
         const char *names[] = {"a/data.pkl", "a/data/0", "a/version"};
@@ -400,14 +407,7 @@ static void test_legacy(void)
     static const char TAIL[] = "\x02\0\0\0\0\0\0\0\0\0\x80?\0\0\0@";
     dx_pkw w;
     dx_err e;
-    int64_t d[1] = {2};
-    dx_pkw_init(&w);
-    dx_pkw_ordered_dict(&w);
-    dx_pkw_mark(&w);
-    dx_pkw_str(&w, "x");
-    dx_pkw_tensor(&w, DX_TT_F32, "0", 1, d);
-    dx_pkw_setitems(&w);
-    dx_pkw_finish(&w, &e);
+    one_tensor(&w);
     size_t n = legacy(b, 1, (const char *)w.buf, w.len, KEYS, sizeof KEYS - 1,
                       TAIL, sizeof TAIL - 1);
     dx_tset ts;
