@@ -425,16 +425,23 @@ static int teacher_of(const cand *c, const void *student)
            strcmp(c->prefix, st->prefix) != 0;
 }
 
+/* The file's 'iteration' beside the state_dict under root: in the dict
+ * that holds the state_dict's dict (the group of its tensors, in a
+ * pickle), or, in a flat file, beside the root's last component. */
 static int iteration_of(const dx_tset *ts, const char *root, int64_t *it)
 {
-    char name[DX_SD_PREFIX + 16];
-    size_t n = strlen(root);
-    /* the parent of "a.b." is "a.", of "b." and "" it is "" */
-    if (n)
-        n--;
-    while (n && root[n - 1] != '.')
-        n--;
-    snprintf(name, sizeof name, "%.*siteration", (int)n, root);
+    char base[DX_SD_PREFIX], name[DX_SD_PREFIX + 16];
+    size_t rl = strlen(root);
+    snprintf(base, sizeof base, "%.*s", (int)(rl ? rl - 1 : 0), root);
+    for (int k = 0; k < ts->n; k++)
+        if (ts->v[k].kind == DX_TE_TENSOR && ts->v[k].group[0] &&
+            !strncmp(ts->v[k].name, root, rl)) {
+            snprintf(base, sizeof base, "%s", ts->v[k].group);
+            break;
+        }
+    char *dot = strrchr(base, '.');
+    size_t n = dot ? (size_t)(dot - base) + 1 : 0;
+    snprintf(name, sizeof name, "%.*siteration", (int)n, base);
     int k = dx_tset_find(ts, name);
     if (k < 0)
         return 0;
