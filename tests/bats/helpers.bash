@@ -76,3 +76,18 @@ assert_clean_failure() {
     *) fail "stderr should start with '$tool: ', got: $stderr" ;;
     esac
 }
+
+# assert_refused TOOL OUT PATTERN CMD...: run CMD, which must fail the way
+# dacs promises (assert_clean_failure) with PATTERN in its message, leave
+# the file OUT (which holds "old" before) as it was, and leave no
+# temporary file in the current folder.
+assert_refused() {
+    local tool=$1 out=$2 pattern=$3
+    shift 3
+    echo old >"$out"
+    run_split "$@"
+    assert_clean_failure "$tool"
+    [[ $stderr == *"$pattern"* ]] || fail "stderr lacks '$pattern': $stderr"
+    [ "$(cat "$out")" = old ] || fail "$out was modified"
+    [ -z "$(ls -A | grep '^\.')" ] || fail "a temporary file was left: $(ls -A)"
+}
