@@ -3,13 +3,16 @@
 #   make                 build build/libdacs.a and every tool into bin/
 #   make check           build and run every test (C unit tests and Bats)
 #   make check SAN=1     the same under AddressSanitizer + UBSan (build/san)
+#   make check-torch     seg-import/seg-export against live PyTorch (needs
+#                        python3-torch; never part of make check)
 #   make bench           throughput figures (see tests/bench)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make valgrind        a short DACS run under valgrind memcheck
 #   make demo            install dependencies, build, and run the full demo
 #   make install PREFIX=/usr/local DESTDIR=
 #
-# Dependencies are found with pkg-config: libpng, zlib, openblas.
+# Dependencies are found with pkg-config: libpng, zlib, openblas, libzip
+# (PyTorch zip and NumPy .npz files), jansson (safetensors headers).
 #
 # lib/ is built in wings, each a folder, each allowed to use only the wings
 # before it in this order (lib/README says what each holds; the test
@@ -21,7 +24,7 @@ BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/dacs
 PKG_CONFIG ?= pkg-config
-PKGS := libpng zlib openblas
+PKGS := libpng zlib openblas libzip jansson
 
 CC      ?= cc
 OPT     ?= -O2
@@ -57,8 +60,8 @@ MAN5      := $(wildcard man/man5/*.5)
 MAN7      := $(wildcard man/man7/*.7)
 SCRIPTS   := pipelines/dacs-train pipelines/dacs-report pipelines/dacs-plot
 
-.PHONY: all check unit bench demo demo-quick install uninstall clean fuzz deps \
-        valgrind
+.PHONY: all check check-torch unit bench demo demo-quick install uninstall \
+        clean fuzz deps valgrind
 .SUFFIXES:
 .DELETE_ON_ERROR:
 
@@ -97,6 +100,13 @@ check: deps
 	@$(MAKE) --no-print-directory all $(UNITS) $(REPLAYS)
 	@DACS_BIN=$(abspath $(BIN)) DACS_UNIT=$(abspath $(BUILD)/tests) \
 	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) tests/run
+
+# The PyTorch tier: seg-import and seg-export both ways against live
+# PyTorch (Debian's python3-torch, run as /usr/bin/python3); its own
+# closing line "N passed, N failed".  make check never needs PyTorch.
+check-torch: all
+	@DACS_BIN=$(abspath $(BIN)) OPENBLAS_NUM_THREADS=2 \
+	    /usr/bin/python3 tests/ref/import_check_torch.py
 
 # Coverage-guided fuzzing with libFuzzer (clang): each target for
 # FUZZ_SECONDS, new inputs kept in build/fuzz/corpus, crashes in

@@ -13,108 +13,86 @@
 #include "dacs/augment.h"
 #include "data/classes.h"
 #include "base/cli.h"
+#include "data/batch.h"
 #include "dacs/mix.h"
 #include "base/rng.h"
 #include "io/tns.h"
 
-static const char USAGE[] =
-    "usage: classmix [OPTIONS] [FILE]\n"
-    "Cross-domain ClassMix (DACS steps 4-6).  Reads a tensor stream (FILE, or\n"
-    "stdin); for every segment reads SRC.image (u8 NxHxWx3), SRC.label (u8\n"
-    "NxHxW), TGT.image, TGT.plabel (u8 NxHxW) and TGT.weight (f32 NxHxW),\n"
-    "passes every frame through and appends OUT.image (u8 NxHxWx3),\n"
-    "OUT.label (u8 NxHxW), OUT.weight (f32 NxHxW) and OUT.mask (u8 NxHxW,\n"
-    "1 where the pixel comes from the pasted image).\n"
-    "\n"
-    "mixing:\n"
-    "  --mode MODE         class (default): for pair i, half of the classes of\n"
-    "                      SRC.label[i], rounded up, pasted onto TGT image i;\n"
-    "                      naive: the same within the target, classes of\n"
-    "                      TGT.plabel[i] pasted onto target (i+1) mod N;\n"
-    "                      none: the target image and pseudo-labels as they are\n"
-    "  --pool POOL         image (default): draw from the classes of image i;\n"
-    "                      batch: from the classes of the whole batch\n"
-    "  --keep-ignore       255 may be drawn as a class, as the reference code\n"
-    "                      does (default: never)\n"
-    "  --classes N         labels hold classes 0..N-1 and 255 (default 19)\n"
-    "  --seed S            random seed (default 0)\n"
-    "  --iter T            iteration, keys the draws with the seed (default\n"
-    "                      0); segment k of the input uses iteration T+k\n"
-    "\n"
-    "strong augmentation of OUT.image (labels, weights and mask only flip):\n"
-    "  --no-augment        no colour jitter and no blur\n"
-    "  --no-jitter         no colour jitter\n"
-    "  --jitter-p P        probability of colour jitter (default 0.8)\n"
-    "  --brightness S      jitter strengths (default 0.25 each; hue <= 0.5)\n"
-    "  --contrast S\n"
-    "  --saturation S\n"
-    "  --hue S\n"
-    "  --no-blur           no Gaussian blur\n"
-    "  --blur-p P          probability of blur (default 0.5)\n"
-    "  --sigma LO,HI       blur sigma ~ U(LO, HI) (default 0.15,1.15)\n"
-    "  --blur-frac F       kernel side ~ F x image side, odd (default 0.1)\n"
-    "  --flip              horizontal flip of image, label, weight and mask\n"
-    "                      with probability 0.5 (default off)\n"
-    "  --flip-p P          probability of the flip when on (default 0.5)\n"
-    "\n"
-    "frames and output:\n"
-    "  --src P             source prefix (default src)\n"
-    "  --tgt P             target prefix (default tgt)\n"
-    "  --prefix P          output prefix (default mix)\n"
-    "  --drop GLOB         leave frames matching GLOB out of the output\n"
-    "                      (repeatable; applied after the outputs are added)\n"
-    "  --replace           outputs replace frames of the same name\n"
-    "  -v, --verbose       one line per segment on stderr: classes pasted and\n"
+#define USAGE                                                                 \
+    "usage: classmix [OPTIONS] [FILE]\n"                                      \
+    "Cross-domain ClassMix (DACS steps 4-6, dacs-method(7)).  Reads a tensor\n" \
+    "stream (FILE, or stdin); for every segment reads SRC.image (u8\n"       \
+    "NxHxWx3), SRC.label (u8 or u16 NxHxW), TGT.image, TGT.plabel (u8 or\n"  \
+    "u16 NxHxW) and TGT.weight (f32 NxHxW, finite and >= 0), passes every\n" \
+    "frame through and appends OUT.image (u8 NxHxWx3), OUT.label (u8\n"      \
+    "NxHxW), OUT.weight (f32 NxHxW) and OUT.mask (u8 NxHxW, 1 where the\n"   \
+    "pixel comes from the pasted image).\n"                                  \
+    "\n"                                                                      \
+    "mixing:\n"                                                               \
+    "  --mode MODE         class: for pair i, half of the classes of\n"       \
+    "                      SRC.label[i], rounded up, pasted onto TGT image i;\n" \
+    "                      naive: the same within the target, classes of\n"   \
+    "                      TGT.plabel[i] pasted onto target (i+1) mod N;\n"   \
+    "                      none: the target image and pseudo-labels as they\n" \
+    "                      are (default %s)\n"                                 \
+    "  --pool POOL         image: draw from the classes of image i; batch:\n" \
+    "                      from the classes of the whole batch (default %s)\n" \
+    "  --keep-ignore       255 may be drawn as a class, as the reference code\n" \
+    "                      does (default: never)\n"                           \
+    "  --classes N         labels hold classes 0..N-1 and 255 (default %d)\n" \
+    "  --seed S            random seed (default 0)\n"                         \
+    "  --iter T            iteration, keys the draws with the seed (default\n" \
+    "                      0); segment k of the input uses iteration T+k\n"   \
+    "\n"                                                                      \
+    "strong augmentation of OUT.image (labels, weights and mask only flip):\n" \
+    "  --no-augment        no colour jitter and no blur\n"                    \
+    "  --no-jitter         no colour jitter\n"                                \
+    "  --jitter-p P        probability of colour jitter (default %g)\n"       \
+    "  --brightness S      jitter strength of brightness (default %g)\n"     \
+    "  --contrast S        ... of contrast (default %g)\n"                    \
+    "  --saturation S      ... of saturation (default %g)\n"                  \
+    "  --hue S             ... of hue, at most 0.5 (default %g)\n"            \
+    "  --no-blur           no Gaussian blur\n"                                \
+    "  --blur-p P          probability of blur (default %g)\n"                \
+    "  --sigma LO,HI       blur sigma ~ U(LO, HI) (default %g,%g)\n"          \
+    "  --blur-frac F       kernel side ~ F x image side, odd (default %g)\n"  \
+    "  --flip              horizontal flip of image, label, weight and mask\n" \
+    "                      (default off)\n"                                   \
+    "  --flip-p P          probability of the flip when on (default %g)\n"    \
+    "\n"                                                                      \
+    "frames and output:\n"                                                    \
+    "  --src P             source prefix (default %s)\n"                      \
+    "  --tgt P             target prefix (default %s)\n"                      \
+    "  --prefix P          output prefix (default %s)\n"                      \
+    "  -v, --verbose       one line per segment on stderr: classes pasted and\n" \
     "                      augmentations applied\n"
-    "  -i, --input FILE    input stream (default stdin)\n"
-    "  -o, --output FILE   output stream, written atomically (default stdout)\n"
-    "  -h, --help          show this help\n";
 
-#define MAX_DROP 64
+#define DEFAULT_SRC "src"
+#define DEFAULT_TGT "tgt"
+#define DEFAULT_OUT "mix"
 
 static struct {
-    const char *in, *out, *src, *tgt, *prefix;
-    const char *drop[MAX_DROP];
-    int ndrop, classes, replace, verbose;
+    dx_cli cli;
+    const char *src, *tgt, *prefix;
+    int classes, verbose;
     uint64_t seed, iter;
     dx_mix_opts mix;
     dx_aug_opts aug;
-} opt = {.src = "src", .tgt = "tgt", .prefix = "mix", .classes = 19};
+} opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
+                     DX_CLI_REPLACE | DX_CLI_DROP,
+         .src = DEFAULT_SRC, .tgt = DEFAULT_TGT, .prefix = DEFAULT_OUT,
+         .classes = DX_NUM_CLASSES};
 
-static void name_of(char *dst, const char *prefix, const char *suffix)
+static _Noreturn void help(void)
 {
-    if (snprintf(dst, TNS_MAX_NAME + 1, "%s.%s", prefix, suffix) >
-            TNS_MAX_NAME ||
-        !tns_name_ok(dst))
-        dx_die("prefix '%s' makes a bad frame name '%s.%s'", prefix, prefix,
-               suffix);
-}
-
-/* The frame called name: u8 NxHxWx3 (image) or NxHxW (map) of dtype. */
-static tns_frame *need(tns_stream *s, const char *name, int dtype,
-                       int image, dx_err *err)
-{
-    tns_frame *f = tns_stream_need(s, name, dtype, image ? 4 : 3, err);
-    char shape[160];
-    if (f && image && f->dims[3] != 3) {
-        dx_fail(err, "frame '%s' has shape %s, expected NxHxWx3 (RGB)", name,
-                tns_shape_str(f, shape, sizeof shape));
-        return NULL;
-    }
-    return f;
-}
-
-/* a (NxHxW...) must agree with b in N, H and W. */
-static int agree(const tns_frame *a, const tns_frame *b, const char *why,
-                 dx_err *err)
-{
-    char sa[160], sb[160];
-    for (int k = 0; k < 3; k++)
-        if (a->dims[k] != b->dims[k])
-            return dx_fail(err, "frame '%s' has shape %s, '%s' has %s: %s",
-                           a->name, tns_shape_str(a, sa, sizeof sa), b->name,
-                           tns_shape_str(b, sb, sizeof sb), why);
-    return 0;
+    dx_aug_opts a;
+    dx_aug_defaults(&a);
+    dx_mix_opts m = dx_mix_defaults();
+    dx_cli_help(&opt.cli, USAGE, dx_mix_mode_names[m.mode],
+                dx_mix_pool_names[m.pool], DX_NUM_CLASSES, a.jitter_p,
+                a.brightness, a.contrast, a.saturation, a.hue, a.blur_p,
+                a.sigma_min, a.sigma_max, a.blur_frac, a.flip_p, DEFAULT_SRC,
+                DEFAULT_TGT, DEFAULT_OUT);
 }
 
 static void report(long seg, int n, uint8_t (*picked)[256],
@@ -146,30 +124,20 @@ static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
                    dx_err *err)
 {
     int cls = opt.mix.mode == DX_MIX_CLASS;
-    tns_frame *si = NULL, *sl = NULL, *ti, *tl, *tw;
-    if (cls && (!(si = need(s, names[0], DX_U8, 1, err)) ||
-                !(sl = need(s, names[1], DX_U8, 0, err))))
+    const tns_frame *si = NULL, *sl = NULL, *ti, *tl, *tw;
+    if (cls && (!(si = dx_need_image(s, names[0], err)) ||
+                !(sl = dx_need_label(s, names[1], si, opt.classes, err))))
         return -1;
-    if (!(ti = need(s, names[2], DX_U8, 1, err)) ||
-        !(tl = need(s, names[3], DX_U8, 0, err)) ||
-        !(tw = need(s, names[4], DX_F32, 0, err)))
+    if (!(ti = dx_need_image(s, names[2], err)) ||
+        !(tl = dx_need_label(s, names[3], ti, opt.classes, err)) ||
+        !(tw = dx_need_weight(s, names[4], ti, err)) ||
+        (cls && dx_same_nhw(ti, si, err)))
         return -1;
-    static const char same[] = "a batch's frames must agree in N, H and W";
-    static const char both[] =
-        "source and target batches must agree in N, H and W";
-    if (agree(tl, ti, same, err) || agree(tw, ti, same, err) ||
-        (cls && (agree(sl, si, same, err) || agree(ti, si, both, err))))
+    tns_frame sl8 = {0}, tl8 = {0};
+    if ((cls && dx_labels_u8(&sl8, sl, err)) || dx_labels_u8(&tl8, tl, err)) {
+        tns_frame_free(&sl8);
         return -1;
-    char what[TNS_MAX_NAME + 16];
-    if (cls) {
-        snprintf(what, sizeof what, "frame '%s'", sl->name);
-        if (dx_labels_check(sl->data, sl->count, opt.classes, what, err))
-            return -1;
     }
-    snprintf(what, sizeof what, "frame '%s'", tl->name);
-    if (dx_labels_check(tl->data, tl->count, opt.classes, what, err) ||
-        tns_check_finite(tw, err))
-        return -1;
 
     int64_t n = ti->dims[0], h = ti->dims[1], w = ti->dims[2];
     int64_t dims[4] = {n, h, w, 3};
@@ -188,8 +156,8 @@ static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
     dx_mix_batch b = {
         .n = (int)n, .h = (int)h, .w = (int)w,
         .src_image = cls ? si->data : NULL,
-        .src_label = cls ? sl->data : NULL,
-        .tgt_image = ti->data, .tgt_plabel = tl->data,
+        .src_label = sl8.data,
+        .tgt_image = ti->data, .tgt_plabel = tl8.data,
         .tgt_weight = tw->data,
         .image = out[0].data, .label = out[1].data, .weight = out[2].data,
         .mask = out[3].data, .picked = picked};
@@ -204,16 +172,20 @@ static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
                           &opt.aug, &raug, &d, err))
         goto fail;
     for (int k = 0; k < 4; k++)
-        if (tns_stream_put(s, &out[k], opt.replace, err))
+        if (tns_stream_put(s, &out[k], opt.cli.replace, err))
             goto fail;
     if (opt.verbose)
         report(seg, (int)n, picked, &d);
     free(picked);
+    tns_frame_free(&sl8);
+    tns_frame_free(&tl8);
     return 0;
 fail:
     for (int k = 0; k < 4; k++)
         tns_frame_free(&out[k]);
     free(picked);
+    tns_frame_free(&sl8);
+    tns_frame_free(&tl8);
     return -1;
 }
 
@@ -232,10 +204,11 @@ int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     dx_aug_defaults(&opt.aug);
-    enum { O_MODE = 256, O_POOL, O_KEEP, O_CLASSES, O_SEED, O_ITER,
+    opt.mix = dx_mix_defaults();
+    enum { O_MODE = DX_OPT_TOOL, O_POOL, O_KEEP, O_CLASSES, O_SEED, O_ITER,
            O_NOAUG, O_NOJIT, O_JITP, O_BRI, O_CON, O_SAT, O_HUE, O_NOBLUR,
            O_BLURP, O_SIGMA, O_BLURF, O_FLIP, O_FLIPP, O_SRC, O_TGT,
-           O_PREFIX, O_DROP, O_REPLACE };
+           O_PREFIX };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, O_MODE},
         {"pool", required_argument, NULL, O_POOL},
@@ -259,15 +232,10 @@ int main(int argc, char **argv)
         {"src", required_argument, NULL, O_SRC},
         {"tgt", required_argument, NULL, O_TGT},
         {"prefix", required_argument, NULL, O_PREFIX},
-        {"drop", required_argument, NULL, O_DROP},
-        {"replace", no_argument, NULL, O_REPLACE},
         {"verbose", no_argument, NULL, 'v'},
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     int ch;
-    while ((ch = dx_getopt(argc, argv, "vi:o:h", longopts)) != -1) {
+    while ((ch = dx_cli_next(&opt.cli, argc, argv, "v", longopts)) != -1) {
         switch (ch) {
         case O_MODE:
             opt.mix.mode = dx_arg_enum("--mode", optarg, dx_mix_mode_names);
@@ -345,42 +313,30 @@ int main(int argc, char **argv)
         case O_PREFIX:
             opt.prefix = optarg;
             break;
-        case O_DROP:
-            if (opt.ndrop == MAX_DROP)
-                dx_die("--drop: at most %d globs", MAX_DROP);
-            opt.drop[opt.ndrop++] = optarg;
-            break;
-        case O_REPLACE:
-            opt.replace = 1;
-            break;
         case 'v':
             opt.verbose = 1;
             break;
-        case 'i':
-            opt.in = optarg;
-            break;
-        case 'o':
-            opt.out = optarg;
-            break;
         case 'h':
-            dx_help(USAGE);
+            help();
         }
     }
-    dx_arg_input(argc, argv, optind, &opt.in);
+    dx_cli_end(&opt.cli, argc, argv);
+    static const struct {
+        const char *opt, *suffix;
+    } NAMES[9] = {{"--src", "image"},    {"--src", "label"},
+                  {"--tgt", "image"},    {"--tgt", "plabel"},
+                  {"--tgt", "weight"},   {"--prefix", "image"},
+                  {"--prefix", "label"}, {"--prefix", "weight"},
+                  {"--prefix", "mask"}};
     char names[9][TNS_MAX_NAME + 1];
-    name_of(names[0], opt.src, "image");
-    name_of(names[1], opt.src, "label");
-    name_of(names[2], opt.tgt, "image");
-    name_of(names[3], opt.tgt, "plabel");
-    name_of(names[4], opt.tgt, "weight");
-    name_of(names[5], opt.prefix, "image");
-    name_of(names[6], opt.prefix, "label");
-    name_of(names[7], opt.prefix, "weight");
-    name_of(names[8], opt.prefix, "mask");
+    for (int k = 0; k < 9; k++)
+        dx_arg_prefixed(names[k], sizeof names[k], NAMES[k].opt,
+                        k < 2 ? opt.src : k < 5 ? opt.tgt : opt.prefix,
+                        NAMES[k].suffix, tns_name_ok);
 
     dx_err err;
-    if (tns_filter(opt.in, opt.out, segment, names, opt.drop, opt.ndrop,
-                   &err))
+    if (tns_filter(opt.cli.in, opt.cli.out, segment, names, opt.cli.drop,
+                   opt.cli.ndrop, &err))
         dx_die_err(&err);
     return 0;
 }

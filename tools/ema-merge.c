@@ -15,34 +15,33 @@
 #include "dacs/ema.h"
 #include "io/tns.h"
 
-static const char USAGE[] =
-    "usage: ema-merge [OPTIONS] TEACHER STUDENT\n"
-    "Update the mean teacher (DACS step 9), frame by frame in constant\n"
-    "memory:\n"
-    "  theta_T <- alpha theta_T + (1 - alpha) theta_S\n"
-    "  alpha = min(1 - 1/(t+1), alpha_max)\n"
-    "where t, the index of the step just taken, is the student's meta.iter\n"
-    "minus 1 (at least 0).  The f32 parameters and the batch-norm running\n"
-    "statistics (*.running_mean, *.running_var) are averaged; meta.* and any\n"
-    "non-f32 frame come from the student; opt.* frames are left out.  The\n"
-    "two models must have the same frames in the same order, with the same\n"
-    "dtypes and shapes, and identical meta.arch.  A TEACHER that does not\n"
-    "exist is allowed at t = 0 only: the new teacher is then the student\n"
-    "without opt.*.  STUDENT (or TEACHER) may be '-' for stdin.  One line on\n"
-    "stderr:\n"
-    "  ema-merge: t=T alpha=A iter=I frames=F averaged=N copied=C skipped=S\n"
-    "\n"
-    "options:\n"
-    "  -o, --output FILE   write the new teacher atomically to FILE (may be\n"
-    "                      TEACHER; default stdout)\n"
-    "  --alpha-max A       upper bound of alpha (default 0.99)\n"
-    "  --alpha A           use this alpha in [0, 1] instead of the schedule\n"
-    "  --iter T            use t = T (the 0-based index of the step just\n"
-    "                      taken) instead of the student's meta.iter - 1\n"
-    "  --bn-stats MODE     average (default): running statistics are averaged\n"
-    "                      like the parameters; copy: taken from the student\n"
-    "  -q, --quiet         no report on stderr\n"
-    "  -h, --help          show this help\n";
+#define USAGE                                                                 \
+    "usage: ema-merge [OPTIONS] TEACHER STUDENT\n"                            \
+    "Update the mean teacher (DACS step 9, dacs-method(7)), frame by frame\n" \
+    "in constant memory:\n"                                                  \
+    "  theta_T <- alpha theta_T + (1 - alpha) theta_S\n"                      \
+    "  alpha = min(1 - 1/(t+1), alpha_max)\n"                                 \
+    "where t, the index of the step just taken, is the student's meta.iter\n" \
+    "minus 1 (at least 0).  The f32 parameters and the batch-norm running\n"  \
+    "statistics (*.running_mean, *.running_var) are averaged; meta.* and any\n" \
+    "non-f32 frame come from the student; opt.* frames are left out.  The\n"  \
+    "two models must have the same frames in the same order, with the same\n" \
+    "dtypes and shapes, and identical meta.arch.  A TEACHER that does not\n"  \
+    "exist is allowed at t = 0 only: the new teacher is then the student\n"   \
+    "without opt.*.  STUDENT (or TEACHER) may be '-' for stdin; -o FILE may\n" \
+    "be TEACHER itself.  One line on stderr:\n"                               \
+    "  ema-merge: t=T alpha=A iter=I frames=F averaged=N copied=C skipped=S\n" \
+    "\n"                                                                      \
+    "options:\n"                                                              \
+    "  --alpha-max A       upper bound of alpha (default %g)\n"               \
+    "  --alpha A           use this alpha in [0, 1] instead of the schedule\n" \
+    "  --iter T            use t = T (the 0-based index of the step just\n"   \
+    "                      taken) instead of the student's meta.iter - 1\n"   \
+    "  --bn-stats MODE     average: running statistics are averaged like\n"   \
+    "                      the parameters; copy: taken from the student\n"    \
+    "                      (default %s)\n"
+
+static const char *const BN_WORDS[] = {"average", "copy", NULL};
 
 static _Noreturn void fail(tns_writer *w, const dx_err *err)
 {
@@ -62,25 +61,17 @@ int main(int argc, char **argv)
     dx_cli_init(argc, argv);
     dx_ema_opts o;
     dx_ema_defaults(&o);
-    const char *out = NULL;
-    int quiet = 0;
-    enum { O_AMAX = 256, O_ALPHA, O_ITER, O_BN };
+    dx_cli cli = {.take = DX_CLI_OUTPUT | DX_CLI_QUIET};
+    enum { O_AMAX = DX_OPT_TOOL, O_ALPHA, O_ITER, O_BN };
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
         {"alpha-max", required_argument, NULL, O_AMAX},
         {"alpha", required_argument, NULL, O_ALPHA},
         {"iter", required_argument, NULL, O_ITER},
         {"bn-stats", required_argument, NULL, O_BN},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
-    static const char *const bn_words[] = {"average", "copy", NULL};
     int ch;
-    while ((ch = dx_getopt(argc, argv, "o:qh", longopts)) != -1) {
+    while ((ch = dx_cli_next(&cli, argc, argv, "", longopts)) != -1) {
         switch (ch) {
-        case 'o':
-            out = optarg;
-            break;
         case O_AMAX:
             o.alpha_max = dx_arg_double("--alpha-max", optarg, 0, 1);
             break;
@@ -93,15 +84,17 @@ int main(int argc, char **argv)
             o.have_t = 1;
             break;
         case O_BN:
-            o.copy_bn_stats = dx_arg_enum("--bn-stats", optarg, bn_words);
+            o.copy_bn_stats = dx_arg_enum("--bn-stats", optarg, BN_WORDS);
             break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            dx_help(USAGE);
+        case 'h': {
+            dx_ema_opts d;
+            dx_ema_defaults(&d);
+            dx_cli_help(&cli, USAGE, d.alpha_max, BN_WORDS[d.copy_bn_stats]);
+        }
         }
     }
+    const char *out = cli.out;
+    int quiet = cli.quiet;
     if (argc - optind != 2)
         dx_die("expected TEACHER and STUDENT, got %d argument%s (see --help)",
                argc - optind, argc - optind == 1 ? "" : "s");

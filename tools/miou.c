@@ -18,34 +18,34 @@
 #include "data/confusion.h"
 #include "io/tns.h"
 
-static const char USAGE[] =
-    "usage: miou [OPTIONS] [FILE]\n"
-    "       miou [OPTIONS] --pred FILE --gt FILE\n"
-    "Mean intersection over union, by the rules of the Cityscapes scripts.\n"
-    "Reads predicted labels (u8/u16 NxHxW) and ground truth (u8/u16 NxHxW)\n"
-    "from every segment of one stream (FILE, or stdin), or segment by\n"
-    "segment from two streams, and accumulates one confusion matrix over\n"
-    "all of them.  Ground truth 255 is ignored; a prediction of 255 counts\n"
-    "as a miss.  IoU_c = TP/(TP+FP+FN); a class with no ground truth and no\n"
-    "prediction has no IoU and is left out of the means; one predicted but\n"
-    "absent from the ground truth has IoU 0.  Scores are percentages.\n"
-    "\n"
-    "options:\n"
-    "  --pred-frame NAME   prediction frame (default tgt.pred)\n"
-    "  --gt-frame NAME     ground-truth frame (default tgt.label)\n"
-    "  --pred FILE         read predictions from this stream ...\n"
-    "  --gt FILE           ... and the ground truth from this one\n"
-    "  --classes N         classes 0..N-1 (default 19, the Cityscapes train\n"
-    "                      ids; mIoU over 16 and 13 classes only for these)\n"
-    "  --names FILE        class names, one per line (sets N)\n"
-    "  --format FMT        text (default), tsv or json\n"
-    "  --confusion FILE    also save the confusion matrix as text (rows\n"
-    "                      ground truth, columns prediction then 255; see\n"
+#define USAGE                                                                 \
+    "usage: miou [OPTIONS] [FILE]\n"                                          \
+    "       miou [OPTIONS] --pred FILE --gt FILE\n"                           \
+    "Mean intersection over union, by the rules of the Cityscapes scripts.\n" \
+    "Reads predicted labels (u8/u16 NxHxW) and ground truth (u8/u16 NxHxW)\n" \
+    "from every segment of one stream (FILE, or stdin), or segment by\n"      \
+    "segment from two streams, and accumulates one confusion matrix over\n"   \
+    "all of them.  Ground truth 255 is ignored; a prediction of 255 counts\n" \
+    "as a miss.  IoU_c = TP/(TP+FP+FN); a class with no ground truth and no\n" \
+    "prediction has no IoU and is left out of the means; one predicted but\n" \
+    "absent from the ground truth has IoU 0.  Scores are percentages.\n"      \
+    "\n"                                                                      \
+    "options:\n"                                                              \
+    "  --pred-frame NAME   prediction frame (default %s)\n"                   \
+    "  --gt-frame NAME     ground-truth frame (default %s)\n"                 \
+    "  --pred FILE         read predictions from this stream ...\n"           \
+    "  --gt FILE           ... and the ground truth from this one\n"          \
+    "  --classes N         classes 0..N-1 (default %d, the Cityscapes train\n" \
+    "                      ids; mIoU over 16 and 13 classes only for these)\n" \
+    "  --names FILE        class names, one per line (sets N)\n"              \
+    "  --format FMT        text, tsv or json (default %s)\n"                  \
+    "  --confusion FILE    also save the confusion matrix as text (rows\n"    \
+    "                      ground truth, columns prediction then 255; see\n"  \
     "                      miou(1))\n"
-    "  -i, --input FILE    input stream (default stdin)\n"
-    "  -o, --output FILE   write the report atomically to FILE (default\n"
-    "                      stdout)\n"
-    "  -h, --help          show this help\n";
+
+#define DEFAULT_PRED "tgt.pred"
+#define DEFAULT_GT "tgt.label"
+static const char *const FORMATS[] = {"text", "tsv", "json", NULL};
 
 /* SYNTHIA has no terrain (9), truck (14) or train (16); the 13-class mIoU
  * also leaves out wall (3), fence (4) and pole (5). */
@@ -56,12 +56,14 @@ static const int SYN13[] = {0, 1, 2, 6, 7, 8, 10, 11, 12, 13, 15, 17, 18};
 #define NAME_MAX_LEN 64
 
 static struct {
-    const char *in, *out, *pred_file, *gt_file, *names_file, *confusion;
+    dx_cli cli;
+    const char *pred_file, *gt_file, *names_file, *confusion;
     const char *pred, *gt;
     int classes, format;
     char names[DX_MAX_CLASSES][NAME_MAX_LEN];
     int cityscapes; /* the default label set: report 16 and 13 too */
-} opt = {.pred = "tgt.pred", .gt = "tgt.label", .classes = -1};
+} opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT,
+         .pred = DEFAULT_PRED, .gt = DEFAULT_GT, .classes = -1};
 
 static void read_names(const char *path)
 {
@@ -98,15 +100,15 @@ static void read_names(const char *path)
     opt.classes = n;
 }
 
-static void add_segment(dx_confusion *cm, tns_stream *ps, tns_stream *gs,
-                        const char *where)
+static void add_segment(dx_confusion *cm, const tns_stream *ps,
+                        const tns_stream *gs, const char *where)
 {
     dx_err err;
-    tns_frame *p = tns_stream_get(ps, opt.pred);
-    tns_frame *g = tns_stream_get(gs, opt.gt);
+    const tns_frame *p = tns_stream_cget(ps, opt.pred);
+    const tns_frame *g = tns_stream_cget(gs, opt.gt);
     if (!p || !g)
-        dx_die("%s: missing frame '%s' (expected %s in every segment)", where,
-               p ? opt.gt : opt.pred, p ? "the ground truth" : "the prediction");
+        dx_die("%s: missing frame '%s' in the input stream", where,
+               p ? opt.gt : opt.pred);
     if (dx_confusion_add(cm, p, g, &err))
         dx_die("%s: %s", where, err.msg);
 }
@@ -119,7 +121,7 @@ static void accumulate(dx_confusion *cm)
     char where[300];
     long seg = 0;
     if (!opt.pred_file) {
-        if (tns_open(&a, opt.in, &err))
+        if (tns_open(&a, opt.cli.in, &err))
             dx_die_err(&err);
         int got;
         while ((got = tns_read_segment(&a, &sa, &err)) == 1) {
@@ -284,8 +286,8 @@ static void report(const dx_confusion *cm)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
-    enum { O_PF = 256, O_GF, O_PRED, O_GT, O_CLASSES, O_NAMES, O_FORMAT,
-           O_CONF };
+    enum { O_PF = DX_OPT_TOOL, O_GF, O_PRED, O_GT, O_CLASSES, O_NAMES,
+           O_FORMAT, O_CONF };
     static const struct option longopts[] = {
         {"pred-frame", required_argument, NULL, O_PF},
         {"gt-frame", required_argument, NULL, O_GF},
@@ -295,20 +297,15 @@ int main(int argc, char **argv)
         {"names", required_argument, NULL, O_NAMES},
         {"format", required_argument, NULL, O_FORMAT},
         {"confusion", required_argument, NULL, O_CONF},
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
-    static const char *const formats[] = {"text", "tsv", "json", NULL};
     int ch;
-    while ((ch = dx_getopt(argc, argv, "i:o:h", longopts)) != -1) {
+    while ((ch = dx_cli_next(&opt.cli, argc, argv, "", longopts)) != -1) {
         switch (ch) {
         case O_PF:
+            opt.pred = dx_arg_frame("--pred-frame", optarg, tns_name_ok);
+            break;
         case O_GF:
-            if (!tns_name_ok(optarg))
-                dx_die("%s: bad frame name '%s'",
-                       ch == O_PF ? "--pred-frame" : "--gt-frame", optarg);
-            *(ch == O_PF ? &opt.pred : &opt.gt) = optarg;
+            opt.gt = dx_arg_frame("--gt-frame", optarg, tns_name_ok);
             break;
         case O_PRED:
             opt.pred_file = optarg;
@@ -324,25 +321,20 @@ int main(int argc, char **argv)
             opt.names_file = optarg;
             break;
         case O_FORMAT:
-            opt.format = dx_arg_enum("--format", optarg, formats);
+            opt.format = dx_arg_enum("--format", optarg, FORMATS);
             break;
         case O_CONF:
             opt.confusion = optarg;
             break;
-        case 'i':
-            opt.in = optarg;
-            break;
-        case 'o':
-            opt.out = optarg;
-            break;
         case 'h':
-            dx_help(USAGE);
+            dx_cli_help(&opt.cli, USAGE, DEFAULT_PRED, DEFAULT_GT,
+                        DX_NUM_CLASSES, FORMATS[0]);
         }
     }
-    dx_arg_input(argc, argv, optind, &opt.in);
+    dx_cli_end(&opt.cli, argc, argv);
     if (!opt.pred_file != !opt.gt_file)
         dx_die("--pred and --gt go together");
-    if (opt.pred_file && opt.in)
+    if (opt.pred_file && opt.cli.in)
         dx_die("give either an input stream or --pred and --gt, not both");
     if (opt.names_file) {
         read_names(opt.names_file);
@@ -366,8 +358,8 @@ int main(int argc, char **argv)
     report(&cm);
     if (opt.confusion && dx_confusion_save(&cm, opt.confusion, &err))
         dx_die_err(&err);
-    if (opt.out) {
-        if (dx_atomic_write(opt.out, rep, rep_len, &err))
+    if (opt.cli.out) {
+        if (dx_atomic_write(opt.cli.out, rep, rep_len, &err))
             dx_die_err(&err);
     } else if (fwrite(rep, 1, rep_len, stdout) != rep_len ||
                fflush(stdout) != 0) {

@@ -10,54 +10,41 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "data/batch.h"
 #include "dacs/pseudo.h"
 #include "io/tns.h"
 
-static const char USAGE[] =
-    "usage: pseudolabel [OPTIONS] [FILE]\n"
-    "Pseudo-labels and their weights from the teacher's probabilities (DACS\n"
-    "steps 2-3).  Reads a tensor stream (FILE, or stdin), and for every\n"
-    "segment reads PREFIX.prob (f32 NxCxHxW), passes every frame through and\n"
-    "appends PREFIX.plabel (u8 NxHxW, argmax), PREFIX.weight (f32 NxHxW) and\n"
-    "PREFIX.lambda (f32 scalar: the fraction of the batch's pixels with\n"
-    "confidence >= tau).  One line per segment on stderr:\n"
-    "  pseudolabel: segment=S lambda=L confident=K pixels=P hist=H0,H1,...\n"
-    "\n"
-    "options:\n"
-    "  --weight MODE       threshold_uniform (default: every pixel gets\n"
-    "                      lambda), threshold (1 where confidence >= tau,\n"
-    "                      else 0) or none (1 everywhere)\n"
-    "  --threshold TAU     confidence threshold tau in [0, 1] (default 0.968)\n"
-    "  --logits            the input holds logits: apply a softmax first\n"
-    "  --prefix P          frame name prefix (default tgt)\n"
-    "  --prob NAME         input frame (default PREFIX.prob)\n"
+#define USAGE                                                                 \
+    "usage: pseudolabel [OPTIONS] [FILE]\n"                                   \
+    "Pseudo-labels and their weights from the teacher's probabilities (DACS\n" \
+    "steps 2-3, dacs-method(7)).  Reads a tensor stream (FILE, or stdin),\n" \
+    "and for every segment reads PREFIX.prob (f32 NxCxHxW), passes every\n"  \
+    "frame through and appends PREFIX.plabel (u8 NxHxW, argmax),\n"          \
+    "PREFIX.weight (f32 NxHxW) and PREFIX.lambda (f32 scalar: the fraction\n" \
+    "of the batch's pixels with confidence >= tau).  One line per segment\n" \
+    "on stderr:\n"                                                           \
+    "  pseudolabel: segment=S lambda=L confident=K pixels=P hist=H0,H1,...\n"  \
+    "\n"                                                                      \
+    "options:\n"                                                              \
+    "  --weight MODE       threshold_uniform (every pixel gets lambda),\n"   \
+    "                      threshold (1 where confidence >= tau, else 0) or\n" \
+    "                      none (1 everywhere) (default %s)\n"                \
+    "  --threshold TAU     confidence threshold tau in [0, 1] (default %g)\n" \
+    "  --logits            the input holds logits: apply a softmax first\n"  \
+    "  --prefix P          frame name prefix (default %s)\n"                  \
+    "  --prob NAME         input frame (default PREFIX.prob)\n"              \
     "  --no-lambda         do not append the PREFIX.lambda frame\n"
-    "  --drop GLOB         leave frames matching GLOB out of the output\n"
-    "                      (repeatable; applied after the outputs are added)\n"
-    "  --replace           outputs replace frames of the same name instead of\n"
-    "                      being an error\n"
-    "  -q, --quiet         no report on stderr\n"
-    "  -i, --input FILE    input stream (default stdin)\n"
-    "  -o, --output FILE   output stream, written atomically (default stdout)\n"
-    "  -h, --help          show this help\n";
 
-#define MAX_DROP 64
+#define DEFAULT_PREFIX "tgt"
 
 static struct {
-    const char *in, *out, *prob;
-    char prefix[128];
-    const char *drop[MAX_DROP];
-    int ndrop, mode, logits, replace, quiet, no_lambda;
-    double tau;
-} opt = {.prefix = "tgt", .mode = DX_WEIGHT_THRESHOLD_UNIFORM, .tau = 0.968};
-
-static void frame_name(char *dst, const char *suffix)
-{
-    snprintf(dst, TNS_MAX_NAME + 1, "%s.%s", opt.prefix, suffix);
-    if (!tns_name_ok(dst))
-        dx_die("--prefix: '%s' makes the bad frame name '%s'", opt.prefix,
-               dst);
-}
+    dx_cli cli;
+    const char *prob, *prefix;
+    int no_lambda;
+    dx_pseudo_opts p;
+} opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
+                     DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP,
+         .prefix = DEFAULT_PREFIX};
 
 static void report(long seg, const dx_pseudo_stats *st, int c)
 {
@@ -79,16 +66,16 @@ static void report(long seg, const dx_pseudo_stats *st, int c)
 static int process(tns_stream *s, long seg, const char *names[3],
                    dx_err *err)
 {
-    tns_frame *p = tns_stream_need(s, opt.prob, DX_F32, 4, err);
+    const tns_frame *p = dx_need_prob(s, opt.prob, NULL, err);
     if (!p)
         return -1;
-    char shape[160];
+    if (dx_check_prob(p, opt.p.logits, err)) {
+        char m[DX_ERRLEN];
+        snprintf(m, sizeof m, "%s", err->msg);
+        return opt.p.logits ? -1 : dx_fail(err, "%s (logits? see --logits)",
+                                           m);
+    }
     int64_t n = p->dims[0], c = p->dims[1], h = p->dims[2], w = p->dims[3];
-    if (c < 1 || c > DX_MAX_CLASSES)
-        return dx_fail(err, "frame '%s' has shape %s: %lld classes, expected "
-                       "1..%d (u8 labels keep 255 for ignore)", p->name,
-                       tns_shape_str(p, shape, sizeof shape), (long long)c,
-                       DX_MAX_CLASSES);
     tns_frame lab = {0}, wt = {0}, lam = {0};
     int64_t dims[3] = {n, h, w};
     dx_pseudo_stats st;
@@ -97,17 +84,18 @@ static int process(tns_stream *s, long seg, const char *names[3],
         tns_frame_alloc(&lam, names[2], DX_F32, 0, NULL, err))
         goto fail;
     if (dx_pseudolabel(lab.data, wt.data, &st, p->data, (int)n, (int)c,
-                       (size_t)(h * w), opt.logits, opt.tau, opt.mode, err)) {
+                       (size_t)(h * w), opt.p.logits, opt.p.tau, opt.p.mode,
+                       err)) {
         dx_wrap(err, "frame '%s': ", p->name);
         goto fail;
     }
     *(float *)lam.data = (float)st.lambda;
-    if (tns_stream_put(s, &lab, opt.replace, err) ||
-        tns_stream_put(s, &wt, opt.replace, err) ||
-        (!opt.no_lambda && tns_stream_put(s, &lam, opt.replace, err)))
+    if (tns_stream_put(s, &lab, opt.cli.replace, err) ||
+        tns_stream_put(s, &wt, opt.cli.replace, err) ||
+        (!opt.no_lambda && tns_stream_put(s, &lam, opt.cli.replace, err)))
         goto fail;
     tns_frame_free(&lam);
-    if (!opt.quiet)
+    if (!opt.cli.quiet)
         report(seg, &st, (int)c);
     return 0;
 fail:
@@ -126,8 +114,9 @@ static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
-    enum { O_WEIGHT = 256, O_THRESHOLD, O_LOGITS, O_PREFIX, O_PROB,
-           O_NOLAMBDA, O_DROP, O_REPLACE };
+    dx_pseudo_defaults(&opt.p);
+    enum { O_WEIGHT = DX_OPT_TOOL, O_THRESHOLD, O_LOGITS, O_PREFIX, O_PROB,
+           O_NOLAMBDA };
     static const struct option longopts[] = {
         {"weight", required_argument, NULL, O_WEIGHT},
         {"threshold", required_argument, NULL, O_THRESHOLD},
@@ -135,74 +124,54 @@ int main(int argc, char **argv)
         {"prefix", required_argument, NULL, O_PREFIX},
         {"prob", required_argument, NULL, O_PROB},
         {"no-lambda", no_argument, NULL, O_NOLAMBDA},
-        {"drop", required_argument, NULL, O_DROP},
-        {"replace", no_argument, NULL, O_REPLACE},
-        {"quiet", no_argument, NULL, 'q'},
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     int ch;
-    while ((ch = dx_getopt(argc, argv, "qi:o:h", longopts)) != -1) {
+    while ((ch = dx_cli_next(&opt.cli, argc, argv, "", longopts)) != -1) {
         switch (ch) {
         case O_WEIGHT:
-            opt.mode = dx_arg_enum("--weight", optarg, dx_weight_mode_names);
+            opt.p.mode = dx_arg_enum("--weight", optarg, dx_weight_mode_names);
             break;
         case O_THRESHOLD:
-            opt.tau = dx_arg_double("--threshold", optarg, 0, 1);
+            opt.p.tau = dx_arg_double("--threshold", optarg, 0, 1);
             break;
         case O_LOGITS:
-            opt.logits = 1;
+            opt.p.logits = 1;
             break;
         case O_PREFIX:
-            if (strlen(optarg) > 100)
-                dx_die("--prefix: '%s' is longer than 100 characters",
-                       optarg);
-            snprintf(opt.prefix, sizeof opt.prefix, "%s", optarg);
+            opt.prefix = optarg;
             break;
         case O_PROB:
-            if (!tns_name_ok(optarg))
-                dx_die("--prob: bad frame name '%s'", optarg);
-            opt.prob = optarg;
+            opt.prob = dx_arg_frame("--prob", optarg, tns_name_ok);
             break;
         case O_NOLAMBDA:
             opt.no_lambda = 1;
             break;
-        case O_DROP:
-            if (opt.ndrop == MAX_DROP)
-                dx_die("--drop: at most %d globs", MAX_DROP);
-            opt.drop[opt.ndrop++] = optarg;
-            break;
-        case O_REPLACE:
-            opt.replace = 1;
-            break;
-        case 'q':
-            opt.quiet = 1;
-            break;
-        case 'i':
-            opt.in = optarg;
-            break;
-        case 'o':
-            opt.out = optarg;
-            break;
-        case 'h':
-            dx_help(USAGE);
+        case 'h': {
+            dx_pseudo_opts d;
+            dx_pseudo_defaults(&d);
+            dx_cli_help(&opt.cli, USAGE, dx_weight_mode_names[d.mode], d.tau,
+                        DEFAULT_PREFIX);
+        }
         }
     }
-    dx_arg_input(argc, argv, optind, &opt.in);
+    dx_cli_end(&opt.cli, argc, argv);
     char prob[TNS_MAX_NAME + 1], plabel[TNS_MAX_NAME + 1],
         weight[TNS_MAX_NAME + 1], lambda[TNS_MAX_NAME + 1];
-    frame_name(prob, "prob");
-    frame_name(plabel, "plabel");
-    frame_name(weight, "weight");
-    frame_name(lambda, "lambda");
+    dx_arg_prefixed(prob, sizeof prob, "--prefix", opt.prefix, "prob",
+                    tns_name_ok);
+    dx_arg_prefixed(plabel, sizeof plabel, "--prefix", opt.prefix, "plabel",
+                    tns_name_ok);
+    dx_arg_prefixed(weight, sizeof weight, "--prefix", opt.prefix, "weight",
+                    tns_name_ok);
+    dx_arg_prefixed(lambda, sizeof lambda, "--prefix", opt.prefix, "lambda",
+                    tns_name_ok);
     if (!opt.prob)
         opt.prob = prob;
     const char *names[3] = {plabel, weight, lambda};
 
     dx_err err;
-    if (tns_filter(opt.in, opt.out, segment, names, opt.drop, opt.ndrop,
-                   &err))
+    if (tns_filter(opt.cli.in, opt.cli.out, segment, names, opt.cli.drop,
+                   opt.cli.ndrop, &err))
         dx_die_err(&err);
     return 0;
 }

@@ -11,82 +11,102 @@
 #include "data/classes.h"
 #include "base/cli.h"
 #include "data/dataset.h"
+#include "data/item.h"
 #include "data/labelmap.h"
 #include "data/rcs.h"
 #include "data/sampler.h"
 #include "io/tns.h"
 
-static const char USAGE[] =
-    "usage: seg-batch --dataset KIND --root DIR [OPTIONS]\n"
-    "Read images and label maps of a dataset as downloaded and write them as\n"
-    "batches: frames PREFIX.image (u8 NxHxWx3) and PREFIX.label (u8 NxHxW,\n"
-    "train ids, 255 = ignore), one segment per batch.\n"
-    "\n"
-    "dataset:\n"
-    "  --dataset KIND      cityscapes, gta5, synthia or list (required)\n"
-    "  --root DIR          dataset root (for list: base of relative paths,\n"
-    "                      default the list file's folder)\n"
-    "  --split NAME        cityscapes split folder (default train)\n"
-    "  --list FILE         list: a file of 'IMAGE LABEL' lines\n"
-    "  --map TABLE         label id -> train id table: a file, or a built-in\n"
-    "                      name cityscapes, gta5, synthia (default: the\n"
-    "                      dataset's own; required for list)\n"
-    "  --no-labels         read images only (the unlabelled target); writes\n"
-    "                      no PREFIX.label\n"
-    "  --limit K           use K images evenly spaced over the sorted list\n"
-    "                      (default 0: all)\n"
-    "\n"
-    "batches:\n"
-    "  --prefix P          frame name prefix (default src); it also keys the\n"
-    "                      random draws\n"
-    "  --batch N           images per batch (default 2; 1 with --sequential)\n"
-    "  --seed S            seed of every random choice (default 0)\n"
-    "  --iter T            iteration of the first batch (default 0)\n"
-    "  --iters K           write K batches, iterations T..T+K-1 (default 1)\n"
-    "  --emit-index        also write PREFIX.index (i32 N): dataset items\n"
-    "\n"
-    "geometry (applied in this order):\n"
-    "  --resize WxH        resize: image bilinear, label nearest (default: keep)\n"
-    "  --scale LO,HI       random rescale by s in [LO, HI] (default 1,1);\n"
-    "                      needs --crop\n"
-    "  --crop WxH          random crop; past the border pads image 0, label 255\n"
-    "  --flip              random horizontal flip, probability 1/2\n"
-    "\n"
-    "evaluation:\n"
-    "  --sequential        stream every image in order, uncropped (resized if\n"
-    "                      --resize), one segment per --batch images; progress\n"
-    "                      on stderr\n"
-    "  -q, --quiet         no progress or notes on stderr\n"
-    "\n"
-    "rare-class sampling (DAFormer):\n"
-    "  --make-rcs-stats FILE  count the classes of every label once, write\n"
-    "                      FILE and exit\n"
-    "  --rcs[=T]           draw a class c with P(c) = softmax((1 - f_c)/T),\n"
-    "                      then an image with >= --rcs-min-pixels of c\n"
-    "                      (T default 0.01)\n"
-    "  --rcs-stats FILE    the statistics --rcs reads\n"
-    "  --rcs-min-pixels N  (default 3000)\n"
-    "\n"
-    "  -o, --output FILE   write FILE atomically instead of stdout\n"
-    "  -h, --help          show this help\n";
+#define USAGE                                                                 \
+    "usage: seg-batch --dataset KIND --root DIR [OPTIONS]\n"                  \
+    "Read images and label maps of a dataset as downloaded and write them as\n" \
+    "batches: frames PREFIX.image (u8 NxHxWx3) and PREFIX.label (u8 NxHxW,\n"  \
+    "train ids, 255 = ignore), one segment per batch.\n"                      \
+    "\n"                                                                      \
+    "dataset:\n"                                                              \
+    "  --dataset KIND      cityscapes, gta5, synthia or list (required)\n"   \
+    "  --root DIR          dataset root (for list: base of relative paths,\n" \
+    "                      default the list file's folder)\n"                \
+    "  --split NAME        cityscapes split folder (default %s)\n"           \
+    "  --list FILE         list: a file of 'IMAGE LABEL' lines\n"            \
+    "  --map TABLE         label id -> train id table: a file, or a built-in\n" \
+    "                      name cityscapes, gta5, synthia (default: the\n"   \
+    "                      dataset's own; required for list)\n"              \
+    "  --label-colors      labels may also be RGB in the Cityscapes colours\n" \
+    "                      (an image editor's re-save of a palette label):\n" \
+    "                      each colour is mapped back to its label id, any\n" \
+    "                      other colour is an error (not for synthia)\n"    \
+    "  --no-labels         read images only (the unlabelled target); writes\n" \
+    "                      no PREFIX.label\n"                                 \
+    "  --limit K           use K images evenly spaced over the sorted list\n" \
+    "                      (default 0: all)\n"                                \
+    "\n"                                                                      \
+    "batches:\n"                                                              \
+    "  --prefix P          frame name prefix (default %s); it also keys the\n" \
+    "                      random draws\n"                                    \
+    "  --batch N           images per batch (default %d; 1 with --sequential)\n" \
+    "  --seed S            seed of every random choice (default 0)\n"        \
+    "  --iter T            iteration of the first batch (default 0)\n"       \
+    "  --iters K           write K batches, iterations T..T+K-1 (default 1)\n" \
+    "  --emit-index        also write PREFIX.index (i32 N): dataset items\n" \
+    "\n"                                                                      \
+    "geometry (applied in this order):\n"                                     \
+    "  --resize WxH        resize: image bilinear, label nearest (default:\n" \
+    "                      keep)\n"                                           \
+    "  --scale LO,HI       random rescale by s in [LO, HI] (default %g,%g);\n" \
+    "                      needs --crop\n"                                    \
+    "  --crop WxH          random crop; past the border pads image 0, label\n" \
+    "                      255\n"                                             \
+    "  --flip              random horizontal flip, probability 1/2\n"        \
+    "\n"                                                                      \
+    "evaluation:\n"                                                           \
+    "  --sequential        stream every image in order, uncropped (resized\n" \
+    "                      if --resize), one segment per --batch images;\n"  \
+    "                      progress on stderr\n"                              \
+    "\n"                                                                      \
+    "rare-class sampling (DAFormer):\n"                                       \
+    "  --make-rcs-stats FILE  count the classes of every label once, write\n" \
+    "                      FILE and exit\n"                                   \
+    "  --rcs[=T]           draw a class c with P(c) = softmax((1 - f_c)/T),\n" \
+    "                      then an image with >= --rcs-min-pixels of c\n"    \
+    "                      (T default %g)\n"                                  \
+    "  --rcs-stats FILE    the statistics --rcs reads\n"                     \
+    "  --rcs-min-pixels N  (default %ld)\n"
+
+#define DEFAULT_SPLIT "train"
+#define DEFAULT_PREFIX "src"
+enum { DEFAULT_BATCH = 2 };
 
 static struct {
+    dx_cli cli;
     int kind;
-    const char *root, *split, *list, *map, *prefix, *out;
+    const char *root, *split, *list, *map, *prefix;
     const char *make_stats, *stats;
-    int labels, batch, iters, sequential, quiet, flip, emit_index, split_set;
-    long limit, min_pixels;
+    int labels, batch, iters, sequential, flip, emit_index, split_set;
+    int label_colors;
+    long limit;
     uint64_t seed, iter;
     long resize_w, resize_h, crop_w, crop_h;
     double scale_lo, scale_hi, rcs;
-} opt = {.kind = -1, .split = "train", .prefix = "src", .labels = 1,
-         .iters = 1, .min_pixels = 3000, .scale_lo = 1, .scale_hi = 1};
+    dx_rcs_opts rcs_opts;
+} opt = {.cli.take = DX_CLI_OUTPUT | DX_CLI_QUIET, .kind = -1,
+         .split = DEFAULT_SPLIT, .prefix = DEFAULT_PREFIX, .labels = 1,
+         .iters = 1};
+
+static _Noreturn void help(void)
+{
+    dx_sampler d;
+    dx_sampler_init(&d, NULL, NULL, 0, NULL);
+    dx_rcs_opts r = dx_rcs_defaults();
+    dx_cli_help(&opt.cli, USAGE, DEFAULT_SPLIT, DEFAULT_PREFIX, DEFAULT_BATCH,
+                d.scale_lo, d.scale_hi, r.temperature, r.min_pixels);
+}
 
 static void parse(int argc, char **argv)
 {
-    enum { O_DATASET = 256, O_ROOT, O_SPLIT, O_LIST, O_MAP, O_NOLABELS,
-           O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS, O_INDEX,
-           O_RESIZE, O_SCALE, O_CROP, O_FLIP, O_SEQ, O_MAKE, O_RCS,
+    enum { O_DATASET = DX_OPT_TOOL, O_ROOT, O_SPLIT, O_LIST, O_MAP,
+           O_COLORS, O_NOLABELS, O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS,
+           O_INDEX, O_RESIZE, O_SCALE, O_CROP, O_FLIP, O_SEQ, O_MAKE, O_RCS,
            O_STATS, O_MINPX };
     static const struct option longopts[] = {
         {"dataset", required_argument, NULL, O_DATASET},
@@ -94,6 +114,7 @@ static void parse(int argc, char **argv)
         {"split", required_argument, NULL, O_SPLIT},
         {"list", required_argument, NULL, O_LIST},
         {"map", required_argument, NULL, O_MAP},
+        {"label-colors", no_argument, NULL, O_COLORS},
         {"no-labels", no_argument, NULL, O_NOLABELS},
         {"limit", required_argument, NULL, O_LIMIT},
         {"prefix", required_argument, NULL, O_PREFIX},
@@ -107,24 +128,27 @@ static void parse(int argc, char **argv)
         {"crop", required_argument, NULL, O_CROP},
         {"flip", no_argument, NULL, O_FLIP},
         {"sequential", no_argument, NULL, O_SEQ},
-        {"quiet", no_argument, NULL, 'q'},
         {"make-rcs-stats", required_argument, NULL, O_MAKE},
         {"rcs", optional_argument, NULL, O_RCS},
         {"rcs-stats", required_argument, NULL, O_STATS},
         {"rcs-min-pixels", required_argument, NULL, O_MINPX},
-        {"output", required_argument, NULL, 'o'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     static const char *const kinds[] = {"cityscapes", "gta5", "synthia",
                                         "list", NULL};
+    dx_sampler geometry;
+    dx_sampler_init(&geometry, NULL, NULL, 0, NULL);
+    opt.scale_lo = geometry.scale_lo;
+    opt.scale_hi = geometry.scale_hi;
+    opt.rcs_opts = dx_rcs_defaults();
     int c;
-    while ((c = dx_getopt(argc, argv, "o:qh", longopts)) != -1) {
+    while ((c = dx_cli_next(&opt.cli, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case O_DATASET: opt.kind = dx_arg_enum("--dataset", optarg, kinds); break;
         case O_ROOT: opt.root = optarg; break;
         case O_SPLIT: opt.split = optarg; opt.split_set = 1; break;
         case O_LIST: opt.list = optarg; break;
         case O_MAP: opt.map = optarg; break;
+        case O_COLORS: opt.label_colors = 1; break;
         case O_NOLABELS: opt.labels = 0; break;
         case O_LIMIT: opt.limit = dx_arg_long("--limit", optarg, 0, 1L << 24); break;
         case O_PREFIX: opt.prefix = optarg; break;
@@ -153,17 +177,17 @@ static void parse(int argc, char **argv)
         }
         case O_FLIP: opt.flip = 1; break;
         case O_SEQ: opt.sequential = 1; break;
-        case 'q': opt.quiet = 1; break;
         case O_MAKE: opt.make_stats = optarg; break;
         case O_RCS:
-            opt.rcs = optarg ? dx_arg_double("--rcs", optarg, 1e-6, 1e6) : 0.01;
+            opt.rcs = optarg ? dx_arg_double("--rcs", optarg, 1e-6, 1e6)
+                             : opt.rcs_opts.temperature;
             break;
         case O_STATS: opt.stats = optarg; break;
         case O_MINPX:
-            opt.min_pixels = dx_arg_long("--rcs-min-pixels", optarg, 0, 1L << 30);
+            opt.rcs_opts.min_pixels = dx_arg_long("--rcs-min-pixels", optarg,
+                                                  0, 1L << 30);
             break;
-        case 'o': opt.out = optarg; break;
-        case 'h': dx_help(USAGE);
+        case 'h': help();
         }
     }
     if (optind < argc)
@@ -187,13 +211,18 @@ static void parse(int argc, char **argv)
         dx_die("--split is for cityscapes only; %s has no split folders "
                "(use --dataset list for a subset)", kinds[opt.kind]);
     if (!opt.batch)
-        opt.batch = opt.sequential ? 1 : 2;
+        opt.batch = opt.sequential ? 1 : DEFAULT_BATCH;
     if ((opt.scale_lo != 1 || opt.scale_hi != 1) && !opt.crop_w)
         dx_die("--scale needs --crop: rescaled images differ in size");
     if (opt.sequential && (opt.crop_w || opt.flip || opt.rcs ||
                            opt.scale_lo != 1 || opt.scale_hi != 1))
         dx_die("--sequential streams whole images in order: it takes no "
                "--crop, --scale, --flip or --rcs");
+    if (opt.label_colors && (!opt.labels || opt.kind == DX_DS_SYNTHIA))
+        dx_die("--label-colors maps RGB labels of cityscapes, gta5 or list "
+               "datasets; %s", !opt.labels ? "it cannot go with --no-labels"
+                                           : "SYNTHIA labels are 16-bit "
+                                             "class ids, not colours");
     if (opt.rcs && !opt.stats)
         dx_die("--rcs needs --rcs-stats FILE (make it once with "
                "--make-rcs-stats FILE)");
@@ -212,15 +241,38 @@ static void progress(int done, int total, void *arg)
 {
     const char *what = arg;
     int step = total / 10 > 0 ? total / 10 : 1;
-    if (!opt.quiet && (done % step == 0 || done == total))
+    if (!opt.cli.quiet && (done % step == 0 || done == total))
         dx_note("%s %d/%d images", what, done, total);
+}
+
+/* A batch whose labels are all ignore is almost always a data mistake (a
+ * label map that names none of the ids, labels of another dataset): say
+ * so, naming its label files. */
+static void warn_all_ignore(const tns_frame *lbl, const dx_dataset *ds,
+                            const int *idx, int n)
+{
+    const uint8_t *y = lbl->data;
+    for (size_t i = 0; i < lbl->count; i++)
+        if (y[i] != DX_IGNORE)
+            return;
+    char files[1536];
+    size_t at = 0;
+    for (int i = 0; i < n && at < sizeof files; i++)
+        at += (size_t)snprintf(files + at, sizeof files - at, "%s%s",
+                               i ? ", " : "", ds->label[idx[i]]);
+    if (!opt.cli.quiet)
+        dx_note("warning: every label pixel of the batch is ignore (255): "
+                "%s; is the label map (--map) the one of these labels?",
+                files);
 }
 
 /* Write one segment: image, label (may be empty), index (if wanted). */
 static void write_batch(tns_writer *w, tns_frame *img, tns_frame *lbl,
-                        const int *idx, int n)
+                        const dx_dataset *ds, const int *idx, int n)
 {
     dx_err err;
+    if (lbl->data)
+        warn_all_ignore(lbl, ds, idx, n);
     tns_frame ix = {0};
     if (opt.emit_index) {
         char name[TNS_MAX_NAME + 1];
@@ -260,7 +312,7 @@ int main(int argc, char **argv)
     }
     dx_dataset ds;
     dx_dataset_spec spec = {opt.kind, opt.root, opt.split, opt.list,
-                            opt.labels};
+                            opt.labels, opt.label_colors};
     if (dx_dataset_open(&ds, &spec, &err))
         dx_die_err(&err);
     dx_dataset_limit(&ds, (int)opt.limit);
@@ -306,20 +358,20 @@ int main(int argc, char **argv)
         if (dx_rcs_match(&st, &ds, &map, &err))
             dx_die("class statistics %s %s; remake them with "
                    "--make-rcs-stats", opt.stats, err.msg);
-        if (dx_rcs_init(&rcs, &st, opt.rcs, opt.min_pixels, &err))
+        if (dx_rcs_init(&rcs, &st, opt.rcs, opt.rcs_opts.min_pixels, &err))
             dx_die("class statistics %s: %s", opt.stats, err.msg);
-        for (int c = 0; c < rcs.classes && !opt.quiet; c++)
+        for (int c = 0; c < rcs.classes && !opt.cli.quiet; c++)
             if (!rcs.nmembers[c] && rcs.freq[c] > 0)
                 dx_note("rcs: class %d (%s) occurs, but in no image with "
                         ">= %ld pixels of it; it is never drawn", c,
                         dx_class_name(c) ? dx_class_name(c) : "custom",
-                        opt.min_pixels);
+                        opt.rcs_opts.min_pixels);
         dx_rcs_stats_free(&st);
         s.rcs = &rcs;
     }
 
     tns_writer w;
-    if (tns_create(&w, opt.out, &err))
+    if (tns_create(&w, opt.cli.out, &err))
         dx_die_err(&err);
     int *idx = malloc((size_t)opt.batch * sizeof *idx);
     if (!idx)
@@ -364,7 +416,7 @@ int main(int argc, char **argv)
                 tns_abort(&w);
                 dx_die_err(&err);
             }
-            write_batch(&w, &img, &lbl, idx, n);
+            write_batch(&w, &img, &lbl, &ds, idx, n);
             progress(at + n, ds.n, "read");
         }
     } else {
@@ -376,7 +428,7 @@ int main(int argc, char **argv)
                 tns_abort(&w);
                 dx_die_err(&err);
             }
-            write_batch(&w, &img, &lbl, idx, opt.batch);
+            write_batch(&w, &img, &lbl, &ds, idx, opt.batch);
         }
     }
     if (tns_finish(&w, &err))

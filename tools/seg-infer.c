@@ -4,59 +4,56 @@
  *             [--argmax [--pred NAME] [--conf NAME]] [--bn running|batch]
  *             [--replace]
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/cli.h"
+#include "data/batch.h"
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "io/tns.h"
 
-static const char USAGE[] =
-    "usage: seg-infer -m CKPT [OPTIONS]\n"
-    "Pass every frame of the input through and append the network's\n"
-    "prediction for an image frame, one batch (segment) at a time.\n"
-    "\n"
-    "options:\n"
-    "  -m, --model CKPT    checkpoint to run (required; a student or a teacher)\n"
-    "  -i, --input FILE    input stream (default: stdin)\n"
-    "  -o, --output FILE   output stream, written atomically (default: stdout)\n"
-    "  --in NAME           image frame, u8 NxHxWx3 (default tgt.image)\n"
-    "  --out NAME          softmax probabilities, f32 NxCxHxW\n"
-    "                      (default tgt.prob)\n"
-    "  --argmax            write the arg-max class and its probability\n"
-    "                      instead of the probabilities\n"
-    "  --pred NAME         with --argmax: class map, u8 NxHxW\n"
-    "                      (default tgt.pred)\n"
-    "  --conf NAME         with --argmax: its probability, f32 NxHxW\n"
-    "                      (default tgt.conf)\n"
-    "  --bn MODE           batch-norm statistics: running (the stored\n"
-    "                      estimates, eval mode; images one at a time) or\n"
-    "                      batch (those of each input batch, as the reference\n"
-    "                      DACS teacher; the model is not changed)\n"
-    "                      (default running)\n"
-    "  --replace           output frames may replace input frames of the\n"
-    "                      same name (default: that is an error)\n"
-    "  -h, --help          show this help\n";
+#define USAGE                                                                 \
+    "usage: seg-infer -m CKPT [OPTIONS]\n"                                    \
+    "Pass every frame of the input through and append the network's\n"       \
+    "prediction for an image frame, one batch (segment) at a time.\n"         \
+    "\n"                                                                      \
+    "options:\n"                                                              \
+    "  -m, --model CKPT    checkpoint to run (required; a student or a\n"     \
+    "                      teacher)\n"                                        \
+    "  --in NAME           image frame, u8 NxHxWx3 (default %s)\n"            \
+    "  --out NAME          softmax probabilities, f32 NxCxHxW (default %s)\n" \
+    "  --argmax            write the arg-max class and its probability\n"    \
+    "                      instead of the probabilities\n"                    \
+    "  --pred NAME         with --argmax: class map, u8 NxHxW (default %s)\n" \
+    "  --conf NAME         with --argmax: its probability, f32 NxHxW\n"      \
+    "                      (default %s)\n"                                    \
+    "  --bn MODE           batch-norm statistics: running (the stored\n"     \
+    "                      estimates, eval mode; images one at a time) or\n"  \
+    "                      batch (those of each input batch, as the\n"        \
+    "                      reference DACS teacher; the model is not\n"        \
+    "                      changed) (default %s)\n"
+
+#define DEFAULT_IMAGE "tgt.image"
+#define DEFAULT_PROB "tgt.prob"
+#define DEFAULT_PRED "tgt.pred"
+#define DEFAULT_CONF "tgt.conf"
+
+static const char *const BN_WORDS[] = {"running", "batch", NULL};
 
 static struct {
-    const char *model, *in, *out, *image, *prob, *pred, *conf;
-    int argmax, bn, replace;
-} opt = {.image = "tgt.image", .prob = "tgt.prob", .pred = "tgt.pred",
-         .conf = "tgt.conf", .bn = DX_BN_RUNNING};
-
-static const char *frame_name(const char *o, const char *s)
-{
-    if (!tns_name_ok(s))
-        dx_die("%s: bad frame name '%s'", o, s);
-    return s;
-}
+    dx_cli cli;
+    const char *model, *image, *prob, *pred, *conf;
+    int argmax, bn;
+} opt = {.cli.take = DX_CLI_INPUT | DX_CLI_OUTPUT | DX_CLI_REPLACE |
+                     DX_CLI_THREADS,
+         .image = DEFAULT_IMAGE, .prob = DEFAULT_PROB, .pred = DEFAULT_PRED,
+         .conf = DEFAULT_CONF, .bn = DX_BN_RUNNING};
 
 /* Fails if name is in s and --replace was not given. */
 static int check_free(const tns_stream *s, const char *name, dx_err *err)
 {
-    if (!opt.replace && tns_stream_find(s, name) >= 0)
+    if (!opt.cli.replace && tns_stream_find(s, name) >= 0)
         return dx_fail(err, "frame '%s' is already in the input (use "
                        "--replace to overwrite it)", name);
     return 0;
@@ -65,18 +62,9 @@ static int check_free(const tns_stream *s, const char *name, dx_err *err)
 /* Predict one batch and add the output frames to s. */
 static int infer(dx_model *m, tns_stream *s, dx_err *err)
 {
-    tns_frame *img = tns_stream_need(s, opt.image, DX_U8, 4, err);
-    char shape[128];
+    const tns_frame *img = dx_need_image(s, opt.image, err);
     if (!img)
         return -1;
-    if (img->dims[3] != 3 || img->dims[0] < 1 || img->dims[1] < 1 ||
-        img->dims[2] < 1)
-        return dx_fail(err, "frame '%s' has shape %s, expected NxHxWx3 "
-                       "RGB", opt.image, tns_shape_str(img, shape,
-                                                        sizeof shape));
-    if (img->dims[0] > INT_MAX || img->dims[1] > INT_MAX ||
-        img->dims[2] > INT_MAX)
-        return dx_fail(err, "frame '%s' is too large", opt.image);
     if (opt.argmax ? check_free(s, opt.pred, err) || check_free(s, opt.conf,
                                                                  err)
                    : check_free(s, opt.prob, err))
@@ -139,61 +127,48 @@ static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
+    enum { O_IN = DX_OPT_TOOL, O_OUT, O_ARGMAX, O_PRED, O_CONF, O_BN };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"in", required_argument, NULL, 'I'},
-        {"out", required_argument, NULL, 'O'},
-        {"argmax", no_argument, NULL, 'a'},
-        {"pred", required_argument, NULL, 'p'},
-        {"conf", required_argument, NULL, 'c'},
-        {"bn", required_argument, NULL, 'b'},
-        {"replace", no_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},
+        {"in", required_argument, NULL, O_IN},
+        {"out", required_argument, NULL, O_OUT},
+        {"argmax", no_argument, NULL, O_ARGMAX},
+        {"pred", required_argument, NULL, O_PRED},
+        {"conf", required_argument, NULL, O_CONF},
+        {"bn", required_argument, NULL, O_BN},
         {0, 0, 0, 0}};
-    static const char *const bn_words[] = {"running", "batch", NULL};
     int c;
-    while ((c = dx_getopt(argc, argv, "m:i:o:h", longopts)) != -1) {
+    while ((c = dx_cli_next(&opt.cli, argc, argv, "m:", longopts)) != -1) {
         switch (c) {
         case 'm':
             opt.model = optarg;
             break;
-        case 'i':
-            opt.in = optarg;
+        case O_IN:
+            opt.image = dx_arg_frame("--in", optarg, tns_name_ok);
             break;
-        case 'o':
-            opt.out = optarg;
+        case O_OUT:
+            opt.prob = dx_arg_frame("--out", optarg, tns_name_ok);
             break;
-        case 'I':
-            opt.image = frame_name("--in", optarg);
-            break;
-        case 'O':
-            opt.prob = frame_name("--out", optarg);
-            break;
-        case 'a':
+        case O_ARGMAX:
             opt.argmax = 1;
             break;
-        case 'p':
-            opt.pred = frame_name("--pred", optarg);
+        case O_PRED:
+            opt.pred = dx_arg_frame("--pred", optarg, tns_name_ok);
             break;
-        case 'c':
-            opt.conf = frame_name("--conf", optarg);
+        case O_CONF:
+            opt.conf = dx_arg_frame("--conf", optarg, tns_name_ok);
             break;
-        case 'b':
-            opt.bn = dx_arg_enum("--bn", optarg, bn_words) == 0
+        case O_BN:
+            opt.bn = dx_arg_enum("--bn", optarg, BN_WORDS) == 0
                          ? DX_BN_RUNNING
                          : DX_BN_BATCH;
             break;
-        case 'R':
-            opt.replace = 1;
-            break;
         case 'h':
-            dx_help(USAGE);
+            dx_cli_help(&opt.cli, USAGE, DEFAULT_IMAGE, DEFAULT_PROB,
+                        DEFAULT_PRED, DEFAULT_CONF, BN_WORDS[0]);
         }
     }
-    if (optind < argc)
-        dx_die("unexpected argument '%s' (see --help)", argv[optind]);
+    dx_cli_end(&opt.cli, argc, argv);
     if (!opt.model)
         dx_die("no model: give the checkpoint with -m CKPT");
     if (opt.argmax && !strcmp(opt.pred, opt.conf))
@@ -202,7 +177,7 @@ int main(int argc, char **argv)
     dx_model m;
     if (dx_model_read(&m, opt.model, &err))
         dx_die_err(&err);
-    if (tns_filter(opt.in, opt.out, segment, &m, NULL, 0, &err))
+    if (tns_filter(opt.cli.in, opt.cli.out, segment, &m, NULL, 0, &err))
         dx_die_err(&err);
     dx_model_free(&m);
     return 0;

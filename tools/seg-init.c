@@ -13,54 +13,54 @@
 #include "nn/arch.h"
 #include "nn/model.h"
 
-static const char USAGE[] =
-    "usage: seg-init [OPTIONS]\n"
-    "Write a new checkpoint of a network (each is defined layer by layer in\n"
-    "seg-init(1)), its weights drawn from --seed, meta.iter 0 and zero\n"
-    "optimizer state.  With --from, the weights and batch-norm statistics of\n"
-    "a trained checkpoint instead, with meta.iter 0 and zero optimizer\n"
-    "state: a new run that starts from a trained model.\n"
-    "\n"
-    "networks:\n"
-    "  deeplab-mini   a small DeepLabv2-style net of 3x3 convolutions, width\n"
-    "                 w (w, 2w, 4w channels), output stride 8; He-uniform\n"
-    "  deeplabv2      DeepLabv2 on a dilated ResNet as DACS uses it: 7x7 stem,\n"
-    "                 max-pool, layer1-4 (layer3 dilation 2, layer4 4),\n"
-    "                 output stride 8, ASPP head (layer5) of dilations 6, 12,\n"
-    "                 18, 24; PyTorch state_dict names; normal(0, 0.01)\n"
-    "\n"
-    "options:\n"
-    "  -o, --output FILE   write the checkpoint atomically to FILE\n"
-    "                      (default: stdout)\n"
-    "  --net NET           deeplab-mini or deeplabv2 (default deeplab-mini)\n"
-    "  --width W           stem width, 1..512 (default 32 for deeplab-mini,\n"
-    "                      64 for deeplabv2)\n"
-    "  --classes C         output classes (default 19, 1..255)\n"
-    "  --seed S            seed of the initial weights (default 0)\n"
-    "  --mean A,B,C        input mean of x/255, per conv1 input channel\n"
-    "                      (default: ImageNet's 0.485,0.456,0.406 for RGB,\n"
-    "                      the Caffe mean (104.00698793,116.66876762,\n"
-    "                      122.67891434)/255 for BGR)\n"
-    "  --std A,B,C         input std, each > 0 (default: ImageNet's\n"
-    "                      0.229,0.224,0.225 for RGB, 1/255 for BGR)\n"
-    "  --from CKPT         start from the parameters of CKPT (its\n"
-    "                      architecture; excludes the options above)\n"
-    "  -h, --help          show this help\n"
-    "deeplabv2 only:\n"
-    "  --depth D           ResNet depth: 18 or 34 (basic blocks), 50, 101 or\n"
-    "                      152 (bottleneck blocks) (default 101)\n"
-    "  --blocks B1,B2,B3,B4  blocks of layer1..4, 1..64 each (default: the\n"
-    "                      depth's, 101: 3,4,23,3; fewer for small tests)\n"
-    "  --style S           caffe (layer2 strides in its 1x1 conv1, ceil-mode\n"
-    "                      max-pool: 512x512 gives 65x65 logits, DACS) or\n"
-    "                      pytorch (torchvision: the stride in the 3x3,\n"
-    "                      floor mode: 64x64) (default caffe)\n"
-    "  --heads K           ASPP branches summed, 1..4; all four are stored\n"
-    "                      (default 2: the DACS code sums only the first two)\n"
-    "  --bn MODE           frozen (batch-norm weight and bias not trained, as\n"
-    "                      DACS) or train (default frozen)\n"
-    "  --order O           channel order fed to conv1: bgr (Caffe weights,\n"
-    "                      DACS) or rgb (torchvision weights) (default bgr)\n";
+/* printf arguments, in order: deeplab-mini's width and deeplabv2's, the
+ * largest width, the classes and their largest, ImageNet's mean and std,
+ * the largest blocks per layer */
+#define USAGE                                                                 \
+    "usage: seg-init [OPTIONS]\n"                                             \
+    "Write a new checkpoint of a network (each is defined layer by layer in\n" \
+    "seg-init(1)), its weights drawn from --seed, meta.iter 0 and zero\n"     \
+    "optimizer state.  With --from, the weights and batch-norm statistics of\n" \
+    "a trained checkpoint instead, with meta.iter 0 and zero optimizer\n"     \
+    "state: a new run that starts from a trained model.\n"                    \
+    "\n"                                                                      \
+    "networks:\n"                                                             \
+    "  deeplab-mini   a small DeepLabv2-style net of 3x3 convolutions, width\n" \
+    "                 w (w, 2w, 4w channels), output stride 8; He-uniform\n"  \
+    "  deeplabv2      DeepLabv2 on a dilated ResNet as DACS uses it: 7x7 stem,\n" \
+    "                 max-pool, layer1-4 (layer3 dilation 2, layer4 4),\n"    \
+    "                 output stride 8, ASPP head (layer5) of dilations 6, 12,\n" \
+    "                 18, 24; PyTorch state_dict names; normal(0, 0.01)\n"    \
+    "\n"                                                                      \
+    "options:\n"                                                              \
+    "  --net NET           deeplab-mini or deeplabv2 (default deeplab-mini)\n" \
+    "  --width W           stem width (default %d for deeplab-mini, %d for\n" \
+    "                      deeplabv2; 1..%d)\n"                               \
+    "  --classes C         output classes (default %d, 1..%d)\n"             \
+    "  --seed S            seed of the initial weights (default 0)\n"        \
+    "  --mean A,B,C        input mean of x/255, per conv1 input channel\n"   \
+    "                      (default: ImageNet's %g,%g,%g for RGB, the Caffe\n" \
+    "                      mean (104.00698793,116.66876762,122.67891434)/255\n" \
+    "                      for BGR)\n"                                        \
+    "  --std A,B,C         input std, each > 0 (default: ImageNet's\n"       \
+    "                      %g,%g,%g for RGB, 1/255 for BGR)\n"                \
+    "  --from CKPT         start from the parameters of CKPT (its\n"         \
+    "                      architecture; excludes every option but -o)\n"    \
+    "deeplabv2 only:\n"                                                       \
+    "  --depth D           ResNet depth: 18 or 34 (basic blocks), 50, 101 or\n" \
+    "                      152 (bottleneck blocks) (default 101)\n"           \
+    "  --blocks B1,B2,B3,B4  blocks of layer1..4, 1..%d each (default: the\n" \
+    "                      depth's, 101: 3,4,23,3; fewer for small tests)\n" \
+    "  --style S           caffe (layer2 strides in its 1x1 conv1, ceil-mode\n" \
+    "                      max-pool: 512x512 gives 65x65 logits, DACS) or\n" \
+    "                      pytorch (torchvision: the stride in the 3x3,\n"   \
+    "                      floor mode: 64x64) (default caffe)\n"             \
+    "  --heads K           ASPP branches summed, 1..4; all four are stored\n" \
+    "                      (default 2: the DACS code sums only the first two)\n" \
+    "  --bn MODE           frozen (batch-norm weight and bias not trained, as\n" \
+    "                      DACS) or train (default frozen)\n"                \
+    "  --order O           channel order fed to conv1: bgr (Caffe weights,\n" \
+    "                      DACS) or rgb (torchvision weights) (default bgr)\n"
 
 static void triple(const char *opt, const char *s, float out[3], int pos)
 {
@@ -99,7 +99,7 @@ static void blocks(const char *s, int out[4])
 
 /* The options, as given; 0 or NULL when not. */
 static struct {
-    const char *out, *from;
+    const char *from;
     int net, width, classes, depth, heads, style, bn, order;
     int blocks[4], have_blocks, have_mean, have_std, have_seed;
     float mean[3], std[3];
@@ -160,9 +160,10 @@ static dx_arch arch_of_options(void)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
-    enum { O_NET = 1, O_DEPTH, O_BLOCKS, O_STYLE, O_HEADS, O_BN, O_ORDER };
+    dx_cli cli = {.take = DX_CLI_OUTPUT};
+    enum { O_NET = DX_OPT_TOOL, O_DEPTH, O_BLOCKS, O_STYLE, O_HEADS, O_BN,
+           O_ORDER };
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
         {"net", required_argument, NULL, O_NET},
         {"depth", required_argument, NULL, O_DEPTH},
         {"blocks", required_argument, NULL, O_BLOCKS},
@@ -176,18 +177,14 @@ int main(int argc, char **argv)
         {"mean", required_argument, NULL, 'M'},
         {"std", required_argument, NULL, 'S'},
         {"from", required_argument, NULL, 'F'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
     static const char *const nets[] = {"deeplab-mini", "deeplabv2", NULL};
     static const char *const styles[] = {"caffe", "pytorch", NULL};
     static const char *const bns[] = {"frozen", "train", NULL};
     static const char *const orders[] = {"rgb", "bgr", NULL};
     int arch_opts = 0, c;
-    while ((c = dx_getopt(argc, argv, "o:h", longopts)) != -1) {
+    while ((c = dx_cli_next(&cli, argc, argv, "", longopts)) != -1) {
         switch (c) {
-        case 'o':
-            opt.out = optarg;
-            break;
         case O_NET:
             opt.net = dx_arg_enum("--net", optarg, nets);
             break;
@@ -237,13 +234,19 @@ int main(int argc, char **argv)
         case 'F':
             opt.from = optarg;
             break;
-        case 'h':
-            dx_help(USAGE);
+        case 'h': {
+            dx_arch mini, v2;
+            dx_arch_defaults(&mini, DX_NET_MINI);
+            dx_arch_defaults(&v2, DX_NET_DEEPLABV2);
+            dx_cli_help(&cli, USAGE, mini.width, v2.width, DX_ARCH_MAX_WIDTH,
+                        mini.classes, DX_ARCH_MAX_CLASSES, mini.mean[0],
+                        mini.mean[1], mini.mean[2], mini.std[0], mini.std[1],
+                        mini.std[2], DX_ARCH_MAX_BLOCKS);
         }
-        arch_opts += c != 'o' && c != 'F';
+        }
+        arch_opts += c != 'F';
     }
-    if (optind < argc)
-        dx_die("unexpected argument '%s' (see --help)", argv[optind]);
+    dx_cli_end(&cli, argc, argv);
     if (opt.from && arch_opts)
         dx_die("--from takes the architecture and weights of its checkpoint; "
                "it excludes every option but -o");
@@ -260,7 +263,7 @@ int main(int argc, char **argv)
         if (dx_model_init(&m, &a, opt.seed, &err))
             dx_die_err(&err);
     }
-    if (dx_model_save(&m, opt.out, 1, &err))
+    if (dx_model_save(&m, cli.out, 1, &err))
         dx_die_err(&err);
     dx_model_free(&m);
     return 0;

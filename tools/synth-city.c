@@ -19,52 +19,69 @@
 #include "data/resize.h"
 #include "synth/city.h"
 
-static const char USAGE[] =
-    "usage: synth-city [OPTIONS] OUT\n"
-    "Generate two domains of street scenes with pixel-exact labels, as\n"
-    "dataset trees: OUT/source like GTA5 (images/, labels/ as palette PNGs\n"
-    "of Cityscapes label ids) and OUT/target like Cityscapes\n"
-    "(leftImg8bit/{train,val}/CITY/*_leftImg8bit.png and\n"
-    "gtFine/{train,val}/CITY/*_gtFine_labelIds.png).  The domain gap is\n"
-    "global (colour, blur, noise), per class (colours of classes swapped\n"
-    "between domains) and in layout (camera, sizes, densities).  Same seed,\n"
-    "same bytes.  OUT must not exist; it appears complete or not at all.\n"
-    "\n"
-    "options:\n"
-    "  --size WxH          image size (default 512x256)\n"
-    "  --source N          source images (default 400)\n"
-    "  --train N           target train images (default 300)\n"
-    "  --val N             target val images (default 100)\n"
-    "  --seed S            seed (default 0)\n"
-    "  --gap LEVEL         full (default), global (only the global colour,\n"
-    "                      blur and noise change) or none (one domain)\n"
-    "  --class-shift F     with --gap full: how far the target's class\n"
-    "                      colours and textures move from the source's, 0..1\n"
-    "                      (default 0.4)\n"
-    "  --source-layout L   gta5 (default) or synthia (RGB/, GT/LABELS/ as\n"
-    "                      16-bit PNGs of SYNTHIA class ids)\n"
-    "  --sheet FILE        also write a contact sheet PNG: 4 source and 4\n"
-    "                      target images over their coloured labels; with\n"
+#define USAGE                                                                 \
+    "usage: synth-city [OPTIONS] OUT\n"                                       \
+    "Generate two domains of street scenes with pixel-exact labels, as\n"     \
+    "dataset trees: OUT/source like GTA5 (images/, labels/ as palette PNGs\n" \
+    "of Cityscapes label ids) and OUT/target like Cityscapes\n"               \
+    "(leftImg8bit/{train,val}/CITY/*_leftImg8bit.png and\n"                   \
+    "gtFine/{train,val}/CITY/*_gtFine_labelIds.png).  The domain gap is\n"    \
+    "global (colour, blur, noise), per class (colours of classes swapped\n"   \
+    "between domains) and in layout (camera, sizes, densities).  Same seed,\n" \
+    "same bytes.  OUT must not exist; it appears complete or not at all.\n"   \
+    "\n"                                                                      \
+    "options:\n"                                                              \
+    "  --size WxH          image size (default %dx%d)\n"                     \
+    "  --source N          source images (default %ld)\n"                    \
+    "  --train N           target train images (default %ld)\n"              \
+    "  --val N             target val images (default %ld)\n"                \
+    "  --seed S            seed (default %llu)\n"                            \
+    "  --gap LEVEL         full, global (only the global colour, blur and\n" \
+    "                      noise change) or none (one domain) (default %s)\n" \
+    "  --class-shift F     with --gap full: how far the target's class\n"    \
+    "                      colours and textures move from the source's, 0..1\n" \
+    "                      (default %g)\n"                                    \
+    "  --source-layout L   gta5 or synthia (RGB/, GT/LABELS/ as 16-bit PNGs\n" \
+    "                      of SYNTHIA class ids) (default gta5)\n"           \
+    "  --sheet FILE        also write a contact sheet PNG: 4 source and 4\n" \
+    "                      target images over their coloured labels; with\n" \
     "                      no OUT, write only the sheet\n"
-    "  -q, --quiet         no progress on stderr\n"
-    "  -h, --help          show this help\n";
+
+/* The demo's split sizes. */
+enum { DEFAULT_SOURCE = 400, DEFAULT_TRAIN = 300, DEFAULT_VAL = 100 };
+static const char *const GAPS[] = {"full", "global", "none", NULL};
 
 static const char *const TRAIN_CITIES[] = {"arden", "brill"};
 static const char *const VAL_CITIES[] = {"corvo", "dunmore"};
 
 static struct {
+    dx_cli cli;
     long w, h, source, train, val;
     uint64_t seed;
-    int gap, synthia, quiet;
+    int gap, synthia;
     double shift;
     const char *sheet, *out;
-} opt = {.w = 512, .h = 256, .source = 400, .train = 300, .val = 100,
-       .shift = 0.4};
+} opt = {.cli.take = DX_CLI_QUIET, .source = DEFAULT_SOURCE,
+         .train = DEFAULT_TRAIN, .val = DEFAULT_VAL};
+
+static _Noreturn void help(void)
+{
+    dx_synth d;
+    dx_synth_defaults(&d);
+    dx_cli_help(&opt.cli, USAGE, d.width, d.height, (long)DEFAULT_SOURCE,
+                (long)DEFAULT_TRAIN, (long)DEFAULT_VAL,
+                (unsigned long long)d.seed, GAPS[d.gap],
+                (double)d.class_shift);
+}
 
 static void parse(int argc, char **argv)
 {
-    enum { O_SIZE = 256, O_SOURCE, O_TRAIN, O_VAL, O_SEED, O_GAP, O_LAYOUT,
-           O_SHEET, O_SHIFT };
+    dx_synth d;
+    dx_synth_defaults(&d);
+    opt.w = d.width, opt.h = d.height, opt.seed = d.seed, opt.gap = d.gap;
+    opt.shift = d.class_shift;
+    enum { O_SIZE = DX_OPT_TOOL, O_SOURCE, O_TRAIN, O_VAL, O_SEED, O_GAP,
+           O_LAYOUT, O_SHEET, O_SHIFT };
     static const struct option longopts[] = {
         {"size", required_argument, NULL, O_SIZE},
         {"source", required_argument, NULL, O_SOURCE},
@@ -75,25 +92,21 @@ static void parse(int argc, char **argv)
         {"source-layout", required_argument, NULL, O_LAYOUT},
         {"sheet", required_argument, NULL, O_SHEET},
         {"class-shift", required_argument, NULL, O_SHIFT},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
         {0, 0, 0, 0}};
-    static const char *const gaps[] = {"full", "global", "none", NULL};
     static const char *const layouts[] = {"gta5", "synthia", NULL};
     int c;
-    while ((c = dx_getopt(argc, argv, "qh", longopts)) != -1) {
+    while ((c = dx_cli_next(&opt.cli, argc, argv, "", longopts)) != -1) {
         switch (c) {
         case O_SIZE: dx_arg_size("--size", optarg, 4096, &opt.w, &opt.h); break;
         case O_SOURCE: opt.source = dx_arg_long("--source", optarg, 0, 1000000); break;
         case O_TRAIN: opt.train = dx_arg_long("--train", optarg, 0, 1000000); break;
         case O_VAL: opt.val = dx_arg_long("--val", optarg, 0, 1000000); break;
         case O_SEED: opt.seed = dx_arg_u64("--seed", optarg); break;
-        case O_GAP: opt.gap = dx_arg_enum("--gap", optarg, gaps); break;
+        case O_GAP: opt.gap = dx_arg_enum("--gap", optarg, GAPS); break;
         case O_LAYOUT: opt.synthia = dx_arg_enum("--source-layout", optarg, layouts); break;
         case O_SHEET: opt.sheet = optarg; break;
         case O_SHIFT: opt.shift = dx_arg_double("--class-shift", optarg, 0, 1); break;
-        case 'q': opt.quiet = 1; break;
-        case 'h': dx_help(USAGE);
+        case 'h': help();
         }
     }
     if (opt.w < 16 || opt.h < 16)
@@ -144,7 +157,7 @@ static void progress(void)
 {
     done_count++;
     long step = total_count / 10 > 0 ? total_count / 10 : 1;
-    if (!opt.quiet && (done_count % step == 0 || done_count == total_count))
+    if (!opt.cli.quiet && (done_count % step == 0 || done_count == total_count))
         dx_note("%ld/%ld images", done_count, total_count);
 }
 
@@ -298,7 +311,7 @@ int main(int argc, char **argv)
                            "seed=%llu\ngap=%s\nclass_shift=%g\nsource_layout=%s\n",
                            opt.w, opt.h, opt.source, opt.train, opt.val,
                            (unsigned long long)opt.seed,
-                           opt.gap == 0 ? "full" : opt.gap == 1 ? "global" : "none",
+                           GAPS[opt.gap],
                            opt.shift,
                            opt.synthia ? "synthia" : "gta5") < 0 ||
             fclose(fp) != 0)

@@ -19,6 +19,7 @@
 
 #include "data/classes.h"
 #include "base/cli.h"
+#include "data/batch.h"
 #include "io/npy.h"
 #include "io/pngio.h"
 #include "io/tns.h"
@@ -50,9 +51,12 @@ static const char USAGE[] =
     "                            a row per batch item; FRAME:color paints labels,\n"
     "                            FRAME:mask shows 0/1 as black/white\n"
     "\n"
-    "options:\n"
-    "  -i, --input FILE    input stream (default stdin)\n"
-    "  -o, --output FILE   output stream, written atomically (default stdout)\n"
+    "options (each command takes only its own):\n"
+    "  -i, --input FILE    every command but info and cat: input stream\n"
+    "                      (default stdin; png-in and npy-in: start from it,\n"
+    "                      default an empty stream)\n"
+    "  -o, --output FILE   select, drop, rename, cat, png-in, npy-in: output\n"
+    "                      stream, written atomically (default stdout)\n"
     "  --replace           cat, rename, png-in, npy-in: a frame may replace one\n"
     "                      of the same name instead of being an error\n"
     "  --name NAME         png-in, npy-in: frame name (default: image for\n"
@@ -62,7 +66,7 @@ static const char USAGE[] =
     "                      indices kept) or raw (as stored)\n"
     "  --color             png-out: colour label maps with the Cityscapes\n"
     "                      palette (255 black)\n"
-    "  --range LO,HI       png-out: map f32 values LO..HI to grey 0..255\n"
+    "  --range LO,HI       png-out, tile: map f32 values LO..HI to grey 0..255\n"
     "                      (default 0,1)\n"
     "  --start K           png-out: number files from K (default 0)\n"
     "  --dir DIR           npy-out: write every frame into DIR\n"
@@ -186,7 +190,7 @@ static int select_fn(void *ctx, tns_stream *s, long seg, dx_err *err)
     return 0;
 }
 
-static int cmd_select(int argc, char **argv, int keep)
+static int cmd_select_keep(int argc, char **argv, int keep)
 {
     if (argc < 1)
         dx_die("%s: expected at least one GLOB", keep ? "select" : "drop");
@@ -198,6 +202,16 @@ static int cmd_select(int argc, char **argv, int keep)
                    &err))
         dx_die_err(&err);
     return 0;
+}
+
+static int cmd_select(int argc, char **argv)
+{
+    return cmd_select_keep(argc, argv, 1);
+}
+
+static int cmd_drop(int argc, char **argv)
+{
+    return cmd_select_keep(argc, argv, 0);
 }
 
 static int rename_fn(void *ctx, tns_stream *s, long seg, dx_err *err)
@@ -380,9 +394,9 @@ static int cmd_png_out(int argc, char **argv)
         dx_die("png-out: frame '%s' is %s %s, expected u8/u16 with 1-4 "
                "channels or f32 with one", f->name, dx_dtype_name(f->dtype),
                shape);
-    if (opt.color && c != 1)
-        dx_die("png-out: --color needs a label map (NxHxW), frame '%s' is %s",
-               f->name, shape);
+    if (opt.color && (c != 1 || f->dtype == DX_F32))
+        dx_die("png-out: --color needs a label map (u8 or u16 NxHxW), frame "
+               "'%s' is %s %s", f->name, dx_dtype_name(f->dtype), shape);
     if (h < 1 || w < 1 || h > DX_MAX_IMAGE_SIDE || w > DX_MAX_IMAGE_SIDE)
         dx_die("png-out: frame '%s' is %s: each side must be in [1, %d]",
                f->name, shape, DX_MAX_IMAGE_SIDE);
@@ -457,7 +471,6 @@ static int cmd_tile(int argc, char **argv)
     int *as = calloc((size_t)nf, sizeof *as);
     if (!f || !as)
         dx_die("tile: out of memory");
-    int64_t n = 0, h = 0, w = 0;
     for (int k = 0; k < nf; k++) {
         char name[TNS_MAX_NAME + 8], shape[160];
         snprintf(name, sizeof name, "%s", argv[k + 1]);
@@ -482,17 +495,10 @@ static int cmd_tile(int argc, char **argv)
             f[k]->dtype == DX_I32)
             dx_die("tile: frame '%s' is %s %s, expected u8 NxHxWx3 images "
                    "or NxHxW maps", name, dx_dtype_name(f[k]->dtype), shape);
-        if (k == 0) {
-            n = f[0]->dims[0];
-            h = f[0]->dims[1];
-            w = f[0]->dims[2];
-        } else if (f[k]->dims[0] != n || f[k]->dims[1] != h ||
-                   f[k]->dims[2] != w) {
-            dx_die("tile: frame '%s' is %s, but '%s' has N=%lld H=%lld "
-                   "W=%lld", name, shape, f[0]->name, (long long)n,
-                   (long long)h, (long long)w);
-        }
+        if (k > 0 && dx_same_nhw(f[k], f[0], &err))
+            dx_die("tile: %s", err.msg);
     }
+    int64_t n = f[0]->dims[0], h = f[0]->dims[1], w = f[0]->dims[2];
     int64_t W = nf * w + (nf - 1) * GAP, H = n * h + (n - 1) * GAP;
     if (n < 1 || W > DX_MAX_IMAGE_SIDE || H > DX_MAX_IMAGE_SIDE)
         dx_die("tile: a sheet of %lldx%lld pixels is outside [1, %d]",
@@ -586,51 +592,115 @@ static int cmd_npy_out(int argc, char **argv)
     return 0;
 }
 
+/* Each command's options: the shared ones (DX_CLI_* bits) and its own
+ * (OWN_* bits).  Any other option is refused, naming the command. */
+enum { O_NAME = DX_OPT_TOOL, O_AS, O_COLOR, O_RANGE, O_START, O_DIR };
+enum { OWN_NAME = 1, OWN_AS = 2, OWN_COLOR = 4, OWN_RANGE = 8, OWN_START = 16,
+       OWN_DIR = 32 };
+enum { IO = DX_CLI_INPUT | DX_CLI_OUTPUT };
+
+static const struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    unsigned take, own;
+} COMMANDS[] = {
+    {"info", cmd_info, 0, 0},
+    {"select", cmd_select, IO, 0},
+    {"drop", cmd_drop, IO, 0},
+    {"rename", cmd_rename, IO | DX_CLI_REPLACE, 0},
+    {"cat", cmd_cat, DX_CLI_OUTPUT | DX_CLI_REPLACE, 0},
+    {"get", cmd_get, DX_CLI_INPUT, 0},
+    {"png-in", cmd_png_in, IO | DX_CLI_REPLACE, OWN_NAME | OWN_AS},
+    {"png-out", cmd_png_out, DX_CLI_INPUT, OWN_COLOR | OWN_RANGE | OWN_START},
+    {"npy-in", cmd_npy_in, IO | DX_CLI_REPLACE, OWN_NAME},
+    {"npy-out", cmd_npy_out, DX_CLI_INPUT, OWN_DIR},
+    {"tile", cmd_tile, DX_CLI_INPUT, OWN_RANGE},
+};
+enum { NCOMMANDS = sizeof COMMANDS / sizeof COMMANDS[0] };
+
+static const struct {
+    struct option opt;
+    unsigned own;
+} OWN[] = {
+    {{"name", required_argument, NULL, O_NAME}, OWN_NAME},
+    {{"as", required_argument, NULL, O_AS}, OWN_AS},
+    {{"color", no_argument, NULL, O_COLOR}, OWN_COLOR},
+    {{"colour", no_argument, NULL, O_COLOR}, OWN_COLOR},
+    {{"range", required_argument, NULL, O_RANGE}, OWN_RANGE},
+    {{"start", required_argument, NULL, O_START}, OWN_START},
+    {{"dir", required_argument, NULL, O_DIR}, OWN_DIR},
+};
+enum { NOWN = sizeof OWN / sizeof OWN[0] };
+
+/* An option of another command given to cmd: refused, saying whose it
+ * is, before getopt would call it merely unknown. */
+static void refuse_foreign(const struct command *cmd, int argc, char **argv)
+{
+    static const struct {
+        const char *shorts, *longs;
+        unsigned bit;
+    } SHARED[] = {{"-i", "--input", DX_CLI_INPUT},
+                  {"-o", "--output", DX_CLI_OUTPUT},
+                  {"", "--replace", DX_CLI_REPLACE}};
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+        const char *a = argv[i];
+        size_t n = strcspn(a, "=");
+        const char *owner = NULL;
+        for (size_t k = 0; k < sizeof SHARED / sizeof SHARED[0]; k++)
+            if (!(cmd->take & SHARED[k].bit) &&
+                ((*SHARED[k].shorts && !strncmp(a, SHARED[k].shorts, 2)) ||
+                 (n > 2 && !strncmp(a, SHARED[k].longs, n) &&
+                  !SHARED[k].longs[n])))
+                owner = SHARED[k].longs;
+        for (int k = 0; k < NOWN && !owner; k++)
+            if (!(cmd->own & OWN[k].own) && n > 2 && !strncmp(a, "--", 2) &&
+                !strncmp(a + 2, OWN[k].opt.name, n - 2) &&
+                !OWN[k].opt.name[n - 2])
+                owner = a;
+        if (owner)
+            dx_die("%s: option '%.*s' is not one of this command's (see "
+                   "--help)", cmd->name, (int)n, a);
+    }
+}
+
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     if (argc < 2)
         dx_die("expected a command (see --help)");
-    const char *cmd = argv[1];
-    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0)
+    const char *name = argv[1];
+    if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0)
         dx_help(USAGE);
-    static const struct option longopts[] = {
-        {"input", required_argument, NULL, 'i'},
-        {"output", required_argument, NULL, 'o'},
-        {"name", required_argument, NULL, 'n'},
-        {"as", required_argument, NULL, 'a'},
-        {"color", no_argument, NULL, 'c'},
-        {"colour", no_argument, NULL, 'c'},
-        {"range", required_argument, NULL, 'r'},
-        {"start", required_argument, NULL, 's'},
-        {"dir", required_argument, NULL, 'd'},
-        {"replace", no_argument, NULL, 'R'},
-        {"help", no_argument, NULL, 'h'},
-        {0, 0, 0, 0}};
-    static const char *const as_words[] = {"rgb", "label", "raw", NULL};
+    const struct command *cmd = NULL;
+    for (int k = 0; k < NCOMMANDS; k++)
+        if (strcmp(name, COMMANDS[k].name) == 0)
+            cmd = &COMMANDS[k];
+    if (!cmd)
+        dx_die("unknown command '%s' (see --help)", name);
     argv++;
     argc--;
+    refuse_foreign(cmd, argc, argv);
+    struct option longopts[NOWN + 1];
+    int n = 0;
+    for (int k = 0; k < NOWN; k++)
+        if (cmd->own & OWN[k].own)
+            longopts[n++] = OWN[k].opt;
+    memset(&longopts[n], 0, sizeof longopts[n]);
+    static const char *const as_words[] = {"rgb", "label", "raw", NULL};
+    dx_cli cli = {.take = cmd->take};
     int c;
-    while ((c = dx_getopt(argc, argv, "i:o:h", longopts)) != -1) {
+    while ((c = dx_cli_next(&cli, argc, argv, "", longopts)) != -1) {
         switch (c) {
-        case 'i':
-            opt.in = optarg;
+        case O_NAME:
+            opt.name = dx_arg_frame("--name", optarg, tns_name_ok);
             break;
-        case 'o':
-            opt.out = optarg;
-            break;
-        case 'n':
-            if (!tns_name_ok(optarg))
-                dx_die("--name: bad frame name '%s'", optarg);
-            opt.name = optarg;
-            break;
-        case 'a':
+        case O_AS:
             opt.as = dx_arg_enum("--as", optarg, as_words);
             break;
-        case 'c':
+        case O_COLOR:
             opt.color = 1;
             break;
-        case 'r': {
+        case O_RANGE: {
             char *comma = strchr(optarg, ',');
             if (!comma)
                 dx_die("--range: expected LO,HI, got '%s'", optarg);
@@ -641,42 +711,18 @@ int main(int argc, char **argv)
                 dx_die("--range: HI must be above LO");
             break;
         }
-        case 's':
+        case O_START:
             opt.start = dx_arg_long("--start", optarg, 0, 1000000000);
             break;
-        case 'd':
+        case O_DIR:
             opt.dir = optarg;
-            break;
-        case 'R':
-            opt.replace = 1;
             break;
         case 'h':
             dx_help(USAGE);
         }
     }
-    argc -= optind;
-    argv += optind;
-    if (strcmp(cmd, "info") == 0)
-        return cmd_info(argc, argv);
-    if (strcmp(cmd, "select") == 0)
-        return cmd_select(argc, argv, 1);
-    if (strcmp(cmd, "drop") == 0)
-        return cmd_select(argc, argv, 0);
-    if (strcmp(cmd, "rename") == 0)
-        return cmd_rename(argc, argv);
-    if (strcmp(cmd, "cat") == 0)
-        return cmd_cat(argc, argv);
-    if (strcmp(cmd, "get") == 0)
-        return cmd_get(argc, argv);
-    if (strcmp(cmd, "png-in") == 0)
-        return cmd_png_in(argc, argv);
-    if (strcmp(cmd, "png-out") == 0)
-        return cmd_png_out(argc, argv);
-    if (strcmp(cmd, "tile") == 0)
-        return cmd_tile(argc, argv);
-    if (strcmp(cmd, "npy-in") == 0)
-        return cmd_npy_in(argc, argv);
-    if (strcmp(cmd, "npy-out") == 0)
-        return cmd_npy_out(argc, argv);
-    dx_die("unknown command '%s' (see --help)", cmd);
+    opt.in = cli.in;
+    opt.out = cli.out;
+    opt.replace = cli.replace;
+    return cmd->run(argc - optind, argv + optind);
 }

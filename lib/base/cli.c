@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/par.h"
+
 const char *dx_prog = "dacs";
 
 void dx_cli_init(int argc, char **argv)
@@ -159,4 +161,154 @@ void dx_arg_input(int argc, char **argv, int first, const char **in)
     if (*in || first + 1 < argc)
         dx_die("expected at most one input FILE (see --help)");
     *in = argv[first];
+}
+
+static const char NAME_RULE[] = "1-255 characters from [A-Za-z0-9._:/+-]";
+
+const char *dx_arg_frame(const char *opt, const char *name,
+                         int (*ok)(const char *))
+{
+    if (!ok(name))
+        dx_die("%s: bad frame name '%s', expected %s", opt, name, NAME_RULE);
+    return name;
+}
+
+void dx_arg_prefixed(char *dst, size_t len, const char *opt,
+                     const char *prefix, const char *suffix,
+                     int (*ok)(const char *))
+{
+    int n = snprintf(dst, len, "%s.%s", prefix, suffix);
+    if (n < 0 || (size_t)n >= len || !ok(dst))
+        dx_die("%s: '%s' makes the bad frame name '%s.%s', expected %s", opt,
+               prefix, prefix, suffix, NAME_RULE);
+}
+
+/* ---- the shared options ---- */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+static const struct {
+    unsigned bit;
+    struct option opt;
+    const char *help;
+} SHARED[] = {
+    {DX_CLI_INPUT, {"input", required_argument, NULL, 'i'},
+     "  -i, --input FILE    input stream (default: stdin)\n"},
+    {DX_CLI_OUTPUT, {"output", required_argument, NULL, 'o'},
+     "  -o, --output FILE   output file, written atomically (default: stdout)\n"},
+    {DX_CLI_QUIET, {"quiet", no_argument, NULL, 'q'},
+     "  -q, --quiet         nothing on stderr but errors\n"},
+    {DX_CLI_REPLACE, {"replace", no_argument, NULL, DX_OPT_REPLACE},
+     "  --replace           an output frame may replace an input frame of\n"
+     "                      its name (default: that is an error)\n"},
+    {DX_CLI_DROP, {"drop", required_argument, NULL, DX_OPT_DROP},
+     "  --drop GLOB         leave frames whose name matches GLOB out of the\n"
+     "                      output (repeatable; after the outputs are added)\n"},
+    {DX_CLI_THREADS, {"threads", required_argument, NULL, DX_OPT_THREADS},
+     "  --threads N         threads of the computation, 1-" STR(DX_PAR_MAX)
+     ", may exceed the\n"
+     "                      cores (default: $DACS_THREADS, else as many as\n"
+     "                      OpenBLAS would use)\n"},
+    {~0u, {"help", no_argument, NULL, 'h'},
+     "  -h, --help          show this help\n"},
+};
+enum { NSHARED = sizeof SHARED / sizeof SHARED[0] };
+
+/* Use the thread count s, given by opt (--threads or DACS_THREADS). */
+static void threads(const char *opt, const char *s)
+{
+    dx_err err;
+    if (dx_par_set_threads((int)dx_arg_long(opt, s, 1, DX_PAR_MAX), &err))
+        dx_die("%s: %s", opt, err.msg);
+}
+
+/* Merge the tool's tables and the shared options it takes into c. */
+static void merge(dx_cli *c, const char *shortopts,
+                  const struct option *longopts)
+{
+    int n = 0;
+    for (; longopts && longopts[n].name; n++) {
+        if (n >= DX_CLI_MAX_OPTS - NSHARED - 1)
+            dx_die("internal: more than %d options", DX_CLI_MAX_OPTS);
+        c->all[n] = longopts[n];
+    }
+    size_t at = (size_t)snprintf(c->shorts, sizeof c->shorts, "%s",
+                                 shortopts ? shortopts : "");
+    for (int k = 0; k < NSHARED; k++) {
+        if (!(c->take & SHARED[k].bit))
+            continue;
+        c->all[n++] = SHARED[k].opt;
+        int v = SHARED[k].opt.val;
+        if (v < 0x100 && at + 3 < sizeof c->shorts) {
+            c->shorts[at++] = (char)v;
+            if (SHARED[k].opt.has_arg == required_argument)
+                c->shorts[at++] = ':';
+            c->shorts[at] = 0;
+        }
+    }
+    memset(&c->all[n], 0, sizeof c->all[n]);
+    const char *env = getenv("DACS_THREADS");
+    if ((c->take & DX_CLI_THREADS) && env && *env)
+        threads("DACS_THREADS", env);
+}
+
+int dx_cli_next(dx_cli *c, int argc, char **argv, const char *shortopts,
+                const struct option *longopts)
+{
+    if (!c->all[0].name)
+        merge(c, shortopts, longopts);
+    for (;;) {
+        int k = dx_getopt(argc, argv, c->shorts, c->all);
+        switch (k) {
+        case 'i':
+            if (!(c->take & DX_CLI_INPUT))
+                return k;
+            c->in = optarg;
+            break;
+        case 'o':
+            if (!(c->take & DX_CLI_OUTPUT))
+                return k;
+            c->out = optarg;
+            break;
+        case 'q':
+            if (!(c->take & DX_CLI_QUIET))
+                return k;
+            c->quiet = 1;
+            break;
+        case DX_OPT_REPLACE:
+            c->replace = 1;
+            break;
+        case DX_OPT_THREADS:
+            threads("--threads", optarg);
+            break;
+        case DX_OPT_DROP:
+            if (c->ndrop == DX_CLI_MAX_DROP)
+                dx_die("--drop: at most %d globs", DX_CLI_MAX_DROP);
+            c->drop[c->ndrop++] = optarg;
+            break;
+        default:
+            return k;
+        }
+    }
+}
+
+void dx_cli_help(const dx_cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    for (int k = 0; k < NSHARED; k++)
+        if (c->take & SHARED[k].bit)
+            fputs(SHARED[k].help, stdout);
+    exit(fflush(stdout) == 0 ? 0 : 1);
+}
+
+void dx_cli_end(dx_cli *c, int argc, char **argv)
+{
+    if (c->take & DX_CLI_FILE)
+        dx_arg_input(argc, argv, optind, &c->in);
+    else if (optind < argc)
+        dx_die("unexpected argument '%s' (see --help)", argv[optind]);
 }

@@ -5,7 +5,10 @@
 #include <pthread.h>
 #include <string.h>
 
+static int started; /* the pool has been started */
+
 static struct {
+    int wanted; /* dx_par_set_threads, 0: none */
     pthread_once_t once;
     pthread_mutex_t mu;
     pthread_cond_t go, done;
@@ -15,7 +18,7 @@ static struct {
     dx_par_fn fn;
     void *ctx;
     long n;
-} P = {PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+} P = {0, PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
        PTHREAD_COND_INITIALIZER, 1, 0, 0, NULL, NULL, 0};
 
 static void range(long n, int parts, int i, long *lo, long *hi)
@@ -50,7 +53,7 @@ static void *worker(void *arg)
 
 static void start(void)
 {
-    int t = openblas_get_num_threads();
+    int t = P.wanted ? P.wanted : openblas_get_num_threads();
     if (t > DX_PAR_MAX)
         t = DX_PAR_MAX;
     if (t < 1)
@@ -58,6 +61,7 @@ static void start(void)
     /* From now on our threads call a single-threaded sgemm each, so that
      * OpenBLAS's own threads do not spin beside ours. */
     openblas_set_num_threads(1);
+    __atomic_store_n(&started, 1, __ATOMIC_RELEASE);
     P.threads = 1;
     for (int i = 1; i < t; i++) {
         pthread_t th;
@@ -70,6 +74,17 @@ static void start(void)
         if (P.threads != i + 1)
             break;
     }
+}
+
+int dx_par_set_threads(int n, dx_err *err)
+{
+    if (n < 1 || n > DX_PAR_MAX)
+        return dx_fail(err, "%d threads, expected 1..%d", n, DX_PAR_MAX);
+    if (__atomic_load_n(&started, __ATOMIC_ACQUIRE) && n != P.threads)
+        return dx_fail(err, "the threads have started: %d of them, not %d",
+                       P.threads, n);
+    P.wanted = n;
+    return 0;
 }
 
 int dx_par_threads(void)

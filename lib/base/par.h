@@ -3,10 +3,14 @@
  *
  * dx_par_for(n, fn, ctx) calls fn(ctx, lo, hi) on a partition of [0, n)
  * into contiguous ranges, one per thread, and returns when all are done.
- * The threads are as many as OpenBLAS would use (OPENBLAS_NUM_THREADS),
- * at most DX_PAR_MAX; they are started on first use and live until exit.
- * From then on OpenBLAS itself runs single-threaded: the convolutions
- * split their matrix products among these threads instead.
+ * The threads are dacs's own setting: dx_par_set_threads(n) before the
+ * first use (the tools' --threads N, or the environment variable
+ * DACS_THREADS, read by dx_cli_init), 1 to DX_PAR_MAX, and allowed to
+ * exceed the cores; without one, as many as OpenBLAS would use
+ * (OPENBLAS_NUM_THREADS, which OpenBLAS caps at the cores).  They are
+ * started on first use and live until exit.  From then on OpenBLAS itself
+ * runs single-threaded: the convolutions split their matrix products
+ * among these threads instead.
  *
  * Results never depend on the number of threads: every caller partitions
  * so that each output value is computed by one thread in a fixed order
@@ -17,11 +21,16 @@
 
 #include <stddef.h>
 
-#define DX_PAR_MAX 8
+#include "base/err.h"
+
+#define DX_PAR_MAX 64
 
 typedef void (*dx_par_fn)(void *ctx, long lo, long hi);
 
 void dx_par_for(long n, dx_par_fn fn, void *ctx);
+/* Use n threads (1..DX_PAR_MAX).  Fails when n is out of range, or when
+ * the threads have already started with another count. */
+int dx_par_set_threads(int n, dx_err *err);
 /* The number of threads dx_par_for uses. */
 int dx_par_threads(void);
 

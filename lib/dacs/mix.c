@@ -12,15 +12,10 @@ const char *const dx_mix_pool_names[DX_POOL_END + 1] = {
     [DX_POOL_IMAGE] = "image", [DX_POOL_BATCH] = "batch",
     [DX_POOL_END] = NULL};
 
-int dx_labels_check(const uint8_t *label, size_t count, int classes,
-                    const char *what, dx_err *err)
+dx_mix_opts dx_mix_defaults(void)
 {
-    for (size_t i = 0; i < count; i++)
-        if (label[i] >= classes && label[i] != DX_IGNORE)
-            return dx_fail(err, "%s: element %zu is %d, expected a class in "
-                           "0..%d or %d (ignore)", what, i, label[i],
-                           classes - 1, DX_IGNORE);
-    return 0;
+    return (dx_mix_opts){.mode = DX_MIX_CLASS, .pool = DX_POOL_IMAGE,
+                         .keep_ignore = 0};
 }
 
 void dx_classes_present(uint8_t present[256], const uint8_t *label,

@@ -41,6 +41,10 @@ typedef struct dx_mix_opts {
     int keep_ignore; /* 255 may be drawn as a class (the reference code) */
 } dx_mix_opts;
 
+/* The reference settings: class mixing, classes drawn per image, 255
+ * never drawn. */
+dx_mix_opts dx_mix_defaults(void);
+
 /* One batch: n items of h x w.  Inputs are read only; outputs are written
  * whole.  Images are (N,H,W,3) u8, labels and the mask (N,H,W) u8, weights
  * (N,H,W) f32.  src_* may be NULL unless mode is class. */
@@ -55,11 +59,6 @@ typedef struct dx_mix_batch {
      * pasted.  May be NULL. */
     uint8_t (*picked)[256];
 } dx_mix_batch;
-
-/* Check a label map: every value is < classes or 255.  what names it in
- * the message ("frame 'src.label'"). */
-int dx_labels_check(const uint8_t *label, size_t count, int classes,
-                    const char *what, dx_err *err);
 
 /* present[v] = 1 for every value v in label[0..count). */
 void dx_classes_present(uint8_t present[256], const uint8_t *label,

@@ -11,6 +11,13 @@ const char *const dx_weight_mode_names[DX_WEIGHT_END + 1] = {
     [DX_WEIGHT_NONE] = "none",
     [DX_WEIGHT_END] = NULL};
 
+void dx_pseudo_defaults(dx_pseudo_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->mode = DX_WEIGHT_THRESHOLD_UNIFORM;
+    o->tau = 0.968;
+}
+
 /* Probabilities may exceed 1 by rounding only. */
 #define PROB_SLACK 1e-3f
 

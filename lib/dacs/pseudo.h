@@ -32,6 +32,17 @@ enum dx_weight_mode {
  * NULL-terminated (for dx_arg_enum). */
 extern const char *const dx_weight_mode_names[DX_WEIGHT_END + 1];
 
+/* The settings of dx_pseudolabel. */
+typedef struct dx_pseudo_opts {
+    int mode;   /* dx_weight_mode */
+    double tau; /* confidence threshold */
+    int logits; /* the scores are logits, not probabilities */
+} dx_pseudo_opts;
+
+/* The reference DACS settings: threshold_uniform, tau 0.968, from
+ * probabilities (Tranheden et al., WACV 2021; vikolss/DACS). */
+void dx_pseudo_defaults(dx_pseudo_opts *o);
+
 typedef struct dx_pseudo_stats {
     uint64_t pixels;    /* N*H*W */
     uint64_t confident; /* pixels with c >= tau */

@@ -1,4 +1,4 @@
-/* train.h - one DACS training step of the student (METHOD.md, steps 7-8).
+/* train.h - one DACS training step of the student (dacs-method(7), steps 7-8).
  *
  * Two separate forward passes in train-mode batch-norm (each updates the
  * running statistics, source first), each followed by its backward pass;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "io/atomic.h"
+#include "data/batch.h"
 #include "data/classes.h"
 
 int dx_confusion_init(dx_confusion *cm, int classes, dx_err *err)
@@ -36,39 +37,12 @@ static unsigned value_at(const tns_frame *f, size_t i)
                              : ((const uint16_t *)f->data)[i];
 }
 
-static int check_frame(const tns_frame *f, int classes, const char *what,
-                       dx_err *err)
-{
-    char shape[160];
-    if (f->dtype != DX_U8 && f->dtype != DX_U16)
-        return dx_fail(err, "frame '%s' (%s) has dtype %s, expected u8 or "
-                       "u16", f->name, what, dx_dtype_name(f->dtype));
-    if (f->rank != 2 && f->rank != 3)
-        return dx_fail(err, "frame '%s' (%s) has shape %s, expected NxHxW "
-                       "or HxW", f->name, what,
-                       tns_shape_str(f, shape, sizeof shape));
-    for (size_t i = 0; i < f->count; i++) {
-        unsigned v = value_at(f, i);
-        if (v >= (unsigned)classes && v != DX_IGNORE)
-            return dx_fail(err, "frame '%s' (%s): element %zu is %u, "
-                           "expected a class in 0..%d or %d (ignore)",
-                           f->name, what, i, v, classes - 1, DX_IGNORE);
-    }
-    return 0;
-}
-
 int dx_confusion_add(dx_confusion *cm, const tns_frame *pred,
                      const tns_frame *gt, dx_err *err)
 {
-    char sp[160], sg[160];
-    if (check_frame(pred, cm->classes, "prediction", err) ||
-        check_frame(gt, cm->classes, "ground truth", err))
+    if (dx_check_labels(pred, cm->classes, err) ||
+        dx_check_labels(gt, cm->classes, err) || dx_same_nhw(pred, gt, err))
         return -1;
-    if (!tns_same_shape(pred, gt))
-        return dx_fail(err, "frame '%s' (prediction) has shape %s, '%s' "
-                       "(ground truth) has %s: expected the same shape",
-                       pred->name, tns_shape_str(pred, sp, sizeof sp),
-                       gt->name, tns_shape_str(gt, sg, sizeof sg));
     int c = cm->classes;
     for (size_t i = 0; i < gt->count; i++) {
         unsigned g = value_at(gt, i), p = value_at(pred, i);

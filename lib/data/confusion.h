@@ -39,10 +39,11 @@ static inline uint64_t *dx_confusion_at(const dx_confusion *cm, int gt,
     return cm->m + (size_t)gt * (size_t)(cm->classes + 1) + (size_t)pred;
 }
 
-/* Add a prediction and its ground truth: frames of one shape (rank 2 or
- * 3), u8 or u16 each.  Every prediction and every ground-truth value must
- * be < C or 255; the error names the frame, the element and the value.
- * Nothing is added unless the whole pair is valid. */
+/* Add a prediction and its ground truth: label frames (batch.h) of one N,
+ * H and W (rank 2 or 3), u8 or u16 each.  Every prediction and every
+ * ground-truth value must be < C or 255; the error names the frame, the
+ * element and the value.  Nothing is added unless the whole pair is
+ * valid. */
 int dx_confusion_add(dx_confusion *cm, const tns_frame *pred,
                      const tns_frame *gt, dx_err *err);
 

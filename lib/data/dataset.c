@@ -352,6 +352,7 @@ int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err)
         return -1;
     }
     d->kind = spec->kind;
+    d->label_colors = spec->label_colors;
     d->n = b.image.n;
     d->image = b.image.v;
     d->label = spec->labels ? b.label.v : NULL;
@@ -403,44 +404,4 @@ void dx_dataset_free(dx_dataset *d)
     free(d->label);
     free(d->key);
     memset(d, 0, sizeof *d);
-}
-
-/* Width and height from a PNG's signature and IHDR chunk. */
-static int png_size(const char *path, long *w, long *h, dx_err *err)
-{
-    static const unsigned char SIG[8] = {0x89, 'P', 'N', 'G', '\r', '\n',
-                                         0x1a, '\n'};
-    unsigned char b[24];
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return dx_fail(err, "%s: cannot open: %s", path, strerror(errno));
-    size_t got = fread(b, 1, sizeof b, fp);
-    fclose(fp);
-    if (got < 8 || memcmp(b, SIG, 8) != 0)
-        return dx_fail(err, "%s: not a PNG file (%s)", path,
-                       got == 0 ? "empty" : "bad signature");
-    if (got < 24 || memcmp(b + 12, "IHDR", 4) != 0)
-        return dx_fail(err, "%s: corrupt or truncated PNG: no IHDR chunk",
-                       path);
-    *w = (long)b[16] << 24 | (long)b[17] << 16 | (long)b[18] << 8 | b[19];
-    *h = (long)b[20] << 24 | (long)b[21] << 16 | (long)b[22] << 8 | b[23];
-    return 0;
-}
-
-int dx_dataset_check(const dx_dataset *d, dx_err *err)
-{
-    for (int i = 0; i < d->n; i++) {
-        long iw, ih, lw, lh;
-        if (png_size(d->image[i], &iw, &ih, err))
-            return -1;
-        if (!d->label)
-            continue;
-        if (png_size(d->label[i], &lw, &lh, err))
-            return -1;
-        if (iw != lw || ih != lh)
-            return dx_fail(err, "label %s is %ldx%ld, but its image %s is "
-                           "%ldx%ld", d->label[i], lw, lh, d->image[i], iw,
-                           ih);
-    }
-    return 0;
 }

@@ -16,7 +16,8 @@
  *               when no ROOT is given.  Paths cannot hold blanks.
  *
  * Opening checks that every file exists, so a missing label is reported
- * before any image is decoded.
+ * before any image is decoded.  What the files must hold, and how they are
+ * read, is item.h.
  */
 #ifndef DACS_DATASET_H
 #define DACS_DATASET_H
@@ -40,10 +41,13 @@ typedef struct dx_dataset_spec {
     const char *split; /* cityscapes only: "train", "val", ... */
     const char *list;  /* list only: the list file */
     int labels;        /* enumerate labels too */
+    int label_colors;  /* labels may be RGB in the Cityscapes colours
+                          (item.h) */
 } dx_dataset_spec;
 
 typedef struct dx_dataset {
     int kind;
+    int label_colors; /* from the spec */
     int n;
     char **image; /* n full paths */
     char **label; /* n full paths, or NULL when labels were not wanted */
@@ -56,10 +60,5 @@ int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err);
  * i = 0..k-1.  k >= n keeps everything. */
 void dx_dataset_limit(dx_dataset *d, int k);
 void dx_dataset_free(dx_dataset *d);
-
-/* Read the PNG header of every image and label (not the pixels): each
- * must be a PNG, and a label must have its image's size.  Lets a tool
- * that streams a whole split fail before writing its first batch. */
-int dx_dataset_check(const dx_dataset *d, dx_err *err);
 
 #endif

@@ -19,6 +19,8 @@ static void clear(dx_labelmap *m)
 {
     memset(m->lut, DX_IGNORE, sizeof m->lut);
     m->classes = 0;
+    m->max_id = DX_LABEL_IDS - 1;
+    m->name[0] = 0;
 }
 
 static void count_classes(dx_labelmap *m)
@@ -34,13 +36,22 @@ int dx_labelmap_builtin(dx_labelmap *m, const char *name, dx_err *err)
 {
     const uint16_t *ids;
     clear(m);
-    if (strcmp(name, "cityscapes") == 0 || strcmp(name, "gta5") == 0)
+    /* Cityscapes label ids are 0..33 (cityscapesScripts labels.py; -1,
+     * the licence plate, is not written into label images); GTA5 uses
+     * them; SYNTHIA's class ids are 0..22 (its README). */
+    if (strcmp(name, "cityscapes") == 0 || strcmp(name, "gta5") == 0) {
         ids = CITYSCAPES_IDS;
-    else if (strcmp(name, "synthia") == 0)
+        m->max_id = 33;
+        snprintf(m->name, sizeof m->name, "%s",
+                 name[0] == 'c' ? "Cityscapes" : "GTA5");
+    } else if (strcmp(name, "synthia") == 0) {
         ids = SYNTHIA_IDS;
-    else
+        m->max_id = 22;
+        snprintf(m->name, sizeof m->name, "SYNTHIA");
+    } else {
         return dx_fail(err, "no built-in label map '%s': expected "
                        "cityscapes, gta5 or synthia", name);
+    }
     for (int t = 0; t < DX_NUM_CLASSES; t++)
         m->lut[ids[t]] = (uint8_t)t;
     count_classes(m);
@@ -197,6 +208,19 @@ int dx_labelmap_load(dx_labelmap *m, const char *path, dx_err *err)
     int rc = dx_labelmap_parse(m, buf, n, path, err);
     free(buf);
     return rc;
+}
+
+long dx_labelmap_stray(const dx_labelmap *m, const void *ids, int depth,
+                       size_t n)
+{
+    unsigned top = (unsigned)m->max_id;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = depth == 16 ? ((const uint16_t *)ids)[i]
+                                 : ((const uint8_t *)ids)[i];
+        if (v > top && v != DX_IGNORE)
+            return (long)i;
+    }
+    return -1;
 }
 
 void dx_labelmap_apply(const dx_labelmap *m, const void *ids, int depth,

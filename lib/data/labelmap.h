@@ -34,6 +34,13 @@
 typedef struct dx_labelmap {
     uint8_t lut[DX_LABEL_IDS]; /* id -> train id; 255 = ignore */
     int classes;               /* 1 + the largest train id below 255 */
+    /* The largest id of the dataset the table is for: a stored id above
+     * it is no id of that dataset (a file of another dataset, or of train
+     * ids) and an error, not ignore; 255, the void of 8-bit label files,
+     * always maps to ignore.  Cityscapes and GTA5: 33, SYNTHIA: 22; a
+     * table from text: DX_LABEL_IDS - 1 (every id not named is ignore). */
+    int max_id;
+    char name[16]; /* "Cityscapes", "GTA5", "SYNTHIA" or "" (text) */
 } dx_labelmap;
 
 /* The built-in tables: "cityscapes", "gta5" (the same ids), "synthia". */
@@ -45,6 +52,11 @@ int dx_labelmap_parse(dx_labelmap *m, const char *text, size_t len,
                       const char *src, dx_err *err);
 /* Read and parse a table file (at most DX_LABELMAP_MAX_BYTES). */
 int dx_labelmap_load(dx_labelmap *m, const char *path, dx_err *err);
+
+/* Index of the first of n ids (8 or 16 bits, depth) above m->max_id and
+ * not 255, or -1 when every id is the dataset's. */
+long dx_labelmap_stray(const dx_labelmap *m, const void *ids, int depth,
+                       size_t n);
 
 /* out[i] = lut[ids[i]] for n ids of 8 or 16 bits (depth). */
 void dx_labelmap_apply(const dx_labelmap *m, const void *ids, int depth,

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "data/classes.h"
-#include "io/pngio.h"
+#include "data/item.h"
 #include "io/tns.h"
 
 void dx_rcs_stats_free(dx_rcs_stats *s)
@@ -47,21 +47,18 @@ int dx_rcs_count(dx_rcs_stats *s, const dx_dataset *d,
         }
     }
     for (int i = 0; i < d->n; i++) {
-        dx_png p;
-        if (dx_png_read(d->label[i], DX_PNG_LABEL, &p, err)) {
+        uint8_t *train;
+        int w, h;
+        if (dx_item_label(d, i, map, &train, &w, &h, err)) {
             dx_rcs_stats_free(s);
             return -1;
         }
-        size_t npx = (size_t)p.width * p.height;
+        size_t npx = (size_t)w * h;
         int32_t *row = s->counts + (size_t)i * s->classes;
-        for (size_t k = 0; k < npx; k++) {
-            unsigned id = p.depth == 16 ? ((uint16_t *)p.px)[k]
-                                        : ((uint8_t *)p.px)[k];
-            uint8_t t = map->lut[id];
-            if (t < s->classes)
-                row[t]++;
-        }
-        dx_png_free(&p);
+        for (size_t k = 0; k < npx; k++)
+            if (train[k] < s->classes)
+                row[train[k]]++;
+        free(train);
         if (progress)
             progress(i + 1, d->n, arg);
     }
@@ -80,10 +77,8 @@ int dx_rcs_save(const dx_rcs_stats *s, const char *path, dx_err *err)
         tns_stream_put(&st, &f, 0, err))
         goto fail;
     int64_t dims[2] = {s->n, s->classes};
-    if (tns_frame_alloc(&f, "rcs.counts", DX_I32, 2, dims, err))
-        goto fail;
-    memcpy(f.data, s->counts, f.nbytes);
-    if (tns_stream_put(&st, &f, 0, err))
+    if (tns_frame_borrow(&f, "rcs.counts", DX_I32, 2, dims, s->counts, err) ||
+        tns_stream_put(&st, &f, 0, err))
         goto fail;
     size_t len = 0;
     for (int i = 0; i < s->n; i++)
@@ -233,6 +228,11 @@ void dx_rcs_free(dx_rcs *r)
     free(r->freq);
     free(r->prob);
     memset(r, 0, sizeof *r);
+}
+
+dx_rcs_opts dx_rcs_defaults(void)
+{
+    return (dx_rcs_opts){.temperature = 0.01, .min_pixels = 3000};
 }
 
 int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,

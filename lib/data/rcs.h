@@ -56,6 +56,14 @@ typedef struct dx_rcs {
     int used;       /* classes with prob > 0 */
 } dx_rcs;
 
+/* DAFormer's settings: temperature T 0.01, min_pixels 3000 (Hoyer et al.,
+ * CVPR 2022; lhoyer/DAFormer, rare_class_sampling). */
+typedef struct dx_rcs_opts {
+    double temperature;
+    long min_pixels;
+} dx_rcs_opts;
+dx_rcs_opts dx_rcs_defaults(void);
+
 /* Fails when no class has an image with min_pixels of it. */
 int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
                 long min_pixels, dx_err *err);

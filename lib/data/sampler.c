@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "data/classes.h"
+#include "data/item.h"
 #include "io/pngio.h"
 #include "data/resize.h"
 #include "base/rng.h"
@@ -82,33 +83,34 @@ static void item_free(item *it)
     memset(it, 0, sizeof *it);
 }
 
+/* Item index's label as train ids, of the size of its image img. */
+static int read_label(const dx_sampler *s, int index, const dx_png *img,
+                      uint8_t **train, dx_err *err)
+{
+    int w, h;
+    if (dx_item_label(s->ds, index, s->map, train, &w, &h, err))
+        return -1;
+    if (w == img->width && h == img->height)
+        return 0;
+    free(*train);
+    *train = NULL;
+    return dx_fail(err, "label %s is %dx%d, but its image %s is %dx%d",
+                   s->ds->label[index], w, h, s->ds->image[index],
+                   img->width, img->height);
+}
+
 static int load_item(const dx_sampler *s, int index, dx_rng *r, int labels,
                      item *out, dx_err *err)
 {
     memset(out, 0, sizeof *out);
     const dx_dataset *d = s->ds;
-    dx_png img = {0}, lbl = {0};
+    dx_png img = {0};
     uint8_t *mapped = NULL;
-    if (dx_png_read(d->image[index], DX_PNG_RGB8, &img, err))
+    if (dx_item_image(d, index, &img, err))
         return -1;
     int sw = img.width, sh = img.height;
-    if (labels) {
-        if (dx_png_read(d->label[index], DX_PNG_LABEL, &lbl, err))
-            goto fail;
-        if (lbl.width != sw || lbl.height != sh) {
-            dx_fail(err, "label %s is %dx%d, but its image %s is %dx%d",
-                    d->label[index], lbl.width, lbl.height, d->image[index],
-                    sw, sh);
-            goto fail;
-        }
-        if (!(mapped = malloc((size_t)sw * sh))) {
-            dx_fail(err, "out of memory");
-            goto fail;
-        }
-        dx_labelmap_apply(s->map, lbl.px, lbl.depth, (size_t)sw * sh,
-                          mapped);
-        dx_png_free(&lbl);
-    }
+    if (labels && read_label(s, index, &img, &mapped, err))
+        goto fail;
     /* steps 2-4: the virtual (resized, scaled) size and the window */
     int bw = s->resize_w ? s->resize_w : sw;
     int bh = s->resize_h ? s->resize_h : sh;
@@ -152,7 +154,6 @@ static int load_item(const dx_sampler *s, int index, dx_rng *r, int labels,
     return 0;
 fail:
     dx_png_free(&img);
-    dx_png_free(&lbl);
     free(mapped);
     item_free(out);
     return -1;
@@ -229,20 +230,15 @@ int dx_sampler_check(const dx_sampler *s, const int *idx, int n, int labels,
         if (seen[k])
             continue;
         seen[k] = 1;
-        dx_png img, lbl;
-        if (dx_png_read(d->image[k], DX_PNG_RGB8, &img, err)) {
+        dx_png img;
+        uint8_t *train = NULL;
+        if (dx_item_image(d, k, &img, err)) {
             rc = -1;
             break;
         }
-        if (labels) {
-            if (dx_png_read(d->label[k], DX_PNG_LABEL, &lbl, err))
-                rc = -1;
-            else if (lbl.width != img.width || lbl.height != img.height)
-                rc = dx_fail(err, "label %s is %dx%d, but its image %s is "
-                             "%dx%d", d->label[k], lbl.width, lbl.height,
-                             d->image[k], img.width, img.height);
-            dx_png_free(&lbl);
-        }
+        if (labels)
+            rc = read_label(s, k, &img, &train, err);
+        free(train);
         dx_png_free(&img);
     }
     free(seen);

@@ -60,8 +60,8 @@ int dx_sampler_load(const dx_sampler *s, uint64_t iter, const int *idx,
                     tns_frame *image, tns_frame *label, dx_err *err);
 
 /* Decode items idx[0..n) (each once, duplicates skipped) and check that
- * every image and label is a readable PNG and a label has its image's
- * size.  A tool that will write several batches calls this first, so that
+ * every image and label is a readable PNG of its encoding (item.h), its
+ * label ids are the map's, and a label has its image's size.  A tool that will write several batches calls this first, so that
  * a bad file fails it before the first batch is out. */
 int dx_sampler_check(const dx_sampler *s, const int *idx, int n, int labels,
                      dx_err *err);

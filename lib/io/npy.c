@@ -32,8 +32,10 @@ static const char *dict_value(const char *d, const char *key)
     return p;
 }
 
-int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
-                 int64_t *dims, size_t *datapos, dx_err *err)
+/* The header's dict text (NUL-terminated, free it) and where the data
+ * starts, after the magic, version and length checks. */
+static int header_dict(const unsigned char *buf, size_t len, char **dict,
+                       size_t *datapos, dx_err *err)
 {
     if (len < 10 || memcmp(buf, "\x93NUMPY", 6) != 0)
         return dx_fail(err, "not a .npy file (bad magic)");
@@ -63,6 +65,59 @@ int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
         free(d);
         return dx_fail(err, ".npy header holds a NUL byte");
     }
+    *dict = d;
+    *datapos = start + hlen;
+    return 0;
+}
+
+/* The 'shape' tuple of the dict text d. */
+static int parse_shape(const char *d, int *rank, int64_t *dims, dx_err *err)
+{
+    const char *v = dict_value(d, "shape");
+    if (!v || *v != '(')
+        return dx_fail(err, ".npy header has no shape tuple");
+    v++;
+    *rank = 0;
+    for (;;) {
+        while (*v == ' ')
+            v++;
+        if (*v == ')')
+            break;
+        if (*rank == TNS_MAX_RANK)
+            return dx_fail(err, ".npy array has rank above %d",
+                           TNS_MAX_RANK);
+        char *end;
+        errno = 0;
+        long long x = strtoll(v, &end, 10);
+        if (end == v || errno || x < 0)
+            return dx_fail(err, ".npy shape is malformed");
+        dims[(*rank)++] = x;
+        v = end;
+        while (*v == ' ')
+            v++;
+        if (*v == ',')
+            v++;
+        else if (*v != ')')
+            return dx_fail(err, ".npy shape is malformed");
+    }
+    return 0;
+}
+
+/* 1 for fortran_order True, 0 for False, -1 otherwise. */
+static int fortran_order(const char *d)
+{
+    const char *v = dict_value(d, "fortran_order");
+    return !v ? -1 : !strncmp(v, "False", 5) ? 0 : !strncmp(v, "True", 4)
+                                                       ? 1
+                                                       : -1;
+}
+
+int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
+                 int64_t *dims, size_t *datapos, dx_err *err)
+{
+    char *d;
+    if (header_dict(buf, len, &d, datapos, err))
+        return -1;
     int rc = -1;
     const char *v = dict_value(d, "descr");
     *dtype = 0;
@@ -82,51 +137,60 @@ int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
                 "'<u2', '<i4' or '<f4')", n, v ? v + 1 : "");
         goto out;
     }
-    v = dict_value(d, "fortran_order");
-    if (!v || strncmp(v, "False", 5) != 0) {
+    if (fortran_order(d) != 0) {
         dx_fail(err, ".npy array is not in C order (fortran_order must be "
                 "False)");
         goto out;
     }
-    v = dict_value(d, "shape");
-    if (!v || *v != '(') {
-        dx_fail(err, ".npy header has no shape tuple");
-        goto out;
-    }
-    v++;
-    *rank = 0;
-    for (;;) {
-        while (*v == ' ')
-            v++;
-        if (*v == ')')
-            break;
-        if (*rank == TNS_MAX_RANK) {
-            dx_fail(err, ".npy array has rank above %d", TNS_MAX_RANK);
-            goto out;
-        }
-        char *end;
-        errno = 0;
-        long long x = strtoll(v, &end, 10);
-        if (end == v || errno || x < 0) {
-            dx_fail(err, ".npy shape is malformed");
-            goto out;
-        }
-        dims[(*rank)++] = x;
-        v = end;
-        while (*v == ' ')
-            v++;
-        if (*v == ',')
-            v++;
-        else if (*v != ')') {
-            dx_fail(err, ".npy shape is malformed");
-            goto out;
-        }
-    }
-    *datapos = start + hlen;
-    rc = 0;
+    rc = parse_shape(d, rank, dims, err);
 out:
     free(d);
     return rc;
+}
+
+int dx_npy_header(const unsigned char *buf, size_t len, char *descr,
+                  int *fortran, int *rank, int64_t *dims, size_t *datapos,
+                  dx_err *err)
+{
+    char *d;
+    if (header_dict(buf, len, &d, datapos, err))
+        return -1;
+    const char *v = dict_value(d, "descr");
+    size_t n = 0;
+    if (v && v[0] == '\'')
+        while (n < DX_NPY_DESCR - 1 && v[n + 1] && v[n + 1] != '\'')
+            n++;
+    memcpy(descr, v && n ? v + 1 : "", n);
+    descr[n] = 0;
+    *fortran = fortran_order(d);
+    int rc = parse_shape(d, rank, dims, err);
+    free(d);
+    return rc;
+}
+
+size_t dx_npy_header_text(unsigned char *out, const char *descr, int rank,
+                          const int64_t *dims)
+{
+    char dict[DX_NPY_HEADER];
+    int n = snprintf(dict, sizeof dict,
+                     "{'descr': '%s', 'fortran_order': False, 'shape': (",
+                     descr);
+    for (int i = 0; i < rank; i++) /* as NumPy: (5,) and (2, 3) */
+        n += snprintf(dict + n, sizeof dict - n, "%lld%s",
+                      (long long)dims[i],
+                      rank == 1 ? "," : i + 1 < rank ? ", " : "");
+    n += snprintf(dict + n, sizeof dict - n, "), }");
+    /* pad with spaces so that the data starts on a 64-byte boundary */
+    size_t total = 10 + (size_t)n + 1;
+    size_t pad = (64 - total % 64) % 64;
+    size_t hlen = (size_t)n + pad + 1;
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = hlen & 0xff;
+    out[9] = (hlen >> 8) & 0xff;
+    memcpy(out + 10, dict, (size_t)n);
+    memset(out + 10 + n, ' ', pad);
+    out[10 + hlen - 1] = '\n';
+    return 10 + hlen;
 }
 
 int dx_npy_read(const char *path, const char *name, tns_frame *f,
@@ -194,30 +258,12 @@ int dx_npy_read(const char *path, const char *name, tns_frame *f,
 
 int dx_npy_write(const char *path, const tns_frame *f, dx_err *err)
 {
-    char dict[512];
-    int n = snprintf(dict, sizeof dict,
-                     "{'descr': '%s', 'fortran_order': False, 'shape': (",
-                     DESCR[f->dtype]);
-    for (int i = 0; i < f->rank; i++) /* as NumPy: (5,) and (2, 3) */
-        n += snprintf(dict + n, sizeof dict - n, "%lld%s",
-                      (long long)f->dims[i],
-                      f->rank == 1 ? "," : i + 1 < f->rank ? ", " : "");
-    n += snprintf(dict + n, sizeof dict - n, "), }");
-    /* pad with spaces so that the data starts on a 64-byte boundary */
-    size_t total = 10 + (size_t)n + 1;
-    size_t pad = (64 - total % 64) % 64;
-    size_t hlen = (size_t)n + pad + 1;
-    unsigned char head[10 + 512 + 64];
-    memcpy(head, "\x93NUMPY\x01\x00", 8);
-    head[8] = hlen & 0xff;
-    head[9] = (hlen >> 8) & 0xff;
-    memcpy(head + 10, dict, (size_t)n);
-    memset(head + 10 + n, ' ', pad);
-    head[10 + hlen - 1] = '\n';
+    unsigned char head[DX_NPY_HEADER + 64];
+    size_t hl = dx_npy_header_text(head, DESCR[f->dtype], f->rank, f->dims);
     dx_atomic a;
     if (dx_atomic_open(&a, path, err))
         return -1;
-    if (fwrite(head, 1, 10 + hlen, a.fp) != 10 + hlen ||
+    if (fwrite(head, 1, hl, a.fp) != hl ||
         (f->nbytes && fwrite(f->data, 1, f->nbytes, a.fp) != f->nbytes)) {
         int e = errno;
         dx_atomic_abort(&a);

@@ -16,6 +16,22 @@
  * and *datapos, the offset of the array data. */
 int dx_npy_parse(const unsigned char *buf, size_t len, int *dtype, int *rank,
                  int64_t *dims, size_t *datapos, dx_err *err);
+/* The longest descr dx_npy_header returns (with its NUL), and the room
+ * dx_npy_header_text needs (a header of rank TNS_MAX_RANK, padded). */
+#define DX_NPY_DESCR 17
+#define DX_NPY_HEADER 512
+/* The header of any .npy (for NumPy files of other dtypes, such as the
+ * members of a .npz): its descr text ("<f8", at most DX_NPY_DESCR - 1
+ * characters), fortran_order (1 True, 0 False, -1 missing or other), the
+ * shape and where the data starts.  Types are left to the caller. */
+int dx_npy_header(const unsigned char *buf, size_t len, char *descr,
+                  int *fortran, int *rank, int64_t *dims, size_t *datapos,
+                  dx_err *err);
+/* Format the header of a C-order array of descr and shape into out (room
+ * for DX_NPY_HEADER + 64 bytes), padded as NumPy pads it so the data
+ * starts on a 64-byte boundary; returns its length. */
+size_t dx_npy_header_text(unsigned char *out, const char *descr, int rank,
+                          const int64_t *dims);
 /* Read path into a new frame called name. */
 int dx_npy_read(const char *path, const char *name, tns_frame *f,
                 dx_err *err);

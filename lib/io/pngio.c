@@ -100,12 +100,19 @@ static int decode(png_ctx *ctx, FILE *fp, const char *name, int mode,
         png_set_gray_to_rgb(png);
         break;
     case DX_PNG_LABEL:
+        if (ct == PNG_COLOR_TYPE_GRAY_ALPHA ||
+            ((ct & PNG_COLOR_MASK_COLOR) && ct != PNG_COLOR_TYPE_PALETTE &&
+             bd == 8)) {
+            png_destroy_read_struct(&png, &info, NULL);
+            return dx_fail(err, "%s: a label PNG is palette, grey or 16-bit "
+                           "RGB (the class in the first channel), found "
+                           "%d-bit %s", name, bd, dx_png_color_name(ct));
+        }
         if (bd < 8)
             png_set_packing(png);
         if (bd == 16)
             png_set_swap(png);
         label_from_rgb = (ct & PNG_COLOR_MASK_COLOR) && ct != PNG_COLOR_TYPE_PALETTE;
-        label_from_rgb |= ct == PNG_COLOR_TYPE_GRAY_ALPHA;
         break;
     default:
         if (ct == PNG_COLOR_TYPE_PALETTE)
@@ -118,6 +125,7 @@ static int decode(png_ctx *ctx, FILE *fp, const char *name, int mode,
             png_set_swap(png);
         break;
     }
+    int stored_type = ct, stored_depth = bd;
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
 
@@ -161,6 +169,44 @@ static int decode(png_ctx *ctx, FILE *fp, const char *name, int mode,
     out->channels = ch;
     out->depth = depth;
     out->px = px;
+    out->color_type = stored_type;
+    out->bit_depth = stored_depth;
+    return 0;
+}
+
+const char *dx_png_color_name(int color_type)
+{
+    switch (color_type) {
+    case DX_PNG_GREY: return "grey";
+    case DX_PNG_TRUECOLOR: return "RGB";
+    case DX_PNG_PALETTE: return "palette";
+    case DX_PNG_GREY_ALPHA: return "grey+alpha";
+    case DX_PNG_TRUECOLOR_ALPHA: return "RGBA";
+    default: return "unknown";
+    }
+}
+
+int dx_png_probe(const char *path, dx_png_info *info, dx_err *err)
+{
+    unsigned char b[26];
+    memset(info, 0, sizeof *info);
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return dx_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    size_t got = fread(b, 1, sizeof b, fp);
+    fclose(fp);
+    if (got < 8 || png_sig_cmp(b, 0, 8) != 0)
+        return dx_fail(err, "%s: not a PNG file (%s)", path,
+                       got == 0 ? "empty" : "bad signature");
+    if (got < 26 || memcmp(b + 12, "IHDR", 4) != 0)
+        return dx_fail(err, "%s: corrupt or truncated PNG: no IHDR chunk",
+                       path);
+    info->width = (long)b[16] << 24 | (long)b[17] << 16 | (long)b[18] << 8 |
+                  b[19];
+    info->height = (long)b[20] << 24 | (long)b[21] << 16 | (long)b[22] << 8 |
+                   b[23];
+    info->bit_depth = b[24];
+    info->color_type = b[25];
     return 0;
 }
 

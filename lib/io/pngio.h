@@ -22,20 +22,46 @@ enum dx_png_mode {
     DX_PNG_RGB8,
     /* A label map: one channel holding the first channel's raw values.
      * Palette PNGs give their indices (GTA5), grey gives its values
-     * (Cityscapes), 16-bit RGB gives its red samples (SYNTHIA).  Depth
-     * stays 8 or 16; depths below 8 become 8 without scaling. */
+     * (Cityscapes), 16-bit RGB or RGBA gives its red samples (SYNTHIA).
+     * Depth stays 8 or 16; depths below 8 become 8 without scaling.  An
+     * 8-bit RGB or RGBA PNG, or grey+alpha, is refused: no label format
+     * stores ids so, and one re-saved by an image editor would give the
+     * red channel of its colours. */
     DX_PNG_LABEL,
     /* As stored: palettes expanded to RGB(A), grey below 8 bits scaled to
      * 8; channels (1-4) and depth (8 or 16) kept. */
     DX_PNG_RAW,
 };
 
+/* PNG colour types, as the IHDR chunk stores them (the PNG
+ * specification, 11.2.2). */
+enum dx_png_color {
+    DX_PNG_GREY = 0,
+    DX_PNG_TRUECOLOR = 2,
+    DX_PNG_PALETTE = 3,
+    DX_PNG_GREY_ALPHA = 4,
+    DX_PNG_TRUECOLOR_ALPHA = 6,
+};
+/* "grey", "RGB", "palette", "grey+alpha", "RGBA"; "unknown" otherwise. */
+const char *dx_png_color_name(int color_type);
+
 typedef struct dx_png {
     int width, height;
     int channels; /* 1..4 */
     int depth;    /* 8 or 16 */
     void *px;     /* height*width*channels samples: uint8_t or uint16_t */
+    /* the file as stored: colour type (dx_png_color) and bit depth (1, 2,
+     * 4, 8 or 16), before any conversion */
+    int color_type, bit_depth;
 } dx_png;
+
+/* What a PNG file is, from its signature and IHDR chunk alone (no
+ * decoding): the cheap check of a whole dataset before a long run. */
+typedef struct dx_png_info {
+    long width, height;
+    int color_type, bit_depth;
+} dx_png_info;
+int dx_png_probe(const char *path, dx_png_info *info, dx_err *err);
 
 int dx_png_read(const char *path, int mode, dx_png *out, dx_err *err);
 /* The same from memory; name is used in messages. */

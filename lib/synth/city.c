@@ -137,6 +137,12 @@ static style target_for(int gap, float shift)
     return t;
 }
 
+void dx_synth_defaults(dx_synth *s)
+{
+    *s = (dx_synth){.width = 512, .height = 256, .seed = 0,
+                    .gap = DX_GAP_FULL, .class_shift = 0.4f};
+}
+
 int dx_synth_render(const dx_synth *cfg, int domain, const char *stream,
                     uint64_t index, uint8_t *rgb, uint8_t *ids, dx_err *err)
 {

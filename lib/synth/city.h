@@ -55,6 +55,10 @@ typedef struct dx_synth {
     float class_shift;
 } dx_synth;
 
+/* The benchmark as the demo uses it: 512x256, seed 0, the full gap at
+ * class shift 0.4. */
+void dx_synth_defaults(dx_synth *s);
+
 /* Draw scene `index` of `domain`; stream names an independent sequence
  * (e.g. "train", "val").  rgb: height x width x 3; ids: height x width. */
 int dx_synth_render(const dx_synth *s, int domain, const char *stream,

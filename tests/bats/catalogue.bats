@@ -126,7 +126,8 @@ dupframe() {
         --no-labels --crop 40x32 -q >narrow.tns
     tns select 'tgt.plabel' 'tgt.weight' -i "$FIX/pl.tns" >pw.tns
     tns cat "$FIX/src.tns" narrow.tns pw.tns >bad.tns
-    refuse classmix "shape" classmix -i bad.tns -o out.tns
+    refuse classmix "'tgt.image' has 2x32x40x3: a batch's frames must agree in N, H and W" \
+        classmix -i bad.tns -o out.tns
 }
 
 @test "label values out of range" {
@@ -134,21 +135,24 @@ dupframe() {
     # the last byte of the labels becomes 40, with 19 classes
     printf '\050' | dd of=l.npy bs=1 seek=$(($(stat -c %s l.npy) - 1)) conv=notrunc 2>/dev/null
     tns npy-in --replace -i "$FIX/src.tns" --name src.label l.npy >bad.tns
-    refuse seg-step "40" seg-step -m "$FIX/student.tns" -o out.tns -i bad.tns
+    refuse seg-step "has 40 at image 1 row 31 column 63, expected a label in 0..18 or 255 (ignore)" \
+        seg-step -m "$FIX/student.tns" -o out.tns -i bad.tns
 }
 
 @test "NaN in a weight map" {
     tns npy-out -i "$FIX/pl.tns" tgt.weight w.npy
     printf '\000\000\300\177' | dd of=w.npy bs=1 seek=200 conv=notrunc 2>/dev/null
     tns npy-in --replace -i "$FIX/pl.tns" --name tgt.weight w.npy >bad.tns
-    refuse classmix "NaN" classmix -i bad.tns -o out.tns
+    refuse classmix "frame 'tgt.weight' has NaN at image 0 row 0 column 18, expected a finite weight >= 0" \
+        classmix -i bad.tns -o out.tns
 }
 
 @test "Inf in probabilities" {
     tns npy-out -i "$FIX/pl.tns" tgt.prob p.npy
     printf '\000\000\200\177' | dd of=p.npy bs=1 seek=300 conv=notrunc 2>/dev/null
     tns npy-in --replace -i "$FIX/pl.tns" --name tgt.prob p.npy >bad.tns
-    refuse pseudolabel "is Inf" pseudolabel -i bad.tns -o out.tns
+    refuse pseudolabel "frame 'tgt.prob' has Inf at image 0 class 0 row 0 column 43, expected a probability in [0, 1]" \
+        pseudolabel -i bad.tns -o out.tns
 }
 
 @test "NaN in a mixed weight reaching seg-step" {
@@ -213,12 +217,7 @@ dupframe() {
 @test "a checkpoint of another architecture" {
     tns get -i "$FIX/student.tns" meta.arch | sed 's/net=deeplab-mini/net=resnet101/' >arch.txt
     # rebuild meta.arch with another net name through npy-in
-    perl -e '
-        open(my $t, "<", "arch.txt") or die; local $/; my $s = <$t>;
-        my $d = "{\x27descr\x27: \x27|u1\x27, \x27fortran_order\x27: False, \x27shape\x27: (" . length($s) . ",), }";
-        $d .= " " x (63 - (10 + length $d) % 64) . "\n";
-        open(my $o, ">:raw", "arch.npy") or die;
-        print $o "\x93NUMPY\x01\x00", pack("v", length $d), $d, $s;'
+    npy_raw arch.npy '|u1' "$(wc -c <arch.txt)" <arch.txt
     tns npy-in --replace -i "$FIX/student.tns" --name meta.arch arch.npy >other.tns
     refuse seg-infer "resnet101" seg-infer -m other.tns -i "$FIX/tgt.tns" -o out.tns
 }
@@ -232,4 +231,104 @@ dupframe() {
             refuse "$tool" "unknown option '--frobnicate'" "$tool" --frobnicate
         fi
     done
+}
+
+# one_item IMAGE LABEL: list.txt naming the pair, for seg-batch --dataset list
+one_item() { echo "$1 $2" >list.txt; }
+# flat NAME DTYPE SHAPE VALUE PNG: a PNG of one value everywhere
+flat() {
+    local n=1 d
+    for d in ${3//,/ }; do n=$((n * d)); done
+    perl -e 'print pack("$ARGV[0]*", ($ARGV[1]) x $ARGV[2])' -- \
+        "$([ "$2" = '<u2' ] && echo v || echo C)" "$4" "$n" |
+        npy_raw "$1.npy" "$2" "$3"
+    tns npy-in --name x "$1.npy" | tns png-out x "$5"
+}
+LBL="$BATS_FILE_TMPDIR/fix/data/source/labels/00000.png"
+IMG="$BATS_FILE_TMPDIR/fix/data/source/images/00000.png"
+
+@test "a label re-saved as 8-bit RGB" {
+    tns png-in --as raw "$LBL" | tns png-out image lab.png
+    one_item "$IMG" lab.png
+    refuse seg-batch "lab.png: a list label must be a palette or grey PNG, or a 16-bit RGB one, found 8-bit RGB" \
+        seg-batch --dataset list --list list.txt --map gta5 -o out.tns
+}
+
+@test "a SYNTHIA label that is not 16-bit" {
+    synth-city --quiet --size 64x32 --source 1 --train 0 --val 0 --source-layout synthia syn
+    f=$(ls syn/source/GT/LABELS/*.png)
+    tns png-in --as rgb "$f" | tns png-out image "$f"
+    refuse seg-batch "a synthia label must be a 16-bit RGB PNG, the class in the first channel, found 8-bit RGB" \
+        seg-batch --dataset synthia --root syn/source -o out.tns
+}
+
+@test "a grey, palette or 16-bit image" {
+    flat g '|u1' 1,32,64 90 grey.png
+    one_item grey.png "$LBL"
+    refuse seg-batch "grey.png: a list image must be an 8-bit RGB PNG, found 8-bit grey" \
+        seg-batch --dataset list --list list.txt --map gta5 -o out.tns
+    flat s '<u2' 1,32,64,3 9000 deep.png
+    one_item deep.png "$LBL"
+    refuse seg-batch "deep.png: a list image must be an 8-bit RGB PNG, found 16-bit RGB" \
+        seg-batch --dataset list --list list.txt --map gta5 -o out.tns
+}
+
+@test "a transparent pixel in an image" {
+    flat a '|u1' 1,32,64,4 0 clear.png
+    one_item clear.png "$LBL"
+    refuse seg-batch "clear.png: the image has alpha 0 at row 0 column 0, expected every pixel opaque (255)" \
+        seg-batch --dataset list --list list.txt --map gta5 -o out.tns
+}
+
+@test "a list with its columns swapped" {
+    one_item "$LBL" "$IMG"
+    refuse seg-batch "labels/00000.png: a list image must be an 8-bit RGB PNG, found 8-bit palette" \
+        seg-batch --dataset list --list list.txt --map gta5 -o out.tns
+}
+
+@test "a label id outside the dataset's" {
+    flat l '|u1' 1,32,64 40 lab.png
+    one_item "$IMG" lab.png
+    refuse seg-batch "lab.png: label id 40 at row 0 column 0 is no GTA5 label id (0..33)" \
+        seg-batch --dataset list --list list.txt --map gta5 -o out.tns
+}
+
+@test "a colour off the table, with --label-colors" {
+    flat c '|u1' 1,32,64,3 1 lab.png
+    one_item "$IMG" lab.png
+    refuse seg-batch "lab.png: colour (1,1,1) at row 0 column 0 is no Cityscapes label colour" \
+        seg-batch --dataset list --list list.txt --map gta5 --label-colors -o out.tns
+}
+
+@test "labels all ignore: a warning, and the batch" {
+    flat l '|u1' 1,32,64 0 lab.png
+    one_item "$IMG" lab.png
+    run_split seg-batch --dataset list --list list.txt --map gta5 --batch 1 -o out.tns
+    [ "$status" -eq 0 ] && [ -s out.tns ]
+    [[ $stderr == "seg-batch: warning: every label pixel of the batch is ignore (255): "*"lab.png; "* ]]
+}
+
+@test "an 8-bit RGB PNG read as a label" {
+    refuse tns "found 8-bit RGB" tns png-in --as label "$IMG" -o out.tns
+}
+
+@test "probabilities that do not sum to 1" {
+    tns npy-out -i "$FIX/pl.tns" tgt.prob p.npy
+    # the first probability of the first pixel becomes 0.5 more
+    perl -e 'local $/; my $b = <STDIN>; my $h = substr($b, 0, 128);
+        my @v = unpack("f<*", substr($b, 128)); $v[0] += 0.5;
+        print $h, pack("f<*", @v);' <p.npy >q.npy
+    tns npy-in --replace -i "$FIX/pl.tns" --name tgt.prob q.npy >bad.tns
+    refuse pseudolabel "over its 19 classes at image 0 row 0 column 0, expected 1" \
+        pseudolabel --replace -i bad.tns -o out.tns
+}
+
+@test "an f32 frame painted with --color" {
+    refuse tns "--color needs a label map (u8 or u16 NxHxW), frame 'tgt.weight' is f32" \
+        tns png-out -i "$FIX/pl.tns" --color tgt.weight 'w%d.png'
+}
+
+@test "another command's option" {
+    refuse tns "info: option '-o' is not one of this command's" \
+        tns info -o out.tns "$FIX/src.tns"
 }

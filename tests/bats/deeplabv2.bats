@@ -214,3 +214,40 @@ count() {
     [ "$status" -ne 0 ]
     [[ $stderr == *"--depth: expected 18, 34, 50, 101 or 152, got '42'"* ]]
 }
+
+@test "deeplabv2: seg-export and seg-import carry it through PyTorch's format" {
+    seg-init --net deeplabv2 --depth 50 --blocks 1,2,1,1 --width 2 \
+        --classes 3 --seed 4 -o s.tns
+    seg-init --net deeplabv2 --depth 50 --blocks 1,2,1,1 --width 2 \
+        --classes 3 --seed 5 | tns drop 'opt.*' >t.tns
+    seg-export s.tns -o plain.pth
+    seg-export s.tns --teacher t.tns -o dacs.pth
+    # the names are the state_dict's own: the dacs map, no prefix
+    run seg-import --list plain.pth
+    assert_line --partial $'layer2.1.conv2.weight\tf32\t4x4x3x3'
+    assert_line --partial $'layer5.conv2d_list.3.bias\tf32\t3'
+    seg-import plain.pth -o back.tns 2>err
+    grep -q "deeplabv2" err
+    # every tensor comes back; the record is recognised from the shapes
+    for f in conv1.weight layer2.1.bn2.running_var layer4.0.downsample.0.weight \
+        layer5.conv2d_list.2.weight meta.arch; do
+        cmp <(tns get -i s.tns "$f") <(tns get -i back.tns "$f")
+    done
+    # a DACS training checkpoint: the student and its EMA teacher
+    seg-import dacs.pth -o st.tns --teacher-out te.tns 2>/dev/null
+    cmp <(tns get -i st.tns layer3.0.conv2.weight) <(tns get -i s.tns layer3.0.conv2.weight)
+    cmp <(tns get -i te.tns layer3.0.conv2.weight) <(tns get -i t.tns layer3.0.conv2.weight)
+    # what the tensors cannot say comes from --arch; an order brings its
+    # mean and std
+    seg-import plain.pth --arch style=pytorch --arch order=rgb -o rgb.tns 2>/dev/null
+    run tns get -i rgb.tns meta.arch
+    assert_output --partial "style=pytorch"
+    assert_output --partial "order=rgb"
+    assert_output --partial "mean=0.485,0.456,0.406"
+    assert_output --partial "std=0.229,0.224,0.225"
+    mkbatch one.tns 1 24 32 3 2 src
+    tns rename src.image=tgt.image <one.tns >tgt.tns
+    seg-infer -m rgb.tns -i tgt.tns -o out.tns
+    run tns info out.tns
+    assert_output --partial $'tgt.prob\tf32\t1x3x24x32'
+}

@@ -20,6 +20,29 @@ teardown() {
     cd / && rm -rf "$T"
 }
 
+# npy_raw FILE DESCR SHAPE: write FILE, a NumPy .npy file (format 1.0, as
+# NumPy and tns npy-out write it) of dtype DESCR ('|u1', '<u2', '<i4' or
+# '<f4') and SHAPE (comma-separated, "2,4,4"; "" for a scalar), whose data
+# are the bytes read from stdin.  The one place the tests write a .npy
+# header.
+npy_raw() {
+    local file=$1 descr=$2 shape=$3 tuple
+    case $shape in
+    "") tuple="()" ;;
+    *,*) tuple="(${shape//,/, })" ;;
+    *) tuple="($shape,)" ;;
+    esac
+    local dict="{'descr': '$descr', 'fortran_order': False, 'shape': $tuple, }"
+    local pad=$(((64 - (10 + ${#dict} + 1) % 64) % 64))
+    local hlen=$((${#dict} + 1 + pad))
+    {
+        printf '\223NUMPY\001\000'
+        printf "\\$(printf %03o $((hlen & 255)))\\$(printf %03o $((hlen >> 8)))"
+        printf '%s%*s\n' "$dict" "$pad" ''
+        cat
+    } >"$file"
+}
+
 # run_split CMD...: run with stdout and stderr apart.  Sets $status,
 # $stdout (the bytes of stdout, as text) and $stderr.
 run_split() {
@@ -52,4 +75,19 @@ assert_clean_failure() {
     "$tool: "*) ;;
     *) fail "stderr should start with '$tool: ', got: $stderr" ;;
     esac
+}
+
+# assert_refused TOOL OUT PATTERN CMD...: run CMD, which must fail the way
+# dacs promises (assert_clean_failure) with PATTERN in its message, leave
+# the file OUT (which holds "old" before) as it was, and leave no
+# temporary file in the current folder.
+assert_refused() {
+    local tool=$1 out=$2 pattern=$3
+    shift 3
+    echo old >"$out"
+    run_split "$@"
+    assert_clean_failure "$tool"
+    [[ $stderr == *"$pattern"* ]] || fail "stderr lacks '$pattern': $stderr"
+    [ "$(cat "$out")" = old ] || fail "$out was modified"
+    [ -z "$(ls -A | grep '^\.')" ] || fail "a temporary file was left: $(ls -A)"
 }

@@ -145,12 +145,12 @@ ignored 2
     tns cat p.tns g.tns >in.tns
     run_split miou in.tns
     assert_clean_failure miou
-    [[ $stderr == *"'tgt.pred' (prediction) has shape 1x1x3, 'tgt.label' (ground truth) has 1x1x2"* ]]
+    [[ $stderr == *"frame 'tgt.pred' has shape 1x1x3, 'tgt.label' has 1x1x2: a batch's frames must agree in N, H and W"* ]]
     frame tgt.pred f32 1,1,2 0 1 >pf.tns
     tns cat pf.tns g.tns >in2.tns
     run_split miou in2.tns
     assert_clean_failure miou
-    [[ $stderr == *"frame 'tgt.pred' (prediction) has dtype f32, expected u8 or u16"* ]]
+    [[ $stderr == *"frame 'tgt.pred' has dtype f32, expected u8 or u16"* ]]
 }
 
 @test "miou: labels out of range, said which" {
@@ -159,13 +159,13 @@ ignored 2
     tns cat p.tns g.tns >in.tns
     run_split miou in.tns
     assert_clean_failure miou
-    [[ $stderr == *"'tgt.pred' (prediction): element 1 is 19, expected a class in 0..18 or 255"* ]]
+    [[ $stderr == *"frame 'tgt.pred' has 19 at image 0 row 0 column 1, expected a label in 0..18 or 255 (ignore)"* ]]
     frame tgt.pred u8 1,1,3 0 1 2 >p.tns
     frame tgt.label u16 1,1,3 0 300 2 >g.tns
     tns cat p.tns g.tns >in.tns
     run_split miou in.tns
     assert_clean_failure miou
-    [[ $stderr == *"'tgt.label' (ground truth): element 1 is 300"* ]]
+    [[ $stderr == *"frame 'tgt.label' has 300 at image 0 row 0 column 1"* ]]
 }
 
 @test "miou: two files that do not match" {

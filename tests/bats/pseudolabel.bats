@@ -18,7 +18,9 @@ prob() {
     assert_success
     assert_output --partial "usage: pseudolabel"
     assert_output --partial "default 0.968"
-    assert_output --partial "threshold_uniform (default"
+    assert_output --partial "(default threshold_uniform)"
+    assert_output --partial "  -q, --quiet "
+    assert_output --partial "  --drop GLOB "
 }
 
 @test "pseudolabel: lambda on a known probability map" {
@@ -134,22 +136,38 @@ prob() {
     frame tgt.prob f32 3,2,2 $(repeat 12 0.1) >r3.tns
     run_split pseudolabel r3.tns
     assert_clean_failure pseudolabel
-    [[ $stderr == *"'tgt.prob' has shape 3x2x2 (rank 3), expected rank 4"* ]]
+    [[ $stderr == *"frame 'tgt.prob' has shape 3x2x2, expected NxCxHxW"* ]]
 }
 
 @test "pseudolabel: NaN, negative and too many classes" {
     frame tgt.prob f32 1,2,1,2 0.5 NaN 0.5 0.5 >nan.tns
     run_split pseudolabel nan.tns
     assert_clean_failure pseudolabel
-    [[ $stderr == *"frame 'tgt.prob': item 0, class 0, pixel 1 is NaN"* ]]
+    [[ $stderr == *"frame 'tgt.prob' has NaN at image 0 class 0 row 0 column 1, expected a probability in [0, 1]"* ]]
     frame tgt.prob f32 1,2,1,2 0.5 -0.25 0.5 1.25 >neg.tns
     run_split pseudolabel neg.tns
     assert_clean_failure pseudolabel
-    [[ $stderr == *"pixel 1 is -0.25, negative"*"--logits"* ]]
+    [[ $stderr == *"frame 'tgt.prob' has -0.25 at image 0 class 0 row 0 column 1, expected a probability in [0, 1] (logits? see --logits)"* ]]
+    # the same scores as logits are fine; NaN is not
+    pseudolabel -q --logits neg.tns >/dev/null
+    run_split pseudolabel --logits nan.tns
+    assert_clean_failure pseudolabel
+    [[ $stderr == *"frame 'tgt.prob' has NaN at image 0 class 0 row 0 column 1, expected a finite logit"* ]]
     frame tgt.prob f32 1,256,1,1 $(repeat 256 0.001) >big.tns
     run_split pseudolabel big.tns
     assert_clean_failure pseudolabel
     [[ $stderr == *"256 classes, expected 1..255"* ]]
+}
+
+@test "pseudolabel: probabilities that do not sum to 1 are refused, naming the pixel" {
+    # sigmoid-like scores: each in [0, 1], but pixel 1 sums to 0.4
+    frame tgt.prob f32 1,2,1,2 0.5 0.2 0.5 0.2 >s.tns
+    run_split pseudolabel s.tns
+    assert_clean_failure pseudolabel
+    [[ $stderr == *"frame 'tgt.prob' sums to 0.4 over its 2 classes at image 0 row 0 column 1, expected 1"* ]]
+    # within rounding is fine
+    frame tgt.prob f32 1,2,1,1 0.3000001 0.7 >r.tns
+    pseudolabel -q r.tns >/dev/null
 }
 
 @test "pseudolabel: bad options" {

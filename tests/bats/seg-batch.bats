@@ -107,7 +107,7 @@ values() {
     done >"$DATA/source/all.txt"
     seg-batch --dataset list --list "$DATA/source/all.txt" --map "$DACS_TOP/pipelines/maps/gta5.map" --sequential -q --batch 6 | tns select src.label >b.tns
     cmp a.tns b.tns
-    # and by hand: each stored Cityscapes id through the METHOD.md table
+    # and by hand: each stored Cityscapes id through the table of dacs-method(7)
     tns png-in --as label --name raw "$DATA"/source/labels/*.png | tns get raw |
         od -An -tu1 -v | tr -s ' ' '\n' | sed '/^$/d' |
         awk 'BEGIN { n = split("7 8 11 12 13 17 19 20 21 22 23 24 25 26 27 28 31 32 33", a, " ")
@@ -122,9 +122,11 @@ values() {
     printf '# only road\n7 0\n' >road.map
     seg-batch --dataset gta5 --root "$DATA/source" --map road.map --sequential -q --batch 6 >r.tns
     [ "$(values src.label <r.tns)" = "0 255 " ]
-    seg-batch --dataset gta5 --root "$DATA/source" --map synthia --sequential -q --batch 6 >s.tns
-    # SYNTHIA ids read as Cityscapes ids: 8 is car, 11 is bicycle ...
-    [[ " $(values src.label <s.tns) " == *" 13 "* ]]
+    # the built-in SYNTHIA table on GTA5 labels: Cityscapes ids above
+    # SYNTHIA's 0..22 are refused, naming the file, pixel and id
+    run_split seg-batch --dataset gta5 --root "$DATA/source" --map synthia --sequential -q --batch 6
+    assert_clean_failure seg-batch
+    [[ $stderr == *"source/labels/"*": label id "*" is no SYNTHIA label id (0..22)"* ]]
 }
 
 @test "seg-batch: rare-class sampling needs statistics, then follows them" {
@@ -234,4 +236,109 @@ values() {
     assert_clean_failure seg-batch
     fails src --crop 0x8
     assert_clean_failure seg-batch
+}
+
+# copy DIR: a copy of the source dataset, to spoil one file of.
+copy() { cp -r "$DATA/source" "$1"; }
+
+# rgb_label PNG OUT: PNG (a palette label) re-saved as 8-bit RGB in its
+# palette's colours, as an image editor or OpenCV saves it.
+rgb_label() { tns png-in --as raw "$1" | tns png-out image "$2"; }
+
+@test "seg-batch: a GTA5 label re-saved as RGB is refused, naming the file and its colour type" {
+    copy s
+    rgb_label s/labels/00002.png s/labels/00002.png
+    for how in --sequential "--iters 4" ""; do
+        # shellcheck disable=SC2086
+        fails seg-batch --dataset gta5 --root s $how --batch 6
+        assert_clean_failure seg-batch
+        [[ $stderr == *"s/labels/00002.png: a gta5 label must be a palette or grey PNG, found 8-bit RGB"* ]] ||
+            fail "$how: $stderr"
+    done
+    # the same for a Cityscapes labelIds file (8-bit grey)
+    cp -r "$DATA/target" t
+    f=$(find t/gtFine/val -name '*labelIds.png' | sort | head -1)
+    tns png-in --as rgb "$f" | tns png-out image "$f"
+    fails seg-batch --dataset cityscapes --root t --split val --sequential
+    assert_clean_failure seg-batch
+    [[ $stderr == *"labelIds.png: a cityscapes label must be a palette or grey PNG, found 8-bit RGB"* ]]
+}
+
+@test "seg-batch --label-colors reads an RGB label in the Cityscapes colours back to the same train ids" {
+    copy s
+    for f in s/labels/*.png; do rgb_label "$f" "$f"; done
+    src --sequential --batch 6 -q >palette.tns
+    seg-batch --dataset gta5 --root s --label-colors --sequential --batch 6 -q >colors.tns
+    cmp palette.tns colors.tns
+    # a colour off the table is an error naming the pixel
+    tns png-in --as raw s/labels/00001.png | tns npy-out image px.npy
+    printf '\001' | dd of=px.npy bs=1 seek=$(($(stat -c %s px.npy) - 1)) conv=notrunc 2>/dev/null
+    tns npy-in --name image px.npy | tns png-out image s/labels/00001.png
+    fails seg-batch --dataset gta5 --root s --label-colors --sequential --batch 6
+    assert_clean_failure seg-batch
+    [[ $stderr == *"s/labels/00001.png: colour ("*") at row 47 column 95 is no Cityscapes label colour"* ]]
+    fails seg-batch --dataset synthia --root s --label-colors
+    assert_clean_failure seg-batch
+    [[ $stderr == *"SYNTHIA labels are 16-bit class ids, not colours"* ]]
+}
+
+@test "seg-batch: images outside the format are refused: grey, palette, 16-bit, transparent" {
+    copy s
+    tns png-in --as raw s/images/00003.png | tns npy-out image i.npy
+    # grey: the first channel alone
+    perl -e 'local $/; my $b = <STDIN>; my @p = unpack("C*", substr($b, 128));
+        print pack("C*", @p[map { 3 * $_ } 0 .. @p / 3 - 1]);' <i.npy |
+        npy_raw g.npy '|u1' 1,48,96
+    tns npy-in --name image g.npy | tns png-out image s/images/00003.png
+    fails src --root s --batch 6 --sequential
+    assert_clean_failure seg-batch
+    [[ $stderr == *"s/images/00003.png: a gta5 image must be an 8-bit RGB PNG, found 8-bit grey"* ]]
+    # a palette PNG: a label where an image belongs
+    cp s/labels/00003.png s/images/00003.png
+    fails src --root s --batch 2 --iters 3
+    assert_clean_failure seg-batch
+    [[ $stderr == *"s/images/00003.png: a gta5 image must be an 8-bit RGB PNG, found 8-bit palette"* ]]
+    # 16-bit RGB: the samples of 8-bit, scaled by 257
+    perl -e 'local $/; my $b = <STDIN>; my $h = substr($b, 0, 128);
+        my $d = substr($b, 128); print pack("v*", map { $_ * 257 } unpack("C*", $d));' \
+        <i.npy | npy_raw i16.npy '<u2' 1,48,96,3
+    tns npy-in --name image i16.npy | tns png-out image s/images/00003.png
+    fails src --root s --batch 6 --sequential
+    assert_clean_failure seg-batch
+    [[ $stderr == *"s/images/00003.png: a gta5 image must be an 8-bit RGB PNG, found 16-bit RGB"* ]]
+    # RGBA with one transparent pixel: its colour is not defined
+    perl -e 'local $/; my $b = <STDIN>; my @p = unpack("C*", substr($b, 128));
+        my @o; for my $i (0 .. @p / 3 - 1) { push @o, @p[3*$i .. 3*$i+2], $i == 100 ? 0 : 255 }
+        print pack("C*", @o);' <i.npy | npy_raw a.npy '|u1' 1,48,96,4
+    tns npy-in --name image a.npy | tns png-out image s/images/00003.png
+    fails src --root s --batch 6 --sequential
+    assert_clean_failure seg-batch
+    [[ $stderr == *"s/images/00003.png: the image has alpha 0 at row 1 column 4, expected every pixel opaque (255)"* ]]
+    # opaque RGBA is an RGB image
+    perl -e 'local $/; my $b = <STDIN>; my @p = unpack("C*", substr($b, 128));
+        my @o; for my $i (0 .. @p / 3 - 1) { push @o, @p[3*$i .. 3*$i+2], 255 }
+        print pack("C*", @o);' <i.npy | npy_raw o.npy '|u1' 1,48,96,4
+    tns npy-in --name image o.npy | tns png-out image s/images/00003.png
+    src --root s --batch 6 --sequential -q >opaque.tns
+    src --batch 6 --sequential -q >plain.tns
+    cmp opaque.tns plain.tns
+}
+
+@test "seg-batch: a list with its columns swapped is refused at the first file" {
+    (cd "$DATA/source" && for f in images/*.png; do echo "labels/${f#images/} $f"; done) >"$DATA/source/swapped.txt"
+    fails seg-batch --dataset list --list "$DATA/source/swapped.txt" --map gta5 --sequential
+    assert_clean_failure seg-batch
+    [[ $stderr == *"labels/00000.png: a list image must be an 8-bit RGB PNG, found 8-bit palette"* ]]
+    rm "$DATA/source/swapped.txt"
+}
+
+@test "seg-batch: a batch whose labels are all ignore is warned about, naming the files" {
+    printf '# no id of these labels\n200 0\n' >none.map
+    run_split src --map none.map --sequential --batch 3
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"seg-batch: warning: every label pixel of the batch is ignore (255): "*"labels/00000.png, "*"labels/00001.png, "*"labels/00002.png; is the label map (--map) the one of these labels?"* ]]
+    [ "$(grep -c 'warning: every label pixel' <<<"$stderr")" -eq 2 ]
+    # labelled batches give none
+    run_split src --sequential --batch 3
+    [[ $stderr != *warning* ]]
 }

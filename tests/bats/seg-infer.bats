@@ -116,7 +116,7 @@ tgt_batch() {
     [[ $stderr == *"missing frame 'nope'"* ]]
     run_split seg-infer -m "$C8" --in tgt.label <tgt.tns
     assert_clean_failure seg-infer
-    [[ $stderr == *"'tgt.label' has shape 2x16x24 (rank 3), expected rank 4"* ]]
+    [[ $stderr == *"frame 'tgt.label' has shape 2x16x24, expected NxHxWx3 (RGB images)"* ]]
     frame_f32 f.tns tgt.image 0.5 12
     run_split seg-infer -m "$C8" <f.tns
     assert_clean_failure seg-infer

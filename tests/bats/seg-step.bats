@@ -93,7 +93,7 @@ setup_file() {
     mkbatch c.tns 2 16 24 19 1 src
     run_split seg-step -m "$C8" -o a.tns <c.tns
     assert_clean_failure seg-step
-    [[ $stderr == *"frame 'src.label' has label "*" at image "*"expected 0..6 or 255"* ]]
+    [[ $stderr == *"frame 'src.label' has "*" at image "*" row "*" column "*", expected a label in 0..6 or 255 (ignore)"* ]]
 }
 
 @test "seg-step: shape mismatches fail cleanly, with both shapes" {
@@ -203,16 +203,31 @@ setup_file() {
     assert_output --partial "default 250000"
 }
 
-@test "seg-step and seg-infer: the same bytes with 1, 2 or 3 threads" {
+@test "seg-step and seg-infer: the same bytes with 1, 2, 3, 5 or 8 threads" {
     mkbatch b.tns 2 40 72 7 4 src mix
-    for t in 1 2 3; do
-        OPENBLAS_NUM_THREADS=$t seg-step -m "$C8" -o s$t.tns <b.tns 2>/dev/null
-        OPENBLAS_NUM_THREADS=$t seg-infer -m s1.tns --in src.image <b.tns >r$t.tns
-        OPENBLAS_NUM_THREADS=$t seg-infer -m s1.tns --in mix.image --bn batch <b.tns >b$t.tns
+    # --threads, and DACS_THREADS for seg-infer: both are dacs's own count,
+    # not capped at this machine's cores as OpenBLAS's is
+    for t in 1 2 3 5 8; do
+        seg-step --threads $t -m "$C8" -o s$t.tns <b.tns 2>/dev/null
+        DACS_THREADS=$t seg-infer -m s1.tns --in src.image <b.tns >r$t.tns
+        seg-infer --threads $t -m s1.tns --in mix.image --bn batch <b.tns >b$t.tns
     done
-    cmp s1.tns s2.tns
-    cmp s1.tns s3.tns
-    cmp r1.tns r2.tns
-    cmp r1.tns r3.tns
-    cmp b1.tns b3.tns
+    for t in 2 3 5 8; do
+        cmp s1.tns s$t.tns
+        cmp r1.tns r$t.tns
+        cmp b1.tns b$t.tns
+    done
+}
+
+@test "seg-step and seg-infer: a bad thread count is refused" {
+    mkbatch b.tns 2 16 24 7 1 src
+    run_split seg-step --threads 0 -m "$C8" -o o.tns -i b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"--threads: expected an integer in [1, 64], got '0'"* ]]
+    run_split seg-infer --threads 65 -m "$C8" --in src.image -i b.tns
+    assert_clean_failure seg-infer
+    run_split env DACS_THREADS=many seg-infer -m "$C8" --in src.image -i b.tns
+    assert_clean_failure seg-infer
+    [[ $stderr == *"DACS_THREADS: expected an integer in [1, 64], got 'many'"* ]]
+    [ ! -e o.tns ]
 }

@@ -16,14 +16,10 @@ use strict; use warnings;
 my ($dir, $n, $h, $w, $classes, $seed, @prefixes) = @ARGV;
 my $state = $seed * 7919 + 17;
 sub rnd { $state = ($state * 1103515245 + 12345) % 2147483648; return $state / 2147483648; }
-sub npy {
-    my ($path, $descr, $shape, $data) = @_;
-    my $sh = join(', ', @$shape) . (@$shape == 1 ? ',' : '');
-    my $hd = "{'descr': '$descr', 'fortran_order': False, 'shape': ($sh), }";
-    my $pad = (64 - (10 + length($hd) + 1) % 64) % 64;
-    $hd .= (' ' x $pad) . "\n";
+sub raw {
+    my ($path, $data) = @_;
     open(my $f, '>:raw', $path) or die "$path: $!";
-    print $f "\x93NUMPY\x01\x00" . pack('v', length $hd) . $hd . $data;
+    print $f $data;
     close $f;
 }
 for my $p (@prefixes) {
@@ -45,15 +41,20 @@ for my $p (@prefixes) {
             }
         }
     }
-    npy("$dir/$p.image.npy", '|u1', [$n, $h, $w, 3], $img);
-    npy("$dir/$p.label.npy", '|u1', [$n, $h, $w], $lab);
-    npy("$dir/$p.weight.npy", '<f4', [$n, $h, $w], $wt) if $p eq 'mix';
+    raw("$dir/$p.image", $img);
+    raw("$dir/$p.label", $lab);
+    raw("$dir/$p.weight", $wt) if $p eq 'mix';
 }
 PERL
-    local files=()
+    local files=() p
     for p in $prefixes; do
+        npy_raw "$dir/$p.image.npy" '|u1' "$n,$h,$w,3" <"$dir/$p.image"
+        npy_raw "$dir/$p.label.npy" '|u1' "$n,$h,$w" <"$dir/$p.label"
         files+=("$dir/$p.image.npy" "$dir/$p.label.npy")
-        [ "$p" = mix ] && files+=("$dir/mix.weight.npy")
+        if [ "$p" = mix ]; then
+            npy_raw "$dir/mix.weight.npy" '<f4' "$n,$h,$w" <"$dir/mix.weight"
+            files+=("$dir/mix.weight.npy")
+        fi
     done
     tns npy-in -o "$out" "${files[@]}"
     rm -rf "$dir"
@@ -62,22 +63,15 @@ PERL
 # frame_text OUT NAME TEXT: a one-frame stream holding TEXT as u8 (rank 1).
 frame_text() {
     local out=$1 name=$2 text=$3
-    printf '%s' "$text" | perl -e '
-        local $/; my $d = <STDIN>; my $n = length $d;
-        my $hd = "{\x27descr\x27: \x27|u1\x27, \x27fortran_order\x27: False, \x27shape\x27: ($n,), }";
-        $hd .= (" " x ((64 - (10 + length($hd) + 1) % 64) % 64)) . "\n";
-        print "\x93NUMPY\x01\x00" . pack("v", length $hd) . $hd . $d;' >"$T/text.npy"
+    printf '%s' "$text" |
+        npy_raw "$T/text.npy" '|u1' "$(printf '%s' "$text" | wc -c)"
     tns npy-in --name "$name" -o "$out" "$T/text.npy"
 }
 
 # frame_f32 OUT NAME VALUE COUNT: a one-frame stream, f32 of COUNT values.
 frame_f32() {
     local out=$1 name=$2 value=$3 count=$4
-    perl -e '
-        my ($v, $n) = @ARGV;
-        my $hd = "{\x27descr\x27: \x27<f4\x27, \x27fortran_order\x27: False, \x27shape\x27: ($n,), }";
-        $hd .= (" " x ((64 - (10 + length($hd) + 1) % 64) % 64)) . "\n";
-        print "\x93NUMPY\x01\x00" . pack("v", length $hd) . $hd . pack("f<*", ($v) x $n);' \
-        -- "$value" "$count" >"$T/f32.npy"
+    perl -e 'print pack("f<*", ($ARGV[0]) x $ARGV[1])' -- "$value" "$count" |
+        npy_raw "$T/f32.npy" '<f4' "$count"
     tns npy-in --name "$name" -o "$out" "$T/f32.npy"
 }

@@ -1,30 +1,27 @@
 # stages.bash - fixtures for the DACS stage suites (pseudolabel, classmix,
 # ema-merge, miou): small tensors written from the command line, and frames
-# read back as text.  Uses perl's pack/unpack, so no Python is needed.
+# read back as text.  Uses perl's pack/unpack, so no Python is needed; the
+# .npy header comes from npy_raw (helpers.bash).
 
 # npy FILE DTYPE SHAPE VALUE...: write a .npy file.  DTYPE is u8, u16, i32
 # or f32; SHAPE is comma-separated ("2,4,4"; "" for a scalar).
 npy() {
-    local file=$1 dtype=$2 shape=$3
+    local file=$1 dtype=$2 shape=$3 descr fmt n=1 d
     shift 3
-    perl -e '
-        my ($file, $dtype, $shape, @v) = @ARGV;
-        my %d = (u8 => ["|u1", "C"], u16 => ["<u2", "v"],
-                 i32 => ["<i4", "l<"], f32 => ["<f4", "f<"]);
-        my ($descr, $fmt) = @{$d{$dtype} or die "bad dtype $dtype\n"};
-        my @dims = length $shape ? split(/,/, $shape) : ();
-        my $n = 1; $n *= $_ for @dims;
-        die "npy: shape ($shape) holds $n values, got " . scalar(@v) . "\n"
-            if $n != @v;
-        my $tuple = @dims == 1 ? "($dims[0],)" : "(" . join(", ", @dims) . ")";
-        my $h = "{\x27descr\x27: \x27$descr\x27, \x27fortran_order\x27: False, "
-              . "\x27shape\x27: $tuple, }";
-        $h .= " " x (63 - (10 + length($h)) % 64) . "\n";
-        open(my $o, ">:raw", $file) or die "$file: $!\n";
-        print $o "\x93NUMPY\x01\x00", pack("v", length $h), $h,
-                 pack("$fmt*", @v);
-        close $o or die "$file: $!\n";
-    ' "$file" "$dtype" "$shape" "$@"
+    case $dtype in
+    u8) descr='|u1' fmt=C ;;
+    u16) descr='<u2' fmt=v ;;
+    i32) descr='<i4' fmt='l<' ;;
+    f32) descr='<f4' fmt='f<' ;;
+    *) echo "npy: bad dtype $dtype" >&2 && return 1 ;;
+    esac
+    for d in ${shape//,/ }; do n=$((n * d)); done
+    if [ "$n" -ne $# ]; then
+        echo "npy: shape ($shape) holds $n values, got $#" >&2
+        return 1
+    fi
+    perl -e 'my $f = shift; print pack("$f*", @ARGV)' -- "$fmt" "$@" |
+        npy_raw "$file" "$descr" "$shape"
 }
 
 # frame NAME DTYPE SHAPE VALUE...: one frame as a tns stream on stdout.

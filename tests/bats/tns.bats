@@ -4,27 +4,18 @@
 load helpers
 
 # npy FILE DESCR SHAPE NBYTES: write a .npy file whose data bytes are
-# (7*i) mod 256, using only bash.
+# (7*i) mod 256.
 npy() {
-    local file=$1 descr=$2 shape=$3 n=$4
-    local dict="{'descr': '$descr', 'fortran_order': False, 'shape': ($shape), }"
-    local len=$((${#dict} + 1))
-    local pad=$(((64 - (10 + len) % 64) % 64))
-    local hlen=$((len + pad)) esc="" i
-    for ((i = 0; i < n; i++)); do esc+=$(printf '\\%03o' $((i * 7 % 256))); done
-    {
-        printf '\223NUMPY\001\000'
-        printf '%b' "$(printf '\\%03o\\%03o' $((hlen & 255)) $((hlen >> 8)))"
-        printf '%s%*s\n' "$dict" "$pad" ''
-        printf '%b' "$esc"
-    } >"$file"
+    local esc="" i
+    for ((i = 0; i < $4; i++)); do esc+=$(printf '\\%03o' $((i * 7 % 256))); done
+    printf '%b' "$esc" | npy_raw "$1" "$2" "$3"
 }
 
 # a stream with an image batch, a label batch and an f32 frame
 make_stream() {
-    npy img.npy '|u1' '2, 4, 6, 3' 144
-    npy lab.npy '|u1' '2, 4, 6' 48
-    npy w.npy '<f4' '2, 3' 24
+    npy img.npy '|u1' 2,4,6,3 144
+    npy lab.npy '|u1' 2,4,6 48
+    npy w.npy '<f4' 2,3 24
     tns npy-in --name src.image img.npy >a.tns
     tns npy-in -i a.tns --name src.label lab.npy >b.tns
     tns npy-in -i b.tns --name x.w w.npy >s.tns
@@ -117,7 +108,7 @@ make_stream() {
 }
 
 @test "png-out --color paints labels with the Cityscapes palette" {
-    npy lab.npy '|u1' '1, 1, 3' 3 # values 0, 7, 14: road, traffic sign, truck
+    npy lab.npy '|u1' 1,1,3 3 # values 0, 7, 14: road, traffic sign, truck
     tns npy-in --name l lab.npy | tns png-out --color l c.png
     tns png-in c.png | tns npy-out image rgb.npy
     # road 128,64,128; traffic sign 220,220,0; truck 0,0,70
@@ -125,14 +116,14 @@ make_stream() {
 }
 
 @test "png-out maps f32 through --range to grey" {
-    npy w.npy '<f4' '1, 1, 2' 8
+    npy w.npy '<f4' 1,1,2 8
     tns npy-in --name w w.npy | tns png-out --range 0,1 w g.png
     [ -s g.png ]
 }
 
 @test "png-in refuses files of different sizes in one batch" {
-    npy a.npy '|u1' '1, 4, 6, 3' 72
-    npy b.npy '|u1' '1, 5, 6, 3' 90
+    npy a.npy '|u1' 1,4,6,3 72
+    npy b.npy '|u1' 1,5,6,3 90
     tns npy-in --name a a.npy | tns png-out a a.png
     tns npy-in --name b b.npy | tns png-out b b.png
     run_split tns png-in a.png b.png
@@ -243,8 +234,66 @@ make_stream() {
     [[ $stderr == *"expected one of rgb, label, raw"* ]]
 }
 
+# refuses CMD OPTION ARGS...: tns CMD fails on OPTION, another command's,
+# naming both, and writes nothing.
+refuses() {
+    local cmd=$1 option=$2
+    shift 2
+    run_split tns "$cmd" "$@"
+    assert_clean_failure tns
+    [[ $stderr == "tns: $cmd: option '$option' is not one of this command's (see --help)" ]] ||
+        fail "tns $cmd $*: $stderr"
+    [ ! -e out.tns ] && [ ! -e out.png ] && [ ! -e d ]
+}
+
+@test "each command refuses the options of the others" {
+    make_stream
+    refuses info -o -o out.tns s.tns
+    refuses info --replace --replace s.tns
+    refuses select --name --name x -i s.tns 'src.*'
+    refuses drop --dir --dir d -i s.tns 'src.*'
+    refuses rename --as --as rgb -i s.tns x.w=y.w
+    refuses cat -i -i s.tns s.tns
+    refuses cat --color --color s.tns
+    refuses get -o -o out.tns -i s.tns x.w
+    refuses get --range --range 0,2 -i s.tns x.w
+    refuses png-in --dir --dir d x.png
+    refuses png-in --start --start 3 x.png
+    refuses png-out --replace --replace -i s.tns src.image out%d.png
+    refuses png-out -o -o out.tns -i s.tns src.image out%d.png
+    refuses npy-in --as --as label w.npy
+    refuses npy-in --color --color w.npy
+    refuses npy-out --name --name y -i s.tns x.w out.npy
+    refuses npy-out --output --output=out.tns -i s.tns x.w out.npy
+    refuses tile --color --color -i s.tns out.png src.image
+    refuses tile --start --start 1 -i s.tns out.png src.image
+    refuses tile -o -o out.tns -i s.tns out.png src.image
+    # and each still takes its own
+    tns select -i s.tns -o out.tns 'src.*'
+    tns png-out -i s.tns --start 3 --color src.label l%d.png
+    [ -e l3.png ] && [ -e l4.png ]
+}
+
+@test "png-in --as label refuses 8-bit RGB and grey+alpha, which no label format uses" {
+    make_stream
+    tns png-out -i s.tns src.image 'rgb%d.png'
+    run_split tns png-in --as label rgb0.png
+    assert_clean_failure tns
+    [[ $stderr == *"rgb0.png: a label PNG is palette, grey or 16-bit RGB (the class in the first channel), found 8-bit RGB"* ]]
+    # --as raw keeps what is stored
+    tns png-in --as raw rgb0.png | tns info | grep -q $'image\tu8\t1x4x6x3'
+}
+
+@test "png-out --color needs a label map, not f32 values" {
+    make_stream
+    run_split tns png-out -i s.tns --color x.w 'w%d.png'
+    assert_clean_failure tns
+    [[ $stderr == *"--color needs a label map (u8 or u16 NxHxW), frame 'x.w' is f32 2x3"* ]]
+    [ ! -e w0.png ] && [ ! -e w.png ]
+}
+
 @test "bad input: a .npy of an unsupported dtype" {
-    npy d.npy '<f8' '2,' 16
+    npy d.npy '<f8' 2 16
     run_split tns npy-in d.npy
     assert_clean_failure tns
     [[ $stderr == *"dtype '<f8' is not supported"* ]]

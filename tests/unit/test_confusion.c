@@ -132,14 +132,14 @@ static void test_errors(void)
     tns_frame g = labels("tgt.label", DX_U16, 3, ok);
     tns_frame p = labels("tgt.pred", DX_U8, 3, bad);
     CHECK(dx_confusion_add(&cm, &p, &g, &err) != 0 &&
-              strstr(err.msg, "'tgt.pred' (prediction): element 1 is 19"),
+              strstr(err.msg, "frame 'tgt.pred' has 19 at image 0 row 0 column 1"),
           "prediction 19 of 19 classes: %s", err.msg);
     tns_frame_free(&g);
     tns_frame_free(&p);
     g = labels("tgt.label", DX_U16, 3, big);
     p = labels("tgt.pred", DX_U8, 3, ok);
     CHECK(dx_confusion_add(&cm, &p, &g, &err) != 0 &&
-              strstr(err.msg, "(ground truth): element 1 is 1000"),
+              strstr(err.msg, "frame 'tgt.label' has 1000 at image 0 row 0 column 1"),
           "u16 ground truth 1000: %s", err.msg);
     tns_frame_free(&g);
     g = labels("tgt.label", DX_U16, 3, ok);

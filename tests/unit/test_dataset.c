@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "data/classes.h"
 #include "data/dataset.h"
+#include "data/item.h"
 #include "data/labelmap.h"
 #include "io/pngio.h"
 #include "data/sampler.h"
@@ -39,7 +41,7 @@ static const char *at(const char *rel)
 }
 
 /* A copy that lives until the end of the test. */
-static char *kept[16];
+static char *kept[32];
 static int nkept;
 static char *keep(const char *s)
 {
@@ -131,6 +133,162 @@ static void golden(const char *what, const dx_dataset *d,
     tns_frame_free(&lbl);
 }
 
+/* Open a one-item dataset of kind at dir (images/ and labels/ for gta5,
+ * RGB/ and GT/LABELS/ for synthia) and load it: 0, or -1 with err. */
+static int load_one(int kind, const char *dir, int colors,
+                    const dx_labelmap *map, tns_frame *lbl, dx_err *err)
+{
+    dx_dataset d;
+    dx_dataset_spec spec = {kind, keep(at(dir)), NULL, NULL, 1, colors};
+    if (dx_dataset_open(&d, &spec, err))
+        return -1;
+    dx_sampler s;
+    dx_sampler_init(&s, &d, map, 0, "t");
+    tns_frame img;
+    int rc = dx_dataset_check(&d, err);
+    if (rc == 0)
+        rc = dx_sampler_load(&s, 0, (int[]){0}, 1, "i", "l", &img, lbl, err);
+    else
+        memset(lbl, 0, sizeof *lbl);
+    if (rc == 0)
+        tns_frame_free(&img);
+    dx_dataset_free(&d);
+    return rc;
+}
+
+/* A PNG of w x h pixels of c channels at depth 8 or 16, every sample
+ * v (alpha: a) but pixel 7's first sample, which is v7. */
+static void write_flat(const char *rel, int c, int depth, int v, int v7,
+                       int a)
+{
+    uint16_t px16[N * 4];
+    uint8_t px8[N * 4];
+    for (int i = 0; i < N * c; i++) {
+        int s = i % c == 3 ? a : i == 7 * c ? v7 : v;
+        px16[i] = (uint16_t)s;
+        px8[i] = (uint8_t)s;
+    }
+    dx_err err;
+    if (dx_png_write(at(rel), W, H, c, depth, depth == 16 ? (void *)px16
+                                                          : (void *)px8,
+                     &err))
+        printf("# %s\n", err.msg);
+}
+
+/* Files outside their dataset's encoding (item.h) are refused, naming the
+ * file and what it is, from the header check and from the loader alike;
+ * with label_colors an RGB label in the Cityscapes colours is read back. */
+static void test_encodings(void)
+{
+    dx_err err;
+    dx_labelmap cs, sy;
+    dx_labelmap_builtin(&cs, "gta5", &err);
+    dx_labelmap_builtin(&sy, "synthia", &err);
+    tns_frame l;
+    mkdirs("enc/images");
+    mkdirs("enc/labels");
+    write_image("enc/images/0.png", 1, W, H);
+
+    /* a GTA5 label re-saved as RGB in its colours: road (7) everywhere,
+     * car (26) at pixel 7 */
+    uint8_t rgb[N * 3];
+    for (int i = 0; i < N; i++) {
+        rgb[3 * i] = 128, rgb[3 * i + 1] = 64, rgb[3 * i + 2] = 128;
+        if (i == 7)
+            rgb[3 * i] = 0, rgb[3 * i + 1] = 0, rgb[3 * i + 2] = 142;
+    }
+    dx_png_write(at("enc/labels/0.png"), W, H, 3, 8, rgb, &err);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "enc/labels/0.png: a gta5 label must be a "
+                     "palette or grey PNG, found 8-bit RGB") &&
+              strstr(err.msg, "--label-colors"),
+          "truecolour GTA5 label refused, by its header: %s", err.msg);
+    CHECK(load_one(DX_DS_GTA5, "enc", 1, &cs, &l, &err) == 0 &&
+              ((uint8_t *)l.data)[0] == 0 && ((uint8_t *)l.data)[7] == 13 &&
+              ((uint8_t *)l.data)[14] == 0,
+          "with label_colors: road and car back as train ids 0 and 13");
+    tns_frame_free(&l);
+    rgb[3 * 8] = 1; /* (1, 64, 128) is no Cityscapes colour */
+    dx_png_write(at("enc/labels/0.png"), W, H, 3, 8, rgb, &err);
+    CHECK(load_one(DX_DS_GTA5, "enc", 1, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "colour (1,64,128) at row 1 column 3 is no "
+                     "Cityscapes label colour"),
+          "an unknown colour is named with its pixel: %s", err.msg);
+    /* every train-id colour is the colour of a label id of that class */
+    int same = 0;
+    for (int t = 0; t < DX_NUM_CLASSES; t++) {
+        uint8_t c[3];
+        dx_class_color(t, c);
+        int id = dx_cityscapes_color_id(c);
+        same += id >= 0 && cs.lut[id] == t;
+    }
+    CHECK(same == DX_NUM_CLASSES, "the 19 class colours map back to their "
+          "classes (%d)", same);
+
+    write_flat("enc/labels/0.png", 3, 16, 7, 7, 0);
+    CHECK(load_one(DX_DS_GTA5, "enc", 1, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "found 16-bit RGB"),
+          "16-bit RGB GTA5 label refused: %s", err.msg);
+    write_flat("enc/labels/0.png", 2, 8, 7, 7, 255);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "found 8-bit grey+alpha"),
+          "grey+alpha label refused: %s", err.msg);
+    write_flat("enc/labels/0.png", 1, 8, 7, 40, 0);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "label id 40 at row 1 column 2 is no GTA5 "
+                     "label id (0..33)"),
+          "an id outside the dataset's is named: %s", err.msg);
+
+    /* images: 8-bit RGB, or RGBA opaque */
+    write_flat("enc/labels/0.png", 1, 8, 7, 7, 0);
+    write_flat("enc/images/0.png", 1, 8, 50, 50, 0);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "enc/images/0.png: a gta5 image must be an "
+                     "8-bit RGB PNG, found 8-bit grey"),
+          "a grey image refused: %s", err.msg);
+    write_flat("enc/images/0.png", 3, 16, 50, 50, 0);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "found 16-bit RGB"),
+          "a 16-bit image refused: %s", err.msg);
+    write_flat("enc/images/0.png", 4, 8, 50, 50, 255);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == 0,
+          "an opaque RGBA image is read: %s", err.msg);
+    tns_frame_free(&l);
+    uint8_t rgba[N * 4];
+    memset(rgba, 255, sizeof rgba);
+    rgba[4 * 9 + 3] = 0;
+    dx_png_write(at("enc/images/0.png"), W, H, 4, 8, rgba, &err);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "alpha 0 at row 1 column 4"),
+          "a transparent pixel refused: %s", err.msg);
+    uint8_t idx[N] = {0}, pal[3] = {1, 2, 3};
+    dx_png_write_palette(at("enc/images/0.png"), W, H, idx, pal, 1, &err);
+    CHECK(load_one(DX_DS_GTA5, "enc", 0, &cs, &l, &err) == -1 &&
+              strstr(err.msg, "found 8-bit palette"),
+          "a palette image (a label in the image column?) refused: %s",
+          err.msg);
+
+    /* SYNTHIA: 16-bit RGB labels only */
+    mkdirs("syn8/RGB");
+    mkdirs("syn8/GT/LABELS");
+    write_image("syn8/RGB/0.png", 1, W, H);
+    write_flat("syn8/GT/LABELS/0.png", 3, 8, 3, 3, 0);
+    CHECK(load_one(DX_DS_SYNTHIA, "syn8", 0, &sy, &l, &err) == -1 &&
+              strstr(err.msg, "a synthia label must be a 16-bit RGB PNG, "
+                     "the class in the first channel, found 8-bit RGB"),
+          "8-bit SYNTHIA label refused: %s", err.msg);
+    write_flat("syn8/GT/LABELS/0.png", 3, 16, 3, 23, 0);
+    CHECK(load_one(DX_DS_SYNTHIA, "syn8", 0, &sy, &l, &err) == -1 &&
+              strstr(err.msg, "label id 23 at row 1 column 2 is no SYNTHIA "
+                     "label id (0..22)"),
+          "SYNTHIA id 23 refused: %s", err.msg);
+    write_flat("syn8/GT/LABELS/0.png", 3, 16, 3, 21, 0);
+    CHECK(load_one(DX_DS_SYNTHIA, "syn8", 0, &sy, &l, &err) == 0 &&
+              ((uint8_t *)l.data)[0] == 0 && ((uint8_t *)l.data)[7] == 3,
+          "SYNTHIA road (3) and wall (21): train ids 0 and 3");
+    tns_frame_free(&l);
+}
+
 int main(void)
 {
     snprintf(root, sizeof root, "/tmp/dacs-test-dataset.XXXXXX");
@@ -145,9 +303,9 @@ int main(void)
     dx_labelmap_builtin(&sy, "synthia", &err);
 
     /* Cityscapes label ids, incl. unlabeled 0, ego vehicle 1, parking 9,
-     * license plate (-1 in the scripts, stored as 255 nowhere), 34+ */
+     * rectification border 2, and 255, the void of 8-bit label files */
     const uint16_t cs_ids[N] = {0, 1, 7, 8, 11, 12, 17, 21, 23, 24, 26,
-                                33, 9, 34, 255};
+                                33, 9, 2, 255};
     const uint8_t cs_want[N] = {255, 255, 0, 1, 2, 3, 5, 8, 10, 11, 13,
                                 18, 255, 255, 255};
 
@@ -165,7 +323,7 @@ int main(void)
     /* files that are not part of the dataset */
     write_label("cs/gtFine/val/aachen/aachen_000000_000001_gtFine_color.png", cs_ids, 0);
     write_image("cs/leftImg8bit/val/aachen/notes.png", 9, W, H);
-    dx_dataset_spec spec = {DX_DS_CITYSCAPES, keep(at("cs")), "val", NULL, 1};
+    dx_dataset_spec spec = {DX_DS_CITYSCAPES, keep(at("cs")), "val", NULL, 1, 0};
     int rc = dx_dataset_open(&d, &spec, &err);
     CHECK(rc == 0 && d.n == 3, "cityscapes: 3 items %s", rc ? err.msg : "");
     if (!rc) {
@@ -198,7 +356,7 @@ int main(void)
     write_image("gta/images/00001.png", 1, W, H);
     write_label("gta/labels/00002.png", cs_ids, 2);
     write_label("gta/labels/00001.png", cs_ids, 2);
-    dx_dataset_spec gspec = {DX_DS_GTA5, keep(at("gta")), NULL, NULL, 1};
+    dx_dataset_spec gspec = {DX_DS_GTA5, keep(at("gta")), NULL, NULL, 1, 0};
     rc = dx_dataset_open(&d, &gspec, &err);
     CHECK(rc == 0 && d.n == 2, "gta5: 2 items %s", rc ? err.msg : "");
     if (!rc) {
@@ -208,14 +366,14 @@ int main(void)
 
     /* ---- synthia: 16-bit RGB, class in the first channel ---- */
     const uint16_t sy_ids[N] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 10, 13, 22,
-                                300, 65535, 256 + 3};
+                                14, 255, 22};
     const uint8_t sy_want[N] = {255, 10, 2, 0, 1, 4, 8, 5, 13, 11, 255,
                                 255, 255, 255, 255};
     mkdirs("syn/RGB");
     mkdirs("syn/GT/LABELS");
     write_image("syn/RGB/0000001.png", 4, W, H);
     write_label("syn/GT/LABELS/0000001.png", sy_ids, 1);
-    dx_dataset_spec sspec = {DX_DS_SYNTHIA, keep(at("syn")), NULL, NULL, 1};
+    dx_dataset_spec sspec = {DX_DS_SYNTHIA, keep(at("syn")), NULL, NULL, 1, 0};
     rc = dx_dataset_open(&d, &sspec, &err);
     CHECK(rc == 0 && d.n == 1, "synthia: 1 item %s", rc ? err.msg : "");
     if (!rc) {
@@ -241,7 +399,7 @@ int main(void)
     fprintf(fp, "# image label\n a/i2.png\ta/l2.png \n\n%s %s # absolute\n",
             at("lst/a/i1.png"), at("lst/a/l1.png"));
     fclose(fp);
-    dx_dataset_spec lspec = {DX_DS_LIST, NULL, NULL, keep(at("lst/list.txt")), 1};
+    dx_dataset_spec lspec = {DX_DS_LIST, NULL, NULL, keep(at("lst/list.txt")), 1, 0};
     rc = dx_dataset_open(&d, &lspec, &err);
     CHECK(rc == 0 && d.n == 2, "list: 2 items %s", rc ? err.msg : "");
     if (!rc) {
@@ -285,7 +443,7 @@ int main(void)
         write_image(a, i, W, H);
         write_label(b, cs_ids, 0);
     }
-    dx_dataset_spec mspec = {DX_DS_GTA5, keep(at("many")), NULL, NULL, 1};
+    dx_dataset_spec mspec = {DX_DS_GTA5, keep(at("many")), NULL, NULL, 1, 0};
     rc = dx_dataset_open(&d, &mspec, &err);
     if (!rc) {
         dx_dataset_limit(&d, 4); /* floor(i*10/4) = 0, 2, 5, 7 */
@@ -355,7 +513,7 @@ int main(void)
     }
     mkdirs("empty/images");
     mkdirs("empty/labels");
-    dx_dataset_spec espec = {DX_DS_GTA5, keep(at("empty")), NULL, NULL, 1};
+    dx_dataset_spec espec = {DX_DS_GTA5, keep(at("empty")), NULL, NULL, 1, 0};
     CHECK(dx_dataset_open(&d, &espec, &err) == -1 &&
               strstr(err.msg, "no images found"),
           "empty dataset: %s", err.msg);
@@ -364,6 +522,7 @@ int main(void)
               strstr(err.msg, "nowhere/images"),
           "missing root named: %s", err.msg);
 
+    test_encodings();
     while (nkept > 0)
         free(kept[--nkept]);
     char cmd[600];

@@ -26,7 +26,7 @@ static void expect_error(const char *text, const char *needle, const char *what)
 int main(void)
 {
     dx_err err;
-    /* built-ins: the METHOD.md tables */
+    /* built-ins: the tables of dacs-method(7) */
     CHECK(dx_labelmap_builtin(&a, "cityscapes", &err) == 0, "cityscapes");
     static const int cs[19] = {7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24,
                                25, 26, 27, 28, 31, 32, 33};
@@ -53,7 +53,7 @@ int main(void)
     for (int k = 0; k < 19; k++)
         ok &= a.lut[sy[k][0]] == sy[k][1];
     CHECK(ok && a.lut[0] == 255 && a.lut[13] == 255 && a.lut[22] == 255,
-          "synthia table as in METHOD.md");
+          "synthia table as in dacs-method(7)");
     CHECK(dx_labelmap_builtin(&a, "kitti", &err) == -1 &&
               strstr(err.msg, "kitti"),
           "unknown built-in named: %s", err.msg);

@@ -104,17 +104,6 @@ static void test_pick(void)
           "uniform over the 10 subsets (counts %d..%d)", lo, hi);
 }
 
-static void test_labels_check(void)
-{
-    dx_err err;
-    uint8_t ok[4] = {0, 18, 255, 3}, bad[4] = {0, 19, 255, 3};
-    CHECK(dx_labels_check(ok, 4, 19, "frame 'x'", &err) == 0,
-          "labels 0..18 and 255 pass");
-    CHECK(dx_labels_check(bad, 4, 19, "frame 'x'", &err) != 0 &&
-              strstr(err.msg, "frame 'x': element 1 is 19"),
-          "label 19 of 19 classes refused: %s", err.msg);
-}
-
 /* A batch of 2 items of 2x4, with two classes per source item. */
 static void batch(dx_mix_batch *b, uint8_t *mem, float *wmem)
 {
@@ -279,7 +268,6 @@ int main(void)
     test_golden_4x4();
     test_all_ones();
     test_pick();
-    test_labels_check();
     test_classmix();
     test_naive_none();
     return check_done();

@@ -109,6 +109,34 @@ static void test_labels(void)
     if (rc == 0)
         dx_png_free(&p);
 
+    /* 8-bit RGB and grey+alpha are no label format: refused, not read as
+     * their first channel; the stored encoding is reported */
+    uint8_t rgb8[24 * 4];
+    for (int i = 0; i < 24 * 4; i++)
+        rgb8[i] = (uint8_t)(i % 4 == 3 ? 255 : 40 + i % 4);
+    path_of(path, sizeof path, "rgb8.png");
+    rc = dx_png_write(path, w, h, 3, 8, rgb8, &err);
+    CHECK(rc == 0 && dx_png_read(path, DX_PNG_LABEL, &p, &err) == -1 &&
+              strstr(err.msg, "rgb8.png: a label PNG is palette, grey or "
+                     "16-bit RGB (the class in the first channel), found "
+                     "8-bit RGB"),
+          "an 8-bit RGB label refused: %s", err.msg);
+    path_of(path, sizeof path, "ga.png");
+    rc = dx_png_write(path, w, h, 2, 8, rgb8, &err);
+    CHECK(rc == 0 && dx_png_read(path, DX_PNG_LABEL, &p, &err) == -1 &&
+              strstr(err.msg, "found 8-bit grey+alpha"),
+          "a grey+alpha label refused: %s", err.msg);
+    dx_png_info info;
+    CHECK(dx_png_probe(path, &info, &err) == 0 && info.width == w &&
+              info.height == h && info.color_type == DX_PNG_GREY_ALPHA &&
+              info.bit_depth == 8,
+          "the header alone gives size, colour type and depth");
+    CHECK(dx_png_read(path, DX_PNG_RAW, &p, &err) == 0 &&
+              p.color_type == DX_PNG_GREY_ALPHA && p.bit_depth == 8 &&
+              p.channels == 2,
+          "a read reports the stored colour type and depth");
+    dx_png_free(&p);
+
     /* grey 8-bit labels (Cityscapes) */
     path_of(path, sizeof path, "grey.png");
     rc = dx_png_write(path, w, h, 1, 8, idx, &err);

@@ -1,0 +1,38 @@
+#!/usr/bin/env bats
+# The project stands alone: nothing in it cites a document outside it, and
+# every manual page it names is in it.
+
+load helpers
+
+# the tracked sources and documents (not build outputs)
+files() {
+    cd "$DACS_TOP" &&
+        find lib tools tests man pipelines README.md Makefile .gitignore \
+            -type f ! -name '*.tns' ! -name '*.npy' ! -name '*.png' \
+            ! -path 'tests/bats/standalone.bats' ! -path '*/corpus/*' \
+            ! -path '*/regress/*'
+}
+
+@test "no file cites METHOD.md or a shared folder outside the project" {
+    local hits
+    hits=$(files | xargs grep -l -e 'METHOD\.md' -e '\.\./shared' \
+        -e '/work/shared' 2>/dev/null || true)
+    [ -z "$hits" ] || fail "cited in: $hits"
+}
+
+@test "every section-5 and section-7 page a page or a help text names exists" {
+    local missing="" page
+    for page in $(files | xargs grep -ohE '(tns|dacs(-[a-z]+)?)\((5|7)\)' |
+        sort -u); do
+        local name=${page%%(*} sec=${page#*(}
+        sec=${sec%)}
+        [ -f "$DACS_TOP/man/man$sec/$name.$sec" ] || missing+=" $page"
+    done
+    [ -z "$missing" ] || fail "no page for:$missing"
+    [ -f "$DACS_TOP/man/man7/dacs-method.7" ]
+}
+
+@test "no stray shell output at the top of the tree" {
+    [ -z "$(cd "$DACS_TOP" && git ls-files '*.res' 2>/dev/null)" ]
+    grep -qx '\*\.res' "$DACS_TOP/.gitignore"
+}
