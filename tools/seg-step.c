@@ -38,9 +38,11 @@
     "                      t = meta.iter; t must be < T (default %ld)\n"      \
     "  --power P           poly exponent (default %g)\n"                      \
     "  --momentum M        SGD momentum (default %g)\n"                       \
-    "  --weight-decay D    weight decay, on every parameter (default %g)\n"   \
-    "  --head-lr-mult K    learning-rate multiplier of the classifier head.*\n" \
-    "                      (default %g)\n"                                    \
+    "  --weight-decay D    weight decay, on every trained parameter (default\n" \
+    "                      %g)\n"                                             \
+    "  --head-lr-mult K    learning-rate multiplier of the classifier (head.*\n" \
+    "                      of deeplab-mini, layer5.* of deeplabv2) (default\n" \
+    "                      %g)\n"                                             \
     "  --log FILE          append a TSV row: iter loss loss_src loss_mix lr\n" \
     "                      lr_head (a header line first if FILE is new)\n"    \
     "  -i, --input FILE    the batch stream (default: stdin); all its\n"      \
