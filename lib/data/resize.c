@@ -1,6 +1,7 @@
 /* resize.c - windowed bilinear (triangle) and nearest resampling. */
 #include "data/resize.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,4 +187,83 @@ void dx_flip_rows(void *data, size_t rows, size_t w, size_t pixel_bytes)
             memcpy(row + b * pixel_bytes, tmp, pixel_bytes);
         }
     }
+}
+
+/* One axis of an align_corners=False bilinear resize of n to N: source
+ * index i0[j], its neighbour i1[j] and the neighbour's weight l1[j]. */
+static void half_pixel_axis(int *i0, int *i1, float *l1, int n, int N)
+{
+    float scale = (float)n / (float)N;
+    for (int j = 0; j < N; j++) {
+        float src = scale * ((float)j + 0.5f) - 0.5f;
+        if (src < 0)
+            src = 0;
+        int a = (int)src;
+        i0[j] = a;
+        i1[j] = a < n - 1 ? a + 1 : a;
+        l1[j] = src - (float)a;
+    }
+}
+
+int dx_prob_resize(float *out, uint8_t *pred, float *conf, const float *p,
+                   int c, int h, int w, int H, int W, dx_err *err)
+{
+    if (c < 1 || c > 255 || h < 1 || w < 1 || H < 1 || W < 1)
+        return dx_fail(err, "cannot resize %d classes of %dx%d to %dx%d", c,
+                       w, h, W, H);
+    size_t hw = (size_t)h * w, HW = (size_t)H * W;
+    float *lp = malloc(sizeof *lp * hw * (size_t)c);
+    int *ix = malloc(sizeof *ix * 2 * ((size_t)H + W));
+    float *lx = malloc(sizeof *lx * ((size_t)H + W));
+    float *v = malloc(sizeof *v * (size_t)c);
+    if (!lp || !ix || !lx || !v) {
+        free(lp);
+        free(ix);
+        free(lx);
+        free(v);
+        return dx_fail(err, "out of memory resizing %d classes of %dx%d",
+                       c, w, h);
+    }
+    for (size_t i = 0; i < hw * (size_t)c; i++)
+        lp[i] = logf(p[i] > FLT_MIN ? p[i] : FLT_MIN);
+    int *y0 = ix, *y1 = ix + H, *x0 = ix + 2 * H, *x1 = ix + 2 * H + W;
+    float *ly = lx, *lxx = lx + H;
+    half_pixel_axis(y0, y1, ly, h, H);
+    half_pixel_axis(x0, x1, lxx, w, W);
+    for (int Y = 0; Y < H; Y++)
+        for (int X = 0; X < W; X++) {
+            float a = 1 - ly[Y], b = ly[Y], e = 1 - lxx[X], f = lxx[X];
+            size_t q00 = (size_t)y0[Y] * w + x0[X];
+            size_t q01 = (size_t)y0[Y] * w + x1[X];
+            size_t q10 = (size_t)y1[Y] * w + x0[X];
+            size_t q11 = (size_t)y1[Y] * w + x1[X];
+            float top = -INFINITY;
+            int best = 0;
+            for (int k = 0; k < c; k++) {
+                const float *pk = lp + (size_t)k * hw;
+                v[k] = a * (e * pk[q00] + f * pk[q01]) +
+                       b * (e * pk[q10] + f * pk[q11]);
+                if (v[k] > top) {
+                    top = v[k];
+                    best = k;
+                }
+            }
+            double sum = 0;
+            for (int k = 0; k < c; k++)
+                sum += exp((double)(v[k] - top));
+            size_t Q = (size_t)Y * W + X;
+            if (out)
+                for (int k = 0; k < c; k++)
+                    out[(size_t)k * HW + Q] =
+                        (float)(exp((double)(v[k] - top)) / sum);
+            if (pred)
+                pred[Q] = (uint8_t)best;
+            if (conf)
+                conf[Q] = (float)(1 / sum);
+        }
+    free(lp);
+    free(ix);
+    free(lx);
+    free(v);
+    return 0;
 }
