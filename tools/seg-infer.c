@@ -40,7 +40,9 @@
     "                      seg-batch --full-labels): logits bilinear,\n"    \
     "                      align_corners=False, as DAFormer and the\n"     \
     "                      Cityscapes benchmark score (default: the\n"     \
-    "                      image's size)\n"
+    "                      image's size)\n"                                 \
+    "  --size WxH          the same to W x H (e.g. 2048x1024 for the\n"    \
+    "                      Cityscapes test images, which have no labels)\n"
 
 #define DEFAULT_IMAGE "tgt.image"
 #define DEFAULT_PROB "tgt.prob"
@@ -53,6 +55,7 @@ static struct {
     dx_cli cli;
     const char *model, *image, *prob, *pred, *conf, *size_of;
     int argmax, bn;
+    long size_w, size_h;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_OUTPUT | DX_CLI_REPLACE |
                      DX_CLI_THREADS,
          .image = DEFAULT_IMAGE, .prob = DEFAULT_PROB, .pred = DEFAULT_PRED,
@@ -80,7 +83,8 @@ static int infer(dx_model *m, tns_stream *s, dx_err *err)
     int n = (int)img->dims[0], H = (int)img->dims[1], W = (int)img->dims[2];
     int C = m->arch.classes;
     /* the output's size: the image's, or that of --size-of */
-    int OH = H, OW = W;
+    int OH = opt.size_h ? (int)opt.size_h : H;
+    int OW = opt.size_w ? (int)opt.size_w : W;
     if (opt.size_of) {
         const tns_frame *f = tns_stream_cget(s, opt.size_of);
         char sh[160], si[160];
@@ -169,7 +173,7 @@ int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     enum { O_IN = DX_OPT_TOOL, O_OUT, O_ARGMAX, O_PRED, O_CONF, O_BN,
-           O_SIZE };
+           O_SIZE, O_SIZEWH };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"in", required_argument, NULL, O_IN},
@@ -179,6 +183,7 @@ int main(int argc, char **argv)
         {"conf", required_argument, NULL, O_CONF},
         {"bn", required_argument, NULL, O_BN},
         {"size-of", required_argument, NULL, O_SIZE},
+        {"size", required_argument, NULL, O_SIZEWH},
         {0, 0, 0, 0}};
     int c;
     while ((c = dx_cli_next(&opt.cli, argc, argv, "m:", longopts)) != -1) {
@@ -209,6 +214,10 @@ int main(int argc, char **argv)
         case O_SIZE:
             opt.size_of = dx_arg_frame("--size-of", optarg, tns_name_ok);
             break;
+        case O_SIZEWH:
+            dx_arg_size("--size", optarg, DX_MAX_IMAGE_SIDE, &opt.size_w,
+                        &opt.size_h);
+            break;
         case 'h':
             dx_cli_help(&opt.cli, USAGE, DEFAULT_IMAGE, DEFAULT_PROB,
                         DEFAULT_PRED, DEFAULT_CONF, BN_WORDS[0]);
@@ -217,6 +226,8 @@ int main(int argc, char **argv)
     dx_cli_end(&opt.cli, argc, argv);
     if (!opt.model)
         dx_die("no model: give the checkpoint with -m CKPT");
+    if (opt.size_of && opt.size_w)
+        dx_die("--size-of and --size both set the output size; give one");
     if (opt.argmax && !strcmp(opt.pred, opt.conf))
         dx_die("--pred and --conf are both '%s'", opt.pred);
     dx_err err;

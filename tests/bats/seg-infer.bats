@@ -221,6 +221,9 @@ tgt_batch() {
     seg-infer -m "$C8" --size-of tgt.label --argmax <tgt.tns >s.tns
     seg-infer -m "$C8" --argmax <tgt.tns >t.tns
     cmp <(tns get tgt.pred <s.tns) <(tns get tgt.pred <t.tns)
+    # --size WxH: the same without a frame of that size
+    seg-infer -m "$C8" --size 60x40 --argmax <in.tns >w.tns
+    cmp <(tns get tgt.pred <w.tns) <(tns get tgt.pred <a.tns)
     # --bn batch as well
     seg-infer -m "$C8" --bn batch --size-of tgt.full --argmax <in.tns >b.tns
     ! cmp -s <(tns get tgt.pred <b.tns) <(tns get tgt.pred <a.tns)
@@ -237,5 +240,10 @@ tgt_batch() {
     assert_clean_failure seg-infer
     [[ $stderr == *"frame 'tgt.full' has shape 3x40x60, 'tgt.image' has 2x16x24x3"* ]]
     run_split seg-infer -m "$C8" --size-of 'a b' <in.tns
+    assert_clean_failure seg-infer
+    run_split seg-infer -m "$C8" --size-of tgt.full --size 8x8 <in.tns
+    assert_clean_failure seg-infer
+    [[ $stderr == *"give one"* ]]
+    run_split seg-infer -m "$C8" --size 0x8 <in.tns
     assert_clean_failure seg-infer
 }
