@@ -4,14 +4,6 @@
 load helpers
 load stages
 
-# RGB values of n pixels, grey, base+0 .. base+n-1.
-grey() {
-    local base=$1 n=$2 p
-    for ((p = 0; p < n; p++)); do
-        echo -n "$((base + p)) $((base + p)) $((base + p)) "
-    done
-}
-
 # A 1x4x4 batch: source pixel p has colour p, target pixel p has 100+p;
 # pseudo-labels all 5, weights all 0.25.  SRC_LABEL may be overridden.
 SRC_LABEL="0 0 1 1  0 0 1 1  2 2 255 255  2 2 255 255"

@@ -4,14 +4,6 @@
 load helpers
 load stages
 
-# RGB values of n pixels, grey, base+0 .. base+n-1.
-grey() {
-    local base=$1 n=$2 p
-    for ((p = 0; p < n; p++)); do
-        echo -n "$((base + p)) $((base + p)) $((base + p)) "
-    done
-}
-
 # A 1x4x4 target: pixel p has colour 100+p, pseudo-label p mod 7, weight
 # 0.25.
 target4() {

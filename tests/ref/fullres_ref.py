@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(__file__))
-from miou_ref import mean, pct, scores  # noqa: E402
+from miou_ref import scores, write_scores  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "fixtures", "fullres")
 
@@ -54,11 +54,8 @@ def main():
     np.save(os.path.join(OUT, "up.npy"), torch.softmax(up, dim=1).numpy())
     np.save(os.path.join(OUT, "pred.npy"), p)
     np.save(os.path.join(OUT, "gt.npy"), gt.astype(np.uint8))
-    iou = scores(p, gt)
-    with open(os.path.join(OUT, "expected.tsv"), "w") as f:
-        for k, v in enumerate(iou):
-            f.write("%d\t%s\n" % (k, pct(v)))
-        f.write("miou\t%s\n" % pct(mean(iou)))
+    write_scores(os.path.join(OUT, "expected.tsv"), scores(p, gt),
+                 extra=False)
 
 
 if __name__ == "__main__":

@@ -8,22 +8,13 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "data/confusion.h"
 #include "data/resize.h"
-#include "io/npy.h"
 
 static int load(const char *name, tns_frame *f)
 {
-    const char *top = getenv("DACS_TOP");
-    char path[4096];
-    dx_err err;
-    snprintf(path, sizeof path, "%s/tests/fixtures/fullres/%s",
-             top ? top : ".", name);
-    if (dx_npy_read(path, name, f, &err)) {
-        CHECK(0, "load %s: %s", path, err.msg);
-        return -1;
-    }
-    return 0;
+    return fixture_npy("fullres", name, f);
 }
 
 int main(void)
@@ -99,11 +90,9 @@ int main(void)
         return check_done();
     }
     dx_confusion_scores(&cm, iou, NULL, NULL, NULL, NULL);
-    const char *top = getenv("DACS_TOP");
     char path[4096], key[32], val[32];
-    snprintf(path, sizeof path, "%s/tests/fixtures/fullres/expected.tsv",
-             top ? top : ".");
-    FILE *f = fopen(path, "r");
+    FILE *f = fopen(fixture_path(path, sizeof path, "fullres", "expected.tsv"),
+                    "r");
     int rows = 0, bad = 0;
     while (f && fscanf(f, "%31s %31s", key, val) == 2) {
         double e = strcmp(val, "nan") ? atof(val) : NAN;

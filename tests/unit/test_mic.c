@@ -6,21 +6,13 @@
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "dacs/mic.h"
-#include "io/npy.h"
-
-static const char *fixture(const char *name, char *buf, size_t len)
-{
-    const char *top = getenv("DACS_TOP");
-    snprintf(buf, len, "%s/tests/fixtures/micmask/%s", top ? top : ".",
-             name);
-    return buf;
-}
 
 static void test_torch(void)
 {
     char path[4096], name[32];
-    FILE *f = fopen(fixture("cases.txt", path, sizeof path), "r");
+    FILE *f = fopen(fixture_path(path, sizeof path, "micmask", "cases.txt"), "r");
     int k, h, w, gh, gw, cases = 0;
     double ratio;
     dx_err err;
@@ -28,12 +20,11 @@ static void test_torch(void)
                        &ratio) == 6) {
         tns_frame u, want;
         snprintf(name, sizeof name, "u%d.npy", k);
-        int rc = dx_npy_read(fixture(name, path, sizeof path), "u", &u, &err);
+        if (fixture_npy("micmask", name, &u))
+            break;
         snprintf(name, sizeof name, "mask%d.npy", k);
-        rc = rc || dx_npy_read(fixture(name, path, sizeof path), "m", &want,
-                               &err);
-        if (rc) {
-            CHECK(0, "fixture: %s", err.msg);
+        if (fixture_npy("micmask", name, &want)) {
+            tns_frame_free(&u);
             break;
         }
         uint8_t *m = malloc((size_t)h * w);

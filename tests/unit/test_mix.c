@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "io/npy.h"
+#include "fixture.h"
 #include "data/classes.h"
 #include "dacs/mix.h"
 
@@ -267,16 +267,7 @@ static void test_naive_none(void)
 
 static int load(const char *name, tns_frame *f)
 {
-    const char *top = getenv("DACS_TOP");
-    char path[4096];
-    dx_err err;
-    snprintf(path, sizeof path, "%s/tests/fixtures/cowmask/%s",
-             top ? top : ".", name);
-    if (dx_npy_read(path, name, f, &err)) {
-        CHECK(0, "load %s: %s", path, err.msg);
-        return -1;
-    }
-    return 0;
+    return fixture_npy("cowmask", name, f);
 }
 
 /* Cow masks against ClassMix's recipe run by scipy
