@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/par.h"
+
 /* Filter taps of one axis: for output position j (virtual coordinate
  * o + j), the source range [first[j], first[j] + n[j]) with weights
  * w[j * maxn ...], summing to 1.  n[j] == 0 marks a padded position. */
@@ -205,65 +207,86 @@ static void half_pixel_axis(int *i0, int *i1, float *l1, int n, int N)
     }
 }
 
-int dx_prob_resize(float *out, uint8_t *pred, float *conf, const float *p,
-                   int c, int h, int w, int H, int W, dx_err *err)
+/* The work of dx_prob_resize, shared by rows among the threads. */
+typedef struct prob_job {
+    float *out, *conf;
+    uint8_t *pred;
+    const float *lp; /* (h, w, c) log-probabilities */
+    int c, h, w, H, W;
+    const int *y0, *y1, *x0, *x1;
+    const float *ly, *lx;
+} prob_job;
+
+static void prob_rows(void *arg, long r0, long r1)
 {
-    if (c < 1 || c > 255 || h < 1 || w < 1 || H < 1 || W < 1)
-        return dx_fail(err, "cannot resize %d classes of %dx%d to %dx%d", c,
-                       w, h, W, H);
-    size_t hw = (size_t)h * w, HW = (size_t)H * W;
-    float *lp = malloc(sizeof *lp * hw * (size_t)c);
-    int *ix = malloc(sizeof *ix * 2 * ((size_t)H + W));
-    float *lx = malloc(sizeof *lx * ((size_t)H + W));
-    float *v = malloc(sizeof *v * (size_t)c);
-    if (!lp || !ix || !lx || !v) {
-        free(lp);
-        free(ix);
-        free(lx);
-        free(v);
-        return dx_fail(err, "out of memory resizing %d classes of %dx%d",
-                       c, w, h);
-    }
-    for (size_t i = 0; i < hw * (size_t)c; i++)
-        lp[i] = logf(p[i] > FLT_MIN ? p[i] : FLT_MIN);
-    int *y0 = ix, *y1 = ix + H, *x0 = ix + 2 * H, *x1 = ix + 2 * H + W;
-    float *ly = lx, *lxx = lx + H;
-    half_pixel_axis(y0, y1, ly, h, H);
-    half_pixel_axis(x0, x1, lxx, w, W);
-    for (int Y = 0; Y < H; Y++)
-        for (int X = 0; X < W; X++) {
-            float a = 1 - ly[Y], b = ly[Y], e = 1 - lxx[X], f = lxx[X];
-            size_t q00 = (size_t)y0[Y] * w + x0[X];
-            size_t q01 = (size_t)y0[Y] * w + x1[X];
-            size_t q10 = (size_t)y1[Y] * w + x0[X];
-            size_t q11 = (size_t)y1[Y] * w + x1[X];
+    const prob_job *j = arg;
+    size_t HW = (size_t)j->H * j->W;
+    float v[255];
+    for (long Y = r0; Y < r1; Y++)
+        for (int X = 0; X < j->W; X++) {
+            float a = 1 - j->ly[Y], b = j->ly[Y], e = 1 - j->lx[X],
+                  f = j->lx[X];
+            /* the four neighbours' class vectors */
+            size_t c = (size_t)j->c;
+            const float *p00 = j->lp + ((size_t)j->y0[Y] * j->w + j->x0[X]) * c;
+            const float *p01 = j->lp + ((size_t)j->y0[Y] * j->w + j->x1[X]) * c;
+            const float *p10 = j->lp + ((size_t)j->y1[Y] * j->w + j->x0[X]) * c;
+            const float *p11 = j->lp + ((size_t)j->y1[Y] * j->w + j->x1[X]) * c;
             float top = -INFINITY;
             int best = 0;
-            for (int k = 0; k < c; k++) {
-                const float *pk = lp + (size_t)k * hw;
-                v[k] = a * (e * pk[q00] + f * pk[q01]) +
-                       b * (e * pk[q10] + f * pk[q11]);
+            for (int k = 0; k < j->c; k++) {
+                v[k] = a * (e * p00[k] + f * p01[k]) +
+                       b * (e * p10[k] + f * p11[k]);
                 if (v[k] > top) {
                     top = v[k];
                     best = k;
                 }
             }
             double sum = 0;
-            for (int k = 0; k < c; k++)
-                sum += exp((double)(v[k] - top));
-            size_t Q = (size_t)Y * W + X;
-            if (out)
-                for (int k = 0; k < c; k++)
-                    out[(size_t)k * HW + Q] =
-                        (float)(exp((double)(v[k] - top)) / sum);
-            if (pred)
-                pred[Q] = (uint8_t)best;
-            if (conf)
-                conf[Q] = (float)(1 / sum);
+            for (int k = 0; k < j->c; k++)
+                sum += v[k] = expf(v[k] - top);
+            size_t Q = (size_t)Y * j->W + X;
+            if (j->out)
+                for (int k = 0; k < j->c; k++)
+                    j->out[(size_t)k * HW + Q] = (float)(v[k] / sum);
+            if (j->pred)
+                j->pred[Q] = (uint8_t)best;
+            if (j->conf)
+                j->conf[Q] = (float)(1 / sum);
         }
+}
+
+int dx_prob_resize(float *out, uint8_t *pred, float *conf, const float *p,
+                   int c, int h, int w, int H, int W, dx_err *err)
+{
+    if (c < 1 || c > 255 || h < 1 || w < 1 || H < 1 || W < 1)
+        return dx_fail(err, "cannot resize %d classes of %dx%d to %dx%d", c,
+                       w, h, W, H);
+    size_t hw = (size_t)h * w;
+    float *lp = malloc(sizeof *lp * hw * (size_t)c);
+    int *ix = malloc(sizeof *ix * 2 * ((size_t)H + W));
+    float *lx = malloc(sizeof *lx * ((size_t)H + W));
+    if (!lp || !ix || !lx) {
+        free(lp);
+        free(ix);
+        free(lx);
+        return dx_fail(err, "out of memory resizing %d classes of %dx%d",
+                       c, w, h);
+    }
+    /* log-probabilities, pixel-major (h, w, C): a pixel's classes side by
+     * side */
+    for (int k = 0; k < c; k++)
+        for (size_t q = 0; q < hw; q++) {
+            float x = p[(size_t)k * hw + q];
+            lp[q * (size_t)c + k] = logf(x > FLT_MIN ? x : FLT_MIN);
+        }
+    prob_job j = {out, conf, pred, lp, c, h, w, H, W,
+                  ix, ix + H, ix + 2 * H, ix + 2 * H + W, lx, lx + H};
+    half_pixel_axis(ix, ix + H, lx, h, H);
+    half_pixel_axis(ix + 2 * H, ix + 2 * H + W, lx + H, w, W);
+    dx_par_for(H, prob_rows, &j);
     free(lp);
     free(ix);
     free(lx);
-    free(v);
     return 0;
 }
