@@ -221,6 +221,10 @@ tgt_batch() {
     seg-infer -m "$C8" --size-of tgt.label --argmax <tgt.tns >s.tns
     seg-infer -m "$C8" --argmax <tgt.tns >t.tns
     cmp <(tns get tgt.pred <s.tns) <(tns get tgt.pred <t.tns)
+    # the same bytes at any thread count
+    seg-infer -m "$C8" --size-of tgt.full --threads 1 <in.tns >t1.tns
+    seg-infer -m "$C8" --size-of tgt.full --threads 3 <in.tns >t3.tns
+    cmp t1.tns t3.tns
     # --size WxH: the same without a frame of that size
     seg-infer -m "$C8" --size 60x40 --argmax <in.tns >w.tns
     cmp <(tns get tgt.pred <w.tns) <(tns get tgt.pred <a.tns)
