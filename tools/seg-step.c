@@ -17,8 +17,9 @@
     "usage: seg-step -m CKPT -o CKPT [OPTIONS] < BATCH\n"                     \
     "One SGD step of the student (DACS steps 7-8, dacs-method(7)): loss\n"    \
     "CE(src) over non-ignored pixels + mean(weight * CE(mix)) over all\n"     \
-    "pixels, two train-mode passes, gradients summed, one update.  stderr\n"  \
-    "gets one line: iter, total loss, both terms, lr.\n"                      \
+    "pixels [+ mic-lambda * mean(weight * CE(mic)), MIC's masked target],\n" \
+    "one train-mode pass each, gradients summed, one update.  stderr gets\n" \
+    "one line: iter, total loss, the terms, lr.\n"                          \
     "\n"                                                                      \
     "options:\n"                                                              \
     "  -m, --model CKPT    checkpoint to start from (required)\n"            \
@@ -32,6 +33,12 @@
     "  --mix-weight NAME   mixed pixel weights, f32 NxHxW, >= 0 (default\n"   \
     "                      %s)\n"                                             \
     "  --no-mix            ignore the mixed frames even if present\n"         \
+    "  --mic-image NAME    masked target images, mic-mask's (default %s)\n" \
+    "  --mic-label NAME    the pseudo-labels of the unmasked images\n"      \
+    "                      (default %s)\n"                                    \
+    "  --mic-weight NAME   their weights (default %s)\n"                     \
+    "  --no-mic            ignore the masked frames even if present\n"       \
+    "  --mic-lambda L      weight of the masked term (default %g, MIC's)\n"  \
     "  --lr LR             base learning rate lr0 (default %g, for training\n" \
     "                      from scratch)\n"                                   \
     "  --iters T           schedule length: lr = lr0*(1-t/T)^power at step\n" \
@@ -44,22 +51,24 @@
     "                      of deeplab-mini, layer5.* of deeplabv2) (default\n" \
     "                      %g)\n"                                             \
     "  --log FILE          append a TSV row: iter loss loss_src loss_mix lr\n" \
-    "                      lr_head (a header line first if FILE is new)\n"    \
+    "                      lr_head loss_mic (a header line first if FILE is\n" \
+    "                      new)\n"                                           \
     "  -i, --input FILE    the batch stream (default: stdin); all its\n"      \
     "                      segments are read as one batch\n"
 
 /* The reference DACS schedule (dacs-method(7)), lr0 for training from
  * scratch. */
-static const dx_hyper HYPER = {0.01, 250000, 0.9, 0.9, 5e-4, 10};
+static const dx_hyper HYPER = {0.01, 250000, 0.9, 0.9, 5e-4, 10, 1};
 
-static const char *const FRAMES[5] = {"src.image", "src.label", "mix.image",
-                                      "mix.label", "mix.weight"};
+static const char *const FRAMES[8] = {"src.image", "src.label", "mix.image",
+                                      "mix.label", "mix.weight", "mic.image",
+                                      "mic.label", "mic.weight"};
 
 static struct {
     dx_cli cli;
     const char *model, *out, *log;
-    const char *si, *sl, *mi, *ml, *mw;
-    int no_mix;
+    const char *si, *sl, *mi, *ml, *mw, *ki, *kl, *kw;
+    int no_mix, no_mic;
     dx_hyper h;
 } opt = {.cli.take = DX_CLI_QUIET | DX_CLI_THREADS};
 
@@ -69,10 +78,11 @@ static void append_log(const dx_step_result *r)
     if (!fp)
         dx_die("--log %s: cannot open for appending", opt.log);
     if (ftell(fp) == 0)
-        fprintf(fp, "iter\tloss\tloss_src\tloss_mix\tlr\tlr_head\n");
-    fprintf(fp, "%ld\t%.6f\t%.6f\t%.6f\t%.6g\t%.6g\n", r->iter,
-            r->loss_src + r->loss_mix, r->loss_src, r->loss_mix, r->lr,
-            r->lr * opt.h.head_mult);
+        fprintf(fp, "iter\tloss\tloss_src\tloss_mix\tlr\tlr_head\t"
+                "loss_mic\n");
+    fprintf(fp, "%ld\t%.6f\t%.6f\t%.6f\t%.6g\t%.6g\t%.6f\n", r->iter,
+            r->loss_src + r->loss_mix + r->loss_mic, r->loss_src,
+            r->loss_mix, r->lr, r->lr * opt.h.head_mult, r->loss_mic);
     if (fclose(fp) != 0)
         dx_die("--log %s: write failed", opt.log);
 }
@@ -83,8 +93,10 @@ int main(int argc, char **argv)
     opt.h = HYPER;
     opt.si = FRAMES[0], opt.sl = FRAMES[1], opt.mi = FRAMES[2];
     opt.ml = FRAMES[3], opt.mw = FRAMES[4];
+    opt.ki = FRAMES[5], opt.kl = FRAMES[6], opt.kw = FRAMES[7];
     enum { O_SI = DX_OPT_TOOL, O_SL, O_MI, O_ML, O_MW, O_NOMIX, O_LR,
-           O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG };
+           O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG, O_KI, O_KL, O_KW,
+           O_NOMIC, O_MICL };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"output", required_argument, NULL, 'o'},
@@ -95,6 +107,11 @@ int main(int argc, char **argv)
         {"mix-label", required_argument, NULL, O_ML},
         {"mix-weight", required_argument, NULL, O_MW},
         {"no-mix", no_argument, NULL, O_NOMIX},
+        {"mic-image", required_argument, NULL, O_KI},
+        {"mic-label", required_argument, NULL, O_KL},
+        {"mic-weight", required_argument, NULL, O_KW},
+        {"no-mic", no_argument, NULL, O_NOMIC},
+        {"mic-lambda", required_argument, NULL, O_MICL},
         {"lr", required_argument, NULL, O_LR},
         {"iters", required_argument, NULL, O_ITERS},
         {"power", required_argument, NULL, O_POWER},
@@ -115,6 +132,13 @@ int main(int argc, char **argv)
         case O_ML: opt.ml = dx_arg_frame("--mix-label", optarg, tns_name_ok); break;
         case O_MW: opt.mw = dx_arg_frame("--mix-weight", optarg, tns_name_ok); break;
         case O_NOMIX: opt.no_mix = 1; break;
+        case O_KI: opt.ki = dx_arg_frame("--mic-image", optarg, tns_name_ok); break;
+        case O_KL: opt.kl = dx_arg_frame("--mic-label", optarg, tns_name_ok); break;
+        case O_KW: opt.kw = dx_arg_frame("--mic-weight", optarg, tns_name_ok); break;
+        case O_NOMIC: opt.no_mic = 1; break;
+        case O_MICL:
+            opt.h.mic_lambda = dx_arg_double("--mic-lambda", optarg, 0, 1e3);
+            break;
         case O_LR: opt.h.lr = dx_arg_double("--lr", optarg, 0, 1e3); break;
         case O_ITERS:
             opt.h.iters = dx_arg_long("--iters", optarg, 1, INT32_MAX);
@@ -133,7 +157,8 @@ int main(int argc, char **argv)
         case O_LOG: opt.log = optarg; break;
         case 'h':
             dx_cli_help(&opt.cli, USAGE, FRAMES[0], FRAMES[1], FRAMES[2],
-                        FRAMES[3], FRAMES[4], HYPER.lr, HYPER.iters,
+                        FRAMES[3], FRAMES[4], FRAMES[5], FRAMES[6],
+                        FRAMES[7], HYPER.mic_lambda, HYPER.lr, HYPER.iters,
                         HYPER.power, HYPER.momentum, HYPER.decay,
                         HYPER.head_mult);
         }
@@ -163,9 +188,18 @@ int main(int argc, char **argv)
                     !(ml = dx_need_label(&s, opt.ml, mi, C, &err)) ||
                     !(mw = dx_need_weight(&s, opt.mw, mi, &err))))
         dx_die_err(&err);
-    tns_frame ys = {0}, ym = {0};
+    const tns_frame *ki = NULL, *kl = NULL, *kw = NULL;
+    int has_mic = !opt.no_mic && (tns_stream_find(&s, opt.ki) >= 0 ||
+                                  tns_stream_find(&s, opt.kl) >= 0 ||
+                                  tns_stream_find(&s, opt.kw) >= 0);
+    if (has_mic && (!(ki = dx_need_image(&s, opt.ki, &err)) ||
+                    !(kl = dx_need_label(&s, opt.kl, ki, C, &err)) ||
+                    !(kw = dx_need_weight(&s, opt.kw, ki, &err))))
+        dx_die_err(&err);
+    tns_frame ys = {0}, ym = {0}, yk = {0};
     if (dx_labels_u8(&ys, sl, &err) ||
-        (has_mix && dx_labels_u8(&ym, ml, &err)))
+        (has_mix && dx_labels_u8(&ym, ml, &err)) ||
+        (has_mic && dx_labels_u8(&yk, kl, &err)))
         dx_die_err(&err);
     dx_batch src = {si->data, ys.data, NULL, (int)si->dims[0],
                     (int)si->dims[1], (int)si->dims[2]};
@@ -173,17 +207,27 @@ int main(int argc, char **argv)
     if (has_mix)
         mix = (dx_batch){mi->data, ym.data, mw->data, (int)mi->dims[0],
                          (int)mi->dims[1], (int)mi->dims[2]};
+    dx_batch mic = {0};
+    if (has_mic)
+        mic = (dx_batch){ki->data, yk.data, kw->data, (int)ki->dims[0],
+                         (int)ki->dims[1], (int)ki->dims[2]};
     dx_step_result r;
-    if (dx_train_step(&m, &src, has_mix ? &mix : NULL, &opt.h, &r, &err) ||
+    if (dx_train_step(&m, &src, has_mix ? &mix : NULL, has_mic ? &mic : NULL,
+                      &opt.h, &r, &err) ||
         dx_model_save(&m, opt.out, 1, &err))
         dx_die_err(&err);
-    if (!opt.cli.quiet)
+    if (!opt.cli.quiet && has_mic)
+        dx_note("iter %ld loss %.4f src %.4f mix %.4f mic %.4f lr %.4g",
+                r.iter, r.loss_src + r.loss_mix + r.loss_mic, r.loss_src,
+                r.loss_mix, r.loss_mic, r.lr);
+    else if (!opt.cli.quiet)
         dx_note("iter %ld loss %.4f src %.4f mix %.4f lr %.4g", r.iter,
                 r.loss_src + r.loss_mix, r.loss_src, r.loss_mix, r.lr);
     if (opt.log)
         append_log(&r);
     tns_frame_free(&ys);
     tns_frame_free(&ym);
+    tns_frame_free(&yk);
     tns_stream_free(&s);
     dx_model_free(&m);
     return 0;

@@ -2,6 +2,7 @@
 #include "dacs/train.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "nn/loss.h"
 #include "nn/sgd.h"
@@ -60,12 +61,31 @@ static const char *tensor_at(const dx_model *m, size_t i)
     return "?";
 }
 
+/* The masked pass: its weights times lambda, so that the gradient is
+ * lambda times the term's. */
+static int mic_pass(dx_model *m, const dx_batch *b, double lambda,
+                    double *loss, dx_err *err)
+{
+    size_t q = (size_t)b->n * b->H * b->W;
+    float *w = malloc(sizeof *w * q);
+    if (!w)
+        return dx_fail(err, "out of memory");
+    for (size_t i = 0; i < q; i++)
+        w[i] = (float)(lambda * b->weight[i]);
+    dx_batch scaled = *b;
+    scaled.weight = w;
+    int rc = dx_train_pass(m, &scaled, 1, loss, err);
+    free(w);
+    return rc;
+}
+
 int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
-                  const dx_hyper *h, dx_step_result *r, dx_err *err)
+                  const dx_batch *mic, const dx_hyper *h, dx_step_result *r,
+                  dx_err *err)
 {
     long t = m->iter;
     r->iter = t;
-    r->loss_src = r->loss_mix = 0;
+    r->loss_src = r->loss_mix = r->loss_mic = 0;
     if (t >= h->iters)
         return dx_fail(err, "iteration %ld: the checkpoint has done %ld "
                        "steps, the schedule has --iters %ld", t, t,
@@ -77,11 +97,14 @@ int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
         return -1;
     if (mix && dx_train_pass(m, mix, 1, &r->loss_mix, err))
         return -1;
+    if (mic && mic_pass(m, mic, h->mic_lambda, &r->loss_mic, err))
+        return -1;
     size_t at;
-    if (!isfinite(r->loss_src) || !isfinite(r->loss_mix))
+    if (!isfinite(r->loss_src) || !isfinite(r->loss_mix) ||
+        !isfinite(r->loss_mic))
         return dx_fail(err, "iteration %ld: loss is not finite (source %g, "
-                       "mixed %g); checkpoint not written", t, r->loss_src,
-                       r->loss_mix);
+                       "mixed %g, masked %g); checkpoint not written", t,
+                       r->loss_src, r->loss_mix, r->loss_mic);
     if (!all_finite(m->grad, m->nparam, &at))
         return dx_fail(err, "iteration %ld: gradient of '%s' is not "
                        "finite; checkpoint not written", t,

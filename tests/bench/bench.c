@@ -141,14 +141,14 @@ int main(int argc, char **argv)
     /* the reference lr for the pretrained-size net, which diverges at a
      * from-scratch 0.01 on random labels */
     dx_hyper h = {a.net == DX_NET_DEEPLABV2 ? 2.5e-4 : 0.01, 1000000, 0.9,
-                  0.9, 5e-4, 10};
+                  0.9, 5e-4, 10, 1};
     dx_step_result res;
     double c0 = 0;
     for (int k = -1; k < (getenv("BENCH_NO_STEP") ? -1 : reps); k++) {
         double t0 = now();
         if (k == 0)
             c0 = cpu();
-        if (dx_train_step(&m, &src, &mix, &h, &res, &err)) {
+        if (dx_train_step(&m, &src, &mix, NULL, &h, &res, &err)) {
             fprintf(stderr, "bench: %s\n", err.msg);
             return 1;
         }

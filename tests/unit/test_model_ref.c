@@ -189,10 +189,10 @@ static void run(const char *path, double tol_grad)
     /* the step */
     dx_batch src = {si->data, sl->data, NULL, N, H, W};
     dx_batch mix = {mi->data, ml->data, mw->data, N, H, W};
-    dx_hyper h = {hy[0], (long)hy[1], hy[2], hy[3], hy[4], hy[5]};
+    dx_hyper h = {hy[0], (long)hy[1], hy[2], hy[3], hy[4], hy[5], 1};
     long iter0 = m.iter;
     dx_step_result r;
-    ok = dx_train_step(&m, &src, &mix, &h, &r, &err) == 0;
+    ok = dx_train_step(&m, &src, &mix, NULL, &h, &r, &err) == 0;
     CHECK(ok, "%s: training step: %s", path, ok ? "ok" : err.msg);
     const float *rl = need("ref.loss")->data;
     CHECK_CLOSE(r.loss_src, rl[0], 0, TOL_LOSS, "%s: loss_src %.7f vs %.7f",
