@@ -189,7 +189,14 @@ static void run(const char *path, double tol_grad)
     /* the step */
     dx_batch src = {si->data, sl->data, NULL, N, H, W};
     dx_batch mix = {mi->data, ml->data, mw->data, N, H, W};
-    dx_hyper h = {hy[0], (long)hy[1], hy[2], hy[3], hy[4], hy[5], 1};
+    dx_hyper h = {.mic_lambda = 1};
+    dx_optim_defaults(&h.opt, DX_OPTIM_SGD);
+    h.opt.lr = hy[0];
+    h.opt.iters = (long)hy[1];
+    h.opt.power = hy[2];
+    h.opt.momentum = hy[3];
+    h.opt.decay = hy[4];
+    h.opt.head_mult = hy[5];
     long iter0 = m.iter;
     dx_step_result r;
     ok = dx_train_step(&m, &src, &mix, NULL, &h, &r, &err) == 0;
