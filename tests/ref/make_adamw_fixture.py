@@ -59,20 +59,7 @@ def main():
         return lo + (hi - lo) * torch.rand(shape, generator=g)
 
     net = dacsref.Net(2, C)
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if p.dim() == 4:
-                fan = p.shape[1] * p.shape[2] * p.shape[3]
-                p.copy_(urand(p.shape, -1, 1) * (6.0 / fan) ** 0.5)
-            elif name.endswith('weight'):
-                p.copy_(urand(p.shape, 0.5, 1.5))
-            else:
-                p.copy_(urand(p.shape, -0.2, 0.2))
-        for name, b in net.named_buffers():
-            if name.endswith('running_mean'):
-                b.copy_(urand(b.shape, -0.3, 0.3))
-            elif name.endswith('running_var'):
-                b.copy_(urand(b.shape, 0.5, 2.0))
+    dacsref.randomise(net, g, lambda name: name.startswith('head'))
     net = net.float().double()
 
     w = dacsref.TnsWriter(OUT)
