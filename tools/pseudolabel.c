@@ -43,7 +43,7 @@ static struct {
     int no_lambda;
     dx_pseudo_opts p;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
-                     DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP,
+                     DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP | DX_CLI_LIVE,
          .prefix = DEFAULT_PREFIX};
 
 static void report(long seg, const dx_pseudo_stats *st, int c)
@@ -169,6 +169,7 @@ int main(int argc, char **argv)
         opt.prob = prob;
     const char *names[3] = {plabel, weight, lambda};
 
+    tns_set_live(opt.cli.live);
     dx_err err;
     if (tns_filter(opt.cli.in, opt.cli.out, segment, names, opt.cli.drop,
                    opt.cli.ndrop, &err))
