@@ -175,6 +175,9 @@ static int stream(dx_model *m)
         long at = m->iter;
         if (step(m, &s, &res, &err)) {
             tns_abort(&w);
+            /* the step's own failures name the iteration already */
+            if (!strncmp(err.msg, "iteration ", 10))
+                dx_die_err(&err);
             dx_die("batch of iteration %ld: %s", at, err.msg);
         }
         tns_stream_free(&s);
