@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,6 +236,7 @@ static int excluded(exclusion *x, const char *const *paths, int npaths)
 typedef struct builder {
     strs image, label, key;
     int labels, keep_missing;
+    char absroot[MAX_PATH]; /* the root as an absolute path, or "" */
     exclusion ex;
     unsigned char *excl; /* per item */
     int nexcl, cap;
@@ -267,9 +269,14 @@ static int add(builder *b, const char *root, const char *rimg,
     if (join(img, root, rimg, err) ||
         (b->labels && join(lbl, root, rlbl, err)))
         return -1;
-    const char *names[4] = {rimg, img, b->labels ? rlbl : NULL,
-                            b->labels ? lbl : NULL};
-    int out = excluded(&b->ex, names, 4);
+    char aimg[2 * MAX_PATH] = "", albl[2 * MAX_PATH] = "";
+    if (b->ex.n && b->absroot[0]) {
+        snprintf(aimg, sizeof aimg, "%s/%s", b->absroot, rimg);
+        snprintf(albl, sizeof albl, "%s/%s", b->absroot, rlbl);
+    }
+    const char *names[6] = {rimg, img, aimg, b->labels ? rlbl : NULL,
+                            b->labels ? lbl : NULL, b->labels ? albl : NULL};
+    int out = excluded(&b->ex, names, 6);
     int need = !out && !b->keep_missing;
     if (need && !is_file(img))
         return dx_fail(err, "missing image %s", img);
@@ -438,9 +445,15 @@ static int open_list(builder *b, const char *list, const char *root,
             rc = dx_fail(err, "list %s: line %ld: path too long", list, ln);
             break;
         }
-        const char *names[4] = {img, full_i, b->labels ? lbl : NULL,
-                                b->labels ? full_l : NULL};
-        int out = excluded(&b->ex, names, 4);
+        char abs_i[PATH_MAX] = "", abs_l[PATH_MAX] = "";
+        if (b->ex.n && !realpath(full_i, abs_i))
+            abs_i[0] = 0;
+        if (b->ex.n && b->labels && !realpath(full_l, abs_l))
+            abs_l[0] = 0;
+        const char *names[6] = {img, full_i, abs_i,
+                                b->labels ? lbl : NULL,
+                                b->labels ? full_l : NULL, abs_l};
+        int out = excluded(&b->ex, names, 6);
         int need = !out && !b->keep_missing;
         if (need && !is_file(full_i)) {
             rc = dx_fail(err, "list %s: line %ld: missing image %s", list,
@@ -473,6 +486,8 @@ int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err)
     builder b = {.labels = spec->labels, .keep_missing = spec->keep_missing};
     if (spec->exclude && exclusion_load(&b.ex, spec->exclude, err))
         return -1;
+    if (spec->root && !realpath(spec->root, b.absroot))
+        b.absroot[0] = 0;
     int rc;
     const char *where = spec->root;
     switch (spec->kind) {
