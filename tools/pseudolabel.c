@@ -47,7 +47,8 @@ static struct {
     int no_lambda, from_argmax;
     dx_pseudo_opts p;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
-                     DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP | DX_CLI_LIVE,
+                     DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP |
+                     DX_CLI_LIVE,
          .prefix = DEFAULT_PREFIX};
 
 static void report(long seg, const dx_pseudo_stats *st, int c)
