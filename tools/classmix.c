@@ -34,11 +34,18 @@
     "                      naive: the same within the target, classes of\n"   \
     "                      TGT.plabel[i] pasted onto target (i+1) mod N;\n"   \
     "                      none: the target image and pseudo-labels as they\n" \
-    "                      are (default %s)\n"                                 \
+    "                      are; cut: the source pasted but for a box of half\n" \
+    "                      the image's area; cow: the source pasted where a\n" \
+    "                      smooth noise is above its threshold (ClassMix's\n" \
+    "                      CutMix and CowMix masks) (default %s)\n"         \
     "  --pool POOL         image: draw from the classes of image i; batch:\n" \
     "                      from the classes of the whole batch (default %s)\n" \
     "  --keep-ignore       255 may be drawn as a class, as the reference code\n" \
     "                      does (default: never)\n"                           \
+    "  --cow-sigma LO,HI   cow: noise smoothing sigma, log-uniform in\n"    \
+    "                      [LO, HI] pixels per image (default %g,%g)\n"     \
+    "  --cow-p P           cow: threshold at the P-quantile, so about 1-P\n" \
+    "                      of the pixels are pasted (default %g)\n"         \
     "  --classes N         labels hold classes 0..N-1 and 255 (default %d)\n" \
     "  --seed S            random seed (default 0)\n"                         \
     "  --iter T            iteration, keys the draws with the seed (default\n" \
@@ -89,7 +96,8 @@ static _Noreturn void help(void)
     dx_aug_defaults(&a);
     dx_mix_opts m = dx_mix_defaults();
     dx_cli_help(&opt.cli, USAGE, dx_mix_mode_names[m.mode],
-                dx_mix_pool_names[m.pool], DX_NUM_CLASSES, a.jitter_p,
+                dx_mix_pool_names[m.pool], m.cow_sigma_lo, m.cow_sigma_hi,
+                m.cow_p, DX_NUM_CLASSES, a.jitter_p,
                 a.brightness, a.contrast, a.saturation, a.hue, a.blur_p,
                 a.sigma_min, a.sigma_max, a.blur_frac, a.flip_p, DEFAULT_SRC,
                 DEFAULT_TGT, DEFAULT_OUT);
@@ -123,7 +131,8 @@ static void report(long seg, int n, uint8_t (*picked)[256],
 static int process(tns_stream *s, long seg, char names[9][TNS_MAX_NAME + 1],
                    dx_err *err)
 {
-    int cls = opt.mix.mode == DX_MIX_CLASS;
+    int cls = opt.mix.mode == DX_MIX_CLASS || opt.mix.mode == DX_MIX_CUT ||
+              opt.mix.mode == DX_MIX_COW;
     const tns_frame *si = NULL, *sl = NULL, *ti, *tl, *tw;
     if (cls && (!(si = dx_need_image(s, names[0], err)) ||
                 !(sl = dx_need_label(s, names[1], si, opt.classes, err))))
@@ -205,7 +214,8 @@ int main(int argc, char **argv)
     dx_cli_init(argc, argv);
     dx_aug_defaults(&opt.aug);
     opt.mix = dx_mix_defaults();
-    enum { O_MODE = DX_OPT_TOOL, O_POOL, O_KEEP, O_CLASSES, O_SEED, O_ITER,
+    enum { O_MODE = DX_OPT_TOOL, O_POOL, O_KEEP, O_COWS, O_COWP, O_CLASSES,
+           O_SEED, O_ITER,
            O_NOAUG, O_NOJIT, O_JITP, O_BRI, O_CON, O_SAT, O_HUE, O_NOBLUR,
            O_BLURP, O_SIGMA, O_BLURF, O_FLIP, O_FLIPP, O_SRC, O_TGT,
            O_PREFIX };
@@ -213,6 +223,8 @@ int main(int argc, char **argv)
         {"mode", required_argument, NULL, O_MODE},
         {"pool", required_argument, NULL, O_POOL},
         {"keep-ignore", no_argument, NULL, O_KEEP},
+        {"cow-sigma", required_argument, NULL, O_COWS},
+        {"cow-p", required_argument, NULL, O_COWP},
         {"classes", required_argument, NULL, O_CLASSES},
         {"seed", required_argument, NULL, O_SEED},
         {"iter", required_argument, NULL, O_ITER},
@@ -245,6 +257,22 @@ int main(int argc, char **argv)
             break;
         case O_KEEP:
             opt.mix.keep_ignore = 1;
+            break;
+        case O_COWS: {
+            char *comma = strchr(optarg, ',');
+            if (!comma)
+                dx_die("--cow-sigma: expected LO,HI, got '%s'", optarg);
+            *comma = 0;
+            opt.mix.cow_sigma_lo = dx_arg_double("--cow-sigma", optarg, 0.1,
+                                                 1e4);
+            opt.mix.cow_sigma_hi = dx_arg_double("--cow-sigma", comma + 1,
+                                                 0.1, 1e4);
+            if (opt.mix.cow_sigma_hi < opt.mix.cow_sigma_lo)
+                dx_die("--cow-sigma: HI must not be below LO");
+            break;
+        }
+        case O_COWP:
+            opt.mix.cow_p = dx_arg_double("--cow-p", optarg, 1e-6, 1 - 1e-6);
             break;
         case O_CLASSES:
             opt.classes = (int)dx_arg_long("--classes", optarg, 1,

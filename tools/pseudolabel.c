@@ -33,25 +33,41 @@
     "  --logits            the input holds logits: apply a softmax first\n"  \
     "  --prefix P          frame name prefix (default %s)\n"                  \
     "  --prob NAME         input frame (default PREFIX.prob)\n"              \
-    "  --no-lambda         do not append the PREFIX.lambda frame\n"            \
+    "  --no-lambda         do not append the PREFIX.lambda frame\n"         \
     "  --from-argmax       read the arg-max instead of the probabilities:\n" \
     "                      PREFIX.pred (u8 NxHxW) and PREFIX.conf (f32 NxHxW,\n" \
     "                      in [0, 1]), as seg-infer --argmax writes them;\n" \
-    "                      the same outputs, from a stream C times smaller\n"
+    "                      the same outputs, from a stream C times smaller\n" \
+    "\n"                                                                      \
+    "margins (weight 0; in pixels of the full-size image, mapped to each\n" \
+    "crop through PREFIX.box, seg-batch --emit-box; lambda is unchanged):\n" \
+    "  --ignore-top N      rows at the top (DAFormer at 1024x512: 15; MIC\n" \
+    "                      at 2048x1024: 30) (default 0)\n"                 \
+    "  --ignore-bottom N   rows at the bottom (DAFormer: 120; MIC: 240)\n"  \
+    "                      (default 0)\n"                                    \
+    "  --ignore-left N     columns at the left (MIC: 30) (default 0)\n"      \
+    "  --ignore-right N    columns at the right (MIC: 30) (default 0)\n"     \
+    "  --box NAME          the crop boxes (default PREFIX.box)\n"
 
 #define DEFAULT_PREFIX "tgt"
 
 static struct {
     dx_cli cli;
-    const char *prob, *prefix;
+    const char *prob, *prefix, *box;
     int no_lambda, from_argmax;
     dx_pseudo_opts p;
+    dx_margins m;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
                      DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP |
                      DX_CLI_LIVE,
          .prefix = DEFAULT_PREFIX};
 
-static void report(long seg, const dx_pseudo_stats *st, int c)
+static int has_margins(void)
+{
+    return opt.m.top || opt.m.bottom || opt.m.left || opt.m.right;
+}
+
+static void report(long seg, const dx_pseudo_stats *st, int c, size_t in)
 {
     char buf[4096];
     size_t at = 0;
@@ -64,6 +80,8 @@ static void report(long seg, const dx_pseudo_stats *st, int c)
         at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%llu",
                                k ? "," : "",
                                (unsigned long long)st->hist[k]);
+    if (has_margins() && at < sizeof buf)
+        snprintf(buf + at, sizeof buf - at, " margins=%zu", in);
     dx_note("%s", buf);
 }
 
@@ -93,6 +111,14 @@ static int process(tns_stream *s, long seg, const char *names[5],
     const tns_frame *like = p ? p : conf;
     int64_t n = like->dims[0], c = p ? p->dims[1] : DX_MAX_CLASSES;
     int64_t h = like->dims[p ? 2 : 1], w = like->dims[p ? 3 : 2];
+    const tns_frame *box = NULL;
+    if (has_margins() && !(box = dx_need_box(s, opt.box, like, err))) {
+        char m[DX_ERRLEN];
+        snprintf(m, sizeof m, "%s", err->msg);
+        return dx_fail(err, "%s (--ignore-* margins are in pixels of the "
+                       "full-size image; seg-batch --emit-box writes the "
+                       "boxes that map them to a crop)", m);
+    }
     tns_frame lab = {0}, wt = {0}, lam = {0};
     int64_t dims[3] = {n, h, w};
     dx_pseudo_stats st;
@@ -113,13 +139,16 @@ static int process(tns_stream *s, long seg, const char *names[5],
         for (c = DX_MAX_CLASSES; c > 1 && !st.hist[c - 1]; c--)
             ;
     *(float *)lam.data = (float)st.lambda;
+    size_t in = has_margins() ? dx_pseudo_margins(wt.data, (int)n, (int)h,
+                                                  (int)w, box->data, &opt.m)
+                              : 0;
     if (tns_stream_put(s, &lab, opt.cli.replace, err) ||
         tns_stream_put(s, &wt, opt.cli.replace, err) ||
         (!opt.no_lambda && tns_stream_put(s, &lam, opt.cli.replace, err)))
         goto fail;
     tns_frame_free(&lam);
     if (!opt.cli.quiet)
-        report(seg, &st, (int)c);
+        report(seg, &st, (int)c, in);
     return 0;
 fail:
     tns_frame_free(&lab);
@@ -139,7 +168,7 @@ int main(int argc, char **argv)
     dx_cli_init(argc, argv);
     dx_pseudo_defaults(&opt.p);
     enum { O_WEIGHT = DX_OPT_TOOL, O_THRESHOLD, O_LOGITS, O_PREFIX, O_PROB,
-           O_NOLAMBDA, O_ARGMAX };
+           O_NOLAMBDA, O_ARGMAX, O_TOP, O_BOTTOM, O_LEFT, O_RIGHT, O_BOX };
     static const struct option longopts[] = {
         {"weight", required_argument, NULL, O_WEIGHT},
         {"threshold", required_argument, NULL, O_THRESHOLD},
@@ -148,6 +177,11 @@ int main(int argc, char **argv)
         {"prob", required_argument, NULL, O_PROB},
         {"no-lambda", no_argument, NULL, O_NOLAMBDA},
         {"from-argmax", no_argument, NULL, O_ARGMAX},
+        {"ignore-top", required_argument, NULL, O_TOP},
+        {"ignore-bottom", required_argument, NULL, O_BOTTOM},
+        {"ignore-left", required_argument, NULL, O_LEFT},
+        {"ignore-right", required_argument, NULL, O_RIGHT},
+        {"box", required_argument, NULL, O_BOX},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = dx_cli_next(&opt.cli, argc, argv, "", longopts)) != -1) {
@@ -173,6 +207,24 @@ int main(int argc, char **argv)
         case O_ARGMAX:
             opt.from_argmax = 1;
             break;
+        case O_TOP:
+            opt.m.top = (int)dx_arg_long("--ignore-top", optarg, 0, 1 << 20);
+            break;
+        case O_BOTTOM:
+            opt.m.bottom = (int)dx_arg_long("--ignore-bottom", optarg, 0,
+                                            1 << 20);
+            break;
+        case O_LEFT:
+            opt.m.left = (int)dx_arg_long("--ignore-left", optarg, 0,
+                                          1 << 20);
+            break;
+        case O_RIGHT:
+            opt.m.right = (int)dx_arg_long("--ignore-right", optarg, 0,
+                                           1 << 20);
+            break;
+        case O_BOX:
+            opt.box = dx_arg_frame("--box", optarg, tns_name_ok);
+            break;
         case 'h': {
             dx_pseudo_opts d;
             dx_pseudo_defaults(&d);
@@ -187,7 +239,7 @@ int main(int argc, char **argv)
                "no --prob or --logits");
     char prob[TNS_MAX_NAME + 1], plabel[TNS_MAX_NAME + 1],
         weight[TNS_MAX_NAME + 1], lambda[TNS_MAX_NAME + 1],
-        pred[TNS_MAX_NAME + 1], conf[TNS_MAX_NAME + 1];
+        pred[TNS_MAX_NAME + 1], conf[TNS_MAX_NAME + 1], box[TNS_MAX_NAME + 1];
     dx_arg_prefixed(pred, sizeof pred, "--prefix", opt.prefix, "pred",
                     tns_name_ok);
     dx_arg_prefixed(conf, sizeof conf, "--prefix", opt.prefix, "conf",
@@ -200,8 +252,12 @@ int main(int argc, char **argv)
                     tns_name_ok);
     dx_arg_prefixed(lambda, sizeof lambda, "--prefix", opt.prefix, "lambda",
                     tns_name_ok);
+    dx_arg_prefixed(box, sizeof box, "--prefix", opt.prefix, "box",
+                    tns_name_ok);
     if (!opt.prob)
         opt.prob = prob;
+    if (!opt.box)
+        opt.box = box;
     const char *names[5] = {plabel, weight, lambda, pred, conf};
 
     tns_set_live(opt.cli.live);

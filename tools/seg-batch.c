@@ -63,6 +63,12 @@
     "                      with --check); a bad file then stops the stream\n" \
     "                      at its batch\n"                                   \
     "  --emit-index        also write PREFIX.index (i32 N): dataset items\n" \
+    "  --emit-box          also write PREFIX.box (i32 Nx7): each crop's\n"   \
+    "                      place in its stored image, x y sw sh fw fh flip\n" \
+    "                      (see seg-batch(1); pseudolabel --ignore-* reads\n" \
+    "                      it)\n"                                            \
+    "  --emit-names        also write PREFIX.names (u8 text): each image's\n" \
+    "                      path under --root, one per line\n"              \
     "\n"                                                                      \
     "geometry (applied in this order):\n"                                     \
     "  --resize WxH        resize: image bilinear, label nearest (default:\n" \
@@ -72,6 +78,10 @@
     "  --crop WxH          random crop; past the border pads image 0, label\n" \
     "                      255\n"                                             \
     "  --flip              random horizontal flip, probability 1/2\n"        \
+    "  --cat-max-ratio R   redraw a crop whose largest class covers R or\n"  \
+    "                      more of its labelled pixels, up to 10 times\n"    \
+    "                      (mmseg's RandomCrop; DAFormer: 0.75) (default\n"  \
+    "                      %g: off)\n"                                       \
     "\n"                                                                      \
     "checking a dataset before a run:\n"                                       \
     "  --check             check every item and exit: its files exist, are\n" \
@@ -88,15 +98,23 @@
     "  --sequential        stream every image in order, uncropped (resized\n" \
     "                      if --resize), one segment per --batch images;\n"  \
     "                      progress on stderr\n"                              \
+    "  --full-labels       with --sequential: labels at their stored size\n" \
+    "                      while images are resized (full-resolution\n"     \
+    "                      evaluation: seg-infer --size-of)\n"              \
     "\n"                                                                      \
     "rare-class sampling (DAFormer):\n"                                       \
     "  --make-rcs-stats FILE  count the classes of every label once, write\n" \
     "                      FILE and exit\n"                                   \
     "  --rcs[=T]           draw a class c with P(c) = softmax((1 - f_c)/T),\n" \
-    "                      then an image with >= --rcs-min-pixels of c\n"    \
+    "                      then an image with more than --rcs-min-pixels\n"  \
+    "                      of c\n"                                           \
     "                      (T default %g)\n"                                  \
     "  --rcs-stats FILE    the statistics --rcs reads\n"                     \
-    "  --rcs-min-pixels N  (default %ld)\n"
+    "  --rcs-min-pixels N  an image is drawn for c when it holds more than\n" \
+    "                      N pixels of c (default %ld)\n"                    \
+    "  --rcs-min-crop-ratio R\n"                                              \
+    "                      redraw the crop, up to 10 times, while it holds\n" \
+    "                      N x R or fewer pixels of c (default %g; 0: off)\n"
 
 #define DEFAULT_SPLIT "train"
 #define DEFAULT_PREFIX "src"
@@ -109,10 +127,11 @@ static struct {
     const char *make_stats, *stats, *exclude;
     int labels, batch, iters, sequential, flip, emit_index, split_set;
     int label_colors, check, no_check, classes;
+    int emit_box, emit_names, full_labels;
     long limit;
     uint64_t seed, iter;
     long resize_w, resize_h, crop_w, crop_h;
-    double scale_lo, scale_hi, rcs;
+    double scale_lo, scale_hi, rcs, cat_max_ratio;
     dx_rcs_opts rcs_opts;
 } opt = {.cli.take = DX_CLI_OUTPUT | DX_CLI_QUIET | DX_CLI_THREADS |
                      DX_CLI_LIVE, .kind = -1,
@@ -125,7 +144,8 @@ static _Noreturn void help(void)
     dx_sampler_init(&d, NULL, NULL, 0, NULL);
     dx_rcs_opts r = dx_rcs_defaults();
     dx_cli_help(&opt.cli, USAGE, DEFAULT_SPLIT, DEFAULT_PREFIX, DEFAULT_BATCH,
-                d.scale_lo, d.scale_hi, r.temperature, r.min_pixels);
+                d.scale_lo, d.scale_hi, d.cat_max_ratio, r.temperature,
+                r.min_pixels, r.min_crop_ratio);
 }
 
 static void parse(int argc, char **argv)
@@ -133,7 +153,8 @@ static void parse(int argc, char **argv)
     enum { O_DATASET = DX_OPT_TOOL, O_ROOT, O_SPLIT, O_LIST, O_MAP,
            O_COLORS, O_NOLABELS, O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS,
            O_INDEX, O_RESIZE, O_SCALE, O_CROP, O_FLIP, O_SEQ, O_MAKE, O_RCS,
-           O_STATS, O_MINPX, O_EXCLUDE, O_CHECK, O_NOCHECK, O_CLASSES };
+           O_STATS, O_MINPX, O_EXCLUDE, O_CHECK, O_NOCHECK, O_CLASSES,
+           O_BOX, O_NAMES, O_FULL, O_CATMAX, O_CROPRATIO };
     static const struct option longopts[] = {
         {"dataset", required_argument, NULL, O_DATASET},
         {"root", required_argument, NULL, O_ROOT},
@@ -162,6 +183,11 @@ static void parse(int argc, char **argv)
         {"check", no_argument, NULL, O_CHECK},
         {"no-check", no_argument, NULL, O_NOCHECK},
         {"classes", required_argument, NULL, O_CLASSES},
+        {"rcs-min-crop-ratio", required_argument, NULL, O_CROPRATIO},
+        {"emit-box", no_argument, NULL, O_BOX},
+        {"emit-names", no_argument, NULL, O_NAMES},
+        {"full-labels", no_argument, NULL, O_FULL},
+        {"cat-max-ratio", required_argument, NULL, O_CATMAX},
         {0, 0, 0, 0}};
     static const char *const kinds[] = {"cityscapes", "gta5", "synthia",
                                         "list", NULL};
@@ -169,6 +195,7 @@ static void parse(int argc, char **argv)
     dx_sampler_init(&geometry, NULL, NULL, 0, NULL);
     opt.scale_lo = geometry.scale_lo;
     opt.scale_hi = geometry.scale_hi;
+    opt.cat_max_ratio = geometry.cat_max_ratio;
     opt.rcs_opts = dx_rcs_defaults();
     int c;
     while ((c = dx_cli_next(&opt.cli, argc, argv, "", longopts)) != -1) {
@@ -223,6 +250,17 @@ static void parse(int argc, char **argv)
         case O_CLASSES:
             opt.classes = (int)dx_arg_long("--classes", optarg, 1, 255);
             break;
+        case O_CROPRATIO:
+            opt.rcs_opts.min_crop_ratio = dx_arg_double(
+                "--rcs-min-crop-ratio", optarg, 0, 1e6);
+            break;
+        case O_BOX: opt.emit_box = 1; break;
+        case O_NAMES: opt.emit_names = 1; break;
+        case O_FULL: opt.full_labels = 1; break;
+        case O_CATMAX:
+            opt.cat_max_ratio = dx_arg_double("--cat-max-ratio", optarg, 0.01,
+                                              1);
+            break;
         case 'h': help();
         }
     }
@@ -254,6 +292,12 @@ static void parse(int argc, char **argv)
                            opt.scale_lo != 1 || opt.scale_hi != 1))
         dx_die("--sequential streams whole images in order: it takes no "
                "--crop, --scale, --flip or --rcs");
+    if (opt.full_labels && (!opt.sequential || !opt.labels))
+        dx_die("--full-labels keeps the labels of a --sequential split at "
+               "their stored size: it needs --sequential and labels");
+    if (opt.cat_max_ratio < 1 && (!opt.crop_w || !opt.labels))
+        dx_die("--cat-max-ratio redraws crops by their labels: it needs "
+               "--crop and labels");
     if (opt.label_colors && (!opt.labels || opt.kind == DX_DS_SYNTHIA))
         dx_die("--label-colors maps RGB labels of cityscapes, gta5 or list "
                "datasets; %s", !opt.labels ? "it cannot go with --no-labels"
@@ -353,16 +397,42 @@ static int check_all(const dx_dataset *ds, const dx_labelmap *map)
     return bad ? 1 : 0;
 }
 
-/* Write one segment: image, label (may be empty), index (if wanted). */
-static void write_batch(tns_writer *w, tns_frame *img, tns_frame *lbl,
-                        const dx_dataset *ds, const int *idx, int n)
+/* The image paths of items idx[0..n) under the dataset root (as given
+ * when outside it), one per line, as the text frame name. */
+static int names_frame(tns_frame *f, const char *name, const dx_dataset *ds,
+                       const int *idx, int n, dx_err *err)
+{
+    size_t len = 1, rl = opt.root ? strlen(opt.root) : 0;
+    while (rl > 1 && opt.root[rl - 1] == '/')
+        rl--;
+    for (int i = 0; i < n; i++)
+        len += strlen(ds->image[idx[i]]) + 1;
+    char *text = malloc(len), *p = text;
+    if (!text)
+        return dx_fail(err, "out of memory");
+    for (int i = 0; i < n; i++) {
+        const char *path = ds->image[idx[i]];
+        if (rl && strncmp(path, opt.root, rl) == 0 && path[rl] == '/')
+            for (path += rl; *path == '/'; path++)
+                ;
+        p += sprintf(p, "%s\n", path);
+    }
+    int rc = tns_frame_text(f, name, text, err);
+    free(text);
+    return rc;
+}
+
+/* Write one segment: the frames of b, and the index and names if wanted;
+ * frees b's frames. */
+static void write_batch(tns_writer *w, dx_sample *b, const dx_dataset *ds,
+                        const int *idx, int n)
 {
     dx_err err;
-    if (lbl->data)
-        warn_all_ignore(lbl, ds, idx, n);
-    tns_frame ix = {0};
+    if (b->label.data)
+        warn_all_ignore(&b->label, ds, idx, n);
+    tns_frame ix = {0}, names = {0};
+    char name[TNS_MAX_NAME + 1];
     if (opt.emit_index) {
-        char name[TNS_MAX_NAME + 1];
         snprintf(name, sizeof name, "%s.index", opt.prefix);
         int64_t dims[1] = {n};
         if (tns_frame_alloc(&ix, name, DX_I32, 1, dims, &err))
@@ -370,13 +440,21 @@ static void write_batch(tns_writer *w, tns_frame *img, tns_frame *lbl,
         for (int i = 0; i < n; i++)
             ((int32_t *)ix.data)[i] = idx[i];
     }
-    if (tns_write(w, img, &err) || (lbl->data && tns_write(w, lbl, &err)) ||
+    snprintf(name, sizeof name, "%s.names", opt.prefix);
+    if (opt.emit_names && names_frame(&names, name, ds, idx, n, &err))
+        goto fail;
+    if (tns_write(w, &b->image, &err) ||
+        (b->label.data && tns_write(w, &b->label, &err)) ||
+        (b->box.data && tns_write(w, &b->box, &err)) ||
         (opt.emit_index && tns_write(w, &ix, &err)) ||
+        (opt.emit_names && tns_write(w, &names, &err)) ||
         tns_end_segment(w, &err))
         goto fail;
     tns_frame_free(&ix);
-    tns_frame_free(img);
-    tns_frame_free(lbl);
+    tns_frame_free(&names);
+    tns_frame_free(&b->image);
+    tns_frame_free(&b->label);
+    tns_frame_free(&b->box);
     return;
 fail:
     tns_abort(w);
@@ -421,10 +499,12 @@ int main(int argc, char **argv)
         return 0;
     }
 
-    char purpose[96], iname[TNS_MAX_NAME + 1], lname[TNS_MAX_NAME + 1];
+    char purpose[96], iname[TNS_MAX_NAME + 1], lname[TNS_MAX_NAME + 1],
+        bname[TNS_MAX_NAME + 1];
     snprintf(purpose, sizeof purpose, "seg-batch:%s", opt.prefix);
     snprintf(iname, sizeof iname, "%s.image", opt.prefix);
     snprintf(lname, sizeof lname, "%s.label", opt.prefix);
+    snprintf(bname, sizeof bname, "%s.box", opt.prefix);
     dx_sampler s;
     dx_sampler_init(&s, &ds, &map, opt.seed, purpose);
     s.resize_w = (int)opt.resize_w;
@@ -434,6 +514,9 @@ int main(int argc, char **argv)
     s.scale_lo = opt.scale_lo;
     s.scale_hi = opt.scale_hi;
     s.flip = opt.flip;
+    s.cat_max_ratio = opt.cat_max_ratio;
+    s.rcs_min_crop_ratio = opt.rcs_opts.min_crop_ratio;
+    s.full_label = opt.full_labels;
 
     dx_rcs rcs;
     if (opt.rcs) {
@@ -457,7 +540,7 @@ int main(int argc, char **argv)
         for (int c = 0; c < rcs.classes && !opt.cli.quiet; c++)
             if (!rcs.nmembers[c] && rcs.freq[c] > 0)
                 dx_note("rcs: class %d (%s) occurs, but in no image with "
-                        ">= %ld pixels of it; it is never drawn", c,
+                        "more than %ld pixels of it; it is never drawn", c,
                         dx_class_name(c) ? dx_class_name(c) : "custom",
                         opt.rcs_opts.min_pixels);
         dx_rcs_stats_free(&st);
@@ -468,9 +551,12 @@ int main(int argc, char **argv)
     if (tns_create(&w, opt.cli.out, &err))
         dx_die_err(&err);
     int *idx = malloc((size_t)opt.batch * sizeof *idx);
-    if (!idx)
+    int *cls = malloc((size_t)opt.batch * sizeof *cls);
+    if (!idx || !cls)
         dx_die("out of memory");
-    tns_frame img, lbl = {0};
+    dx_sample b = {.image_name = iname,
+                   .label_name = opt.labels ? lname : NULL,
+                   .box_name = opt.emit_box ? bname : NULL};
     /* the items a sequential pass reads: all but the excluded, in order */
     int *keep = NULL, nkeep = 0;
     if (opt.sequential) {
@@ -495,7 +581,7 @@ int main(int argc, char **argv)
             dx_die("out of memory");
         for (int k = 0; k < opt.iters; k++)
             if (dx_sampler_draw(&s, opt.iter + (uint64_t)k, opt.batch,
-                                all + (size_t)k * opt.batch, &err))
+                                all + (size_t)k * opt.batch, NULL, &err))
                 dx_die_err(&err);
         if (dx_sampler_check(&s, all, (int)total, opt.labels, &err)) {
             tns_abort(&w);
@@ -508,30 +594,29 @@ int main(int argc, char **argv)
             int n = nkeep - at < opt.batch ? nkeep - at : opt.batch;
             for (int i = 0; i < n; i++)
                 idx[i] = keep[at + i];
-            if (dx_sampler_load(&s, 0, idx, n, iname, lname, &img,
-                                opt.labels ? &lbl : NULL, &err)) {
+            if (dx_sampler_fill(&s, 0, idx, NULL, n, &b, &err)) {
                 tns_abort(&w);
                 dx_die_err(&err);
             }
-            write_batch(&w, &img, &lbl, &ds, idx, n);
+            write_batch(&w, &b, &ds, idx, n);
             progress(at + n, nkeep, "read");
         }
         free(keep);
     } else {
         for (int k = 0; k < opt.iters; k++) {
             uint64_t t = opt.iter + (uint64_t)k;
-            if (dx_sampler_draw(&s, t, opt.batch, idx, &err) ||
-                dx_sampler_load(&s, t, idx, opt.batch, iname, lname, &img,
-                                opt.labels ? &lbl : NULL, &err)) {
+            if (dx_sampler_draw(&s, t, opt.batch, idx, cls, &err) ||
+                dx_sampler_fill(&s, t, idx, cls, opt.batch, &b, &err)) {
                 tns_abort(&w);
                 dx_die_err(&err);
             }
-            write_batch(&w, &img, &lbl, &ds, idx, opt.batch);
+            write_batch(&w, &b, &ds, idx, opt.batch);
         }
     }
     if (tns_finish(&w, &err))
         dx_die_err(&err);
     free(idx);
+    free(cls);
     if (opt.rcs)
         dx_rcs_free(&rcs);
     dx_dataset_free(&ds);

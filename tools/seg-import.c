@@ -44,7 +44,7 @@ static const char USAGE[] =
     "                      model, state_dict; '' the top; default: found)\n"
     "  --teacher-key PREFIX  the teacher's key path (default: found)\n"
     "  --net NAME          the network (default: recognised; this dacs\n"
-    "                      builds deeplab-mini)\n"
+    "                      builds deeplab-mini and deeplabv2)\n"
     "  --classes C         output classes (default: the file's head)\n"
     "  --arch KEY=VALUE    any other meta.arch setting (e.g. mean=R,G,B,\n"
     "                      std=R,G,B; repeatable)\n"

@@ -2,7 +2,7 @@
  *
  *   seg-infer -m CKPT [-i IN] [-o OUT] [--in NAME] [--out NAME]
  *             [--argmax [--pred NAME] [--conf NAME]] [--bn running|batch]
- *             [--replace]
+ *             [--size-of NAME | --size WxH] [--replace]
  *   seg-infer --teacher-from MODELS ...   a new model before each batch
  */
 #include <malloc.h>
@@ -12,6 +12,8 @@
 
 #include "base/cli.h"
 #include "data/batch.h"
+#include "data/resize.h"
+#include "io/pngio.h"
 #include "nn/loss.h"
 #include "nn/model.h"
 #include "io/tns.h"
@@ -42,7 +44,15 @@
     "                      --stream writes; before each batch the next model\n" \
     "                      is read and used for it, and after the last batch\n" \
     "                      one more is read (the one its step made) before\n" \
-    "                      MODELS must end\n"
+    "                      MODELS must end\n" \
+    "  --size-of NAME      resize the prediction to the H and W of frame\n" \
+    "                      NAME (NxHxW, e.g. a full-size tgt.label of\n"    \
+    "                      seg-batch --full-labels): logits bilinear,\n"    \
+    "                      align_corners=False, as DAFormer and the\n"     \
+    "                      Cityscapes benchmark score (default: the\n"     \
+    "                      image's size)\n"                                 \
+    "  --size WxH          the same to W x H (e.g. 2048x1024 for the\n"    \
+    "                      Cityscapes test images, which have no labels)\n"
 
 #define DEFAULT_IMAGE "tgt.image"
 #define DEFAULT_PROB "tgt.prob"
@@ -53,8 +63,9 @@ static const char *const BN_WORDS[] = {"running", "batch", NULL};
 
 static struct {
     dx_cli cli;
-    const char *model, *image, *prob, *pred, *conf, *models;
+    const char *model, *image, *prob, *pred, *conf, *models, *size_of;
     int argmax, bn;
+    long size_w, size_h;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_OUTPUT | DX_CLI_REPLACE |
                      DX_CLI_THREADS | DX_CLI_LIVE,
          .image = DEFAULT_IMAGE, .prob = DEFAULT_PROB, .pred = DEFAULT_PRED,
@@ -81,15 +92,42 @@ static int infer(dx_model *m, tns_stream *s, dx_err *err)
         return -1;
     int n = (int)img->dims[0], H = (int)img->dims[1], W = (int)img->dims[2];
     int C = m->arch.classes;
+    /* the output's size: the image's, or that of --size-of */
+    int OH = opt.size_h ? (int)opt.size_h : H;
+    int OW = opt.size_w ? (int)opt.size_w : W;
+    if (opt.size_of) {
+        const tns_frame *f = tns_stream_cget(s, opt.size_of);
+        char sh[160], si[160];
+        if (!f)
+            return dx_fail(err, "missing frame '%s' in the input stream "
+                           "(--size-of)", opt.size_of);
+        if (f->rank != 3 || f->dims[0] != n || f->dims[1] < 1 ||
+            f->dims[2] < 1 || f->dims[1] > DX_MAX_IMAGE_SIDE ||
+            f->dims[2] > DX_MAX_IMAGE_SIDE)
+            return dx_fail(err, "frame '%s' has shape %s, '%s' has %s: "
+                           "--size-of needs NxHxW with the images' N and "
+                           "sides in [1, %d]", f->name,
+                           tns_shape_str(f, sh, sizeof sh), img->name,
+                           tns_shape_str(img, si, sizeof si),
+                           DX_MAX_IMAGE_SIDE);
+        OH = (int)f->dims[1];
+        OW = (int)f->dims[2];
+    }
+    int resize = OH != H || OW != W;
     size_t hw = (size_t)H * W, per = (size_t)C * hw;
+    size_t ohw = (size_t)OH * OW, oper = (size_t)C * ohw;
     tns_frame prob = {0}, pred = {0}, conf = {0};
-    int64_t pd[4] = {n, C, H, W}, md[3] = {n, H, W};
+    int64_t pd[4] = {n, C, OH, OW}, md[3] = {n, OH, OW};
     float *tmp = NULL;
     int rc = -1;
     if (opt.argmax) {
         if (tns_frame_alloc(&pred, opt.pred, DX_U8, 3, md, err) ||
             tns_frame_alloc(&conf, opt.conf, DX_F32, 3, md, err))
             goto done;
+    } else if (tns_frame_alloc(&prob, opt.prob, DX_F32, 4, pd, err)) {
+        goto done;
+    }
+    if (opt.argmax || resize) {
         int k = opt.bn == DX_BN_BATCH ? n : 1;
         tmp = malloc(sizeof *tmp * per * k);
         if (!tmp) {
@@ -97,22 +135,29 @@ static int infer(dx_model *m, tns_stream *s, dx_err *err)
                     (sizeof *tmp * per * k) >> 20);
             goto done;
         }
-    } else if (tns_frame_alloc(&prob, opt.prob, DX_F32, 4, pd, err)) {
-        goto done;
     }
     /* running statistics: one image at a time; batch: the whole batch */
     int step = opt.bn == DX_BN_BATCH ? n : 1;
     for (int i = 0; i < n; i += step) {
         const uint8_t *x = (const uint8_t *)img->data + (size_t)i * hw * 3;
-        float *p = opt.argmax ? tmp : (float *)prob.data + (size_t)i * per;
+        float *p = tmp ? tmp : (float *)prob.data + (size_t)i * per;
         if (dx_model_predict(m, p, x, step, H, W, opt.bn, err)) {
             dx_wrap(err, "frame '%s': ", opt.image);
             goto done;
         }
-        for (int j = 0; j < step && opt.argmax; j++)
-            dx_argmax((uint8_t *)pred.data + (size_t)(i + j) * hw,
-                      (float *)conf.data + (size_t)(i + j) * hw,
-                      p + (size_t)j * per, C, hw);
+        /* per image: the arg-max, or the resize (and its arg-max) */
+        for (int j = 0; j < step && (opt.argmax || resize); j++) {
+            size_t at = (size_t)(i + j);
+            const float *pj = p + (size_t)j * per;
+            uint8_t *pr = opt.argmax ? (uint8_t *)pred.data + at * ohw : NULL;
+            float *cf = opt.argmax ? (float *)conf.data + at * ohw : NULL;
+            if (!resize)
+                dx_argmax(pr, cf, pj, C, hw);
+            else if (dx_prob_resize(opt.argmax ? NULL
+                                               : (float *)prob.data + at * oper,
+                                    pr, cf, pj, C, H, W, OH, OW, err))
+                goto done;
+        }
     }
     if (opt.argmax ? tns_stream_put(s, &pred, 1, err) ||
                          tns_stream_put(s, &conf, 1, err)
@@ -173,7 +218,7 @@ int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     enum { O_IN = DX_OPT_TOOL, O_OUT, O_ARGMAX, O_PRED, O_CONF, O_BN,
-           O_MODELS };
+           O_MODELS, O_SIZE, O_SIZEWH };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"in", required_argument, NULL, O_IN},
@@ -183,6 +228,8 @@ int main(int argc, char **argv)
         {"conf", required_argument, NULL, O_CONF},
         {"bn", required_argument, NULL, O_BN},
         {"teacher-from", required_argument, NULL, O_MODELS},
+        {"size-of", required_argument, NULL, O_SIZE},
+        {"size", required_argument, NULL, O_SIZEWH},
         {0, 0, 0, 0}};
     int c;
     while ((c = dx_cli_next(&opt.cli, argc, argv, "m:", longopts)) != -1) {
@@ -213,6 +260,13 @@ int main(int argc, char **argv)
                          ? DX_BN_RUNNING
                          : DX_BN_BATCH;
             break;
+        case O_SIZE:
+            opt.size_of = dx_arg_frame("--size-of", optarg, tns_name_ok);
+            break;
+        case O_SIZEWH:
+            dx_arg_size("--size", optarg, DX_MAX_IMAGE_SIDE, &opt.size_w,
+                        &opt.size_h);
+            break;
         case 'h':
             dx_cli_help(&opt.cli, USAGE, DEFAULT_IMAGE, DEFAULT_PROB,
                         DEFAULT_PRED, DEFAULT_CONF, BN_WORDS[0]);
@@ -223,6 +277,8 @@ int main(int argc, char **argv)
         dx_die(opt.model ? "-m and --teacher-from both give the model; give "
                            "one"
                          : "no model: give the checkpoint with -m CKPT");
+    if (opt.size_of && opt.size_w)
+        dx_die("--size-of and --size both set the output size; give one");
     if (opt.argmax && !strcmp(opt.pred, opt.conf))
         dx_die("--pred and --conf are both '%s'", opt.pred);
     tns_set_live(opt.cli.live);

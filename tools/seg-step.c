@@ -20,8 +20,9 @@
     "usage: seg-step -m CKPT -o CKPT [OPTIONS] < BATCH\n"                     \
     "One SGD step of the student (DACS steps 7-8, dacs-method(7)): loss\n"    \
     "CE(src) over non-ignored pixels + mean(weight * CE(mix)) over all\n"     \
-    "pixels, two train-mode passes, gradients summed, one update.  stderr\n"  \
-    "gets one line: iter, total loss, both terms, lr.\n"                      \
+    "pixels [+ mic-lambda * mean(weight * CE(mic)), MIC's masked target],\n" \
+    "one train-mode pass each, gradients summed, one update.  stderr gets\n" \
+    "one line: iter, total loss, the terms, lr.\n"                          \
     "\n"                                                                      \
     "options:\n"                                                              \
     "  -m, --model CKPT    checkpoint to start from (required)\n"            \
@@ -35,17 +36,26 @@
     "  --mix-weight NAME   mixed pixel weights, f32 NxHxW, >= 0 (default\n"   \
     "                      %s)\n"                                             \
     "  --no-mix            ignore the mixed frames even if present\n"         \
+    "  --mic-image NAME    masked target images, mic-mask's (default %s)\n" \
+    "  --mic-label NAME    the pseudo-labels of the unmasked images\n"      \
+    "                      (default %s)\n"                                    \
+    "  --mic-weight NAME   their weights (default %s)\n"                     \
+    "  --no-mic            ignore the masked frames even if present\n"       \
+    "  --mic-lambda L      weight of the masked term (default %g, MIC's)\n"  \
     "  --lr LR             base learning rate lr0 (default %g, for training\n" \
     "                      from scratch)\n"                                   \
     "  --iters T           schedule length: lr = lr0*(1-t/T)^power at step\n" \
     "                      t = meta.iter; t must be < T (default %ld)\n"      \
     "  --power P           poly exponent (default %g)\n"                      \
     "  --momentum M        SGD momentum (default %g)\n"                       \
-    "  --weight-decay D    weight decay, on every parameter (default %g)\n"   \
-    "  --head-lr-mult K    learning-rate multiplier of the classifier head.*\n" \
-    "                      (default %g)\n"                                    \
+    "  --weight-decay D    weight decay, on every trained parameter (default\n" \
+    "                      %g)\n"                                             \
+    "  --head-lr-mult K    learning-rate multiplier of the classifier (head.*\n" \
+    "                      of deeplab-mini, layer5.* of deeplabv2) (default\n" \
+    "                      %g)\n"                                             \
     "  --log FILE          append a TSV row: iter loss loss_src loss_mix lr\n" \
-    "                      lr_head (a header line first if FILE is new)\n"    \
+    "                      lr_head loss_mic (a header line first if FILE is\n" \
+    "                      new)\n"                                           \
     "  -i, --input FILE    the batch stream (default: stdin); all its\n"      \
     "                      segments are read as one batch\n"                 \
     "\n"                                                                      \
@@ -65,16 +75,17 @@
 
 /* The reference DACS schedule (dacs-method(7)), lr0 for training from
  * scratch. */
-static const dx_hyper HYPER = {0.01, 250000, 0.9, 0.9, 5e-4, 10};
+static const dx_hyper HYPER = {0.01, 250000, 0.9, 0.9, 5e-4, 10, 1};
 
-static const char *const FRAMES[5] = {"src.image", "src.label", "mix.image",
-                                      "mix.label", "mix.weight"};
+static const char *const FRAMES[8] = {"src.image", "src.label", "mix.image",
+                                      "mix.label", "mix.weight", "mic.image",
+                                      "mic.label", "mic.weight"};
 
 static struct {
     dx_cli cli;
     const char *model, *out, *log, *ckpt_dir;
-    const char *si, *sl, *mi, *ml, *mw;
-    int no_mix, stream;
+    const char *si, *sl, *mi, *ml, *mw, *ki, *kl, *kw;
+    int no_mix, no_mic, stream;
     long ckpt_every, until;
     dx_hyper h;
 } opt = {.cli.take = DX_CLI_QUIET | DX_CLI_THREADS, .until = -1};
@@ -86,16 +97,17 @@ static FILE *open_log(void)
     if (!fp)
         dx_die("--log %s: cannot open for appending", opt.log);
     if (ftell(fp) == 0)
-        fprintf(fp, "iter\tloss\tloss_src\tloss_mix\tlr\tlr_head\n");
+        fprintf(fp, "iter\tloss\tloss_src\tloss_mix\tlr\tlr_head\t"
+                "loss_mic\n");
     return fp;
 }
 
 /* One row, flushed: a reader of the log sees each step as it ends. */
 static void log_row(FILE *fp, const dx_step_result *r)
 {
-    fprintf(fp, "%ld\t%.6f\t%.6f\t%.6f\t%.6g\t%.6g\n", r->iter,
-            r->loss_src + r->loss_mix, r->loss_src, r->loss_mix, r->lr,
-            r->lr * opt.h.head_mult);
+    fprintf(fp, "%ld\t%.6f\t%.6f\t%.6f\t%.6g\t%.6g\t%.6f\n", r->iter,
+            r->loss_src + r->loss_mix + r->loss_mic, r->loss_src,
+            r->loss_mix, r->lr, r->lr * opt.h.head_mult, r->loss_mic);
     if (fflush(fp) != 0)
         dx_die("--log %s: write failed", opt.log);
 }
@@ -108,9 +120,10 @@ static void append_log(const dx_step_result *r)
         dx_die("--log %s: write failed", opt.log);
 }
 
-/* One step of m on the batch in s. */
+/* One step of m on the batch in s: the source pair, the mixed pair and
+ * MIC's masked pair where they are in s. */
 static int step(dx_model *m, const tns_stream *bs, dx_step_result *r,
-                dx_err *err)
+                int *with_mic, dx_err *err)
 {
     int C = m->arch.classes;
     tns_stream *s = (tns_stream *)bs;
@@ -125,22 +138,49 @@ static int step(dx_model *m, const tns_stream *bs, dx_step_result *r,
                     !(ml = dx_need_label(s, opt.ml, mi, C, err)) ||
                     !(mw = dx_need_weight(s, opt.mw, mi, err))))
         return -1;
-    tns_frame ys = {0}, ym = {0};
+    const tns_frame *ki = NULL, *kl = NULL, *kw = NULL;
+    int has_mic = !opt.no_mic && (tns_stream_find(s, opt.ki) >= 0 ||
+                                  tns_stream_find(s, opt.kl) >= 0 ||
+                                  tns_stream_find(s, opt.kw) >= 0);
+    *with_mic = has_mic;
+    if (has_mic && (!(ki = dx_need_image(s, opt.ki, err)) ||
+                    !(kl = dx_need_label(s, opt.kl, ki, C, err)) ||
+                    !(kw = dx_need_weight(s, opt.kw, ki, err))))
+        return -1;
+    tns_frame ys = {0}, ym = {0}, yk = {0};
     int rc = -1;
     if (dx_labels_u8(&ys, sl, err) ||
-        (has_mix && dx_labels_u8(&ym, ml, err)))
+        (has_mix && dx_labels_u8(&ym, ml, err)) ||
+        (has_mic && dx_labels_u8(&yk, kl, err)))
         goto done;
     dx_batch src = {si->data, ys.data, NULL, (int)si->dims[0],
                     (int)si->dims[1], (int)si->dims[2]};
-    dx_batch mix = {0};
+    dx_batch mix = {0}, mic = {0};
     if (has_mix)
         mix = (dx_batch){mi->data, ym.data, mw->data, (int)mi->dims[0],
                          (int)mi->dims[1], (int)mi->dims[2]};
-    rc = dx_train_step(m, &src, has_mix ? &mix : NULL, &opt.h, r, err);
+    if (has_mic)
+        mic = (dx_batch){ki->data, yk.data, kw->data, (int)ki->dims[0],
+                         (int)ki->dims[1], (int)ki->dims[2]};
+    rc = dx_train_step(m, &src, has_mix ? &mix : NULL, has_mic ? &mic : NULL,
+                       &opt.h, r, err);
 done:
     tns_frame_free(&ys);
     tns_frame_free(&ym);
+    tns_frame_free(&yk);
     return rc;
+}
+
+/* The line of losses on stderr (the mic term where there was a pair). */
+static void report(const dx_step_result *r, int with_mic)
+{
+    if (with_mic)
+        dx_note("iter %ld loss %.4f src %.4f mix %.4f mic %.4f lr %.4g",
+                r->iter, r->loss_src + r->loss_mix + r->loss_mic,
+                r->loss_src, r->loss_mix, r->loss_mic, r->lr);
+    else
+        dx_note("iter %ld loss %.4f src %.4f mix %.4f lr %.4g", r->iter,
+                r->loss_src + r->loss_mix, r->loss_src, r->loss_mix, r->lr);
 }
 
 /* Does the student of iteration it go out whole (with opt.*)? */
@@ -173,7 +213,8 @@ static int stream(dx_model *m)
         }
         dx_step_result res;
         long at = m->iter;
-        if (step(m, &s, &res, &err)) {
+        int with_mic;
+        if (step(m, &s, &res, &with_mic, &err)) {
             tns_abort(&w);
             /* the step's own failures name the iteration already */
             if (!strncmp(err.msg, "iteration ", 10))
@@ -189,9 +230,7 @@ static int stream(dx_model *m)
         if (log)
             log_row(log, &res);
         if (!opt.cli.quiet)
-            dx_note("iter %ld loss %.4f src %.4f mix %.4f lr %.4g", res.iter,
-                    res.loss_src + res.loss_mix, res.loss_src, res.loss_mix,
-                    res.lr);
+            report(&res, with_mic);
         if (all && opt.ckpt_dir) {
             static const char *const names[] = {"student.tns"};
             dx_ckptset set;
@@ -230,9 +269,10 @@ int main(int argc, char **argv)
     opt.h = HYPER;
     opt.si = FRAMES[0], opt.sl = FRAMES[1], opt.mi = FRAMES[2];
     opt.ml = FRAMES[3], opt.mw = FRAMES[4];
+    opt.ki = FRAMES[5], opt.kl = FRAMES[6], opt.kw = FRAMES[7];
     enum { O_SI = DX_OPT_TOOL, O_SL, O_MI, O_ML, O_MW, O_NOMIX, O_LR,
-           O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG, O_STREAM,
-           O_CKPT_EVERY, O_UNTIL, O_CKPT_DIR };
+           O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG, O_KI, O_KL, O_KW,
+           O_NOMIC, O_MICL, O_STREAM, O_CKPT_EVERY, O_UNTIL, O_CKPT_DIR };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"output", required_argument, NULL, 'o'},
@@ -243,6 +283,11 @@ int main(int argc, char **argv)
         {"mix-label", required_argument, NULL, O_ML},
         {"mix-weight", required_argument, NULL, O_MW},
         {"no-mix", no_argument, NULL, O_NOMIX},
+        {"mic-image", required_argument, NULL, O_KI},
+        {"mic-label", required_argument, NULL, O_KL},
+        {"mic-weight", required_argument, NULL, O_KW},
+        {"no-mic", no_argument, NULL, O_NOMIC},
+        {"mic-lambda", required_argument, NULL, O_MICL},
         {"lr", required_argument, NULL, O_LR},
         {"iters", required_argument, NULL, O_ITERS},
         {"power", required_argument, NULL, O_POWER},
@@ -267,6 +312,13 @@ int main(int argc, char **argv)
         case O_ML: opt.ml = dx_arg_frame("--mix-label", optarg, tns_name_ok); break;
         case O_MW: opt.mw = dx_arg_frame("--mix-weight", optarg, tns_name_ok); break;
         case O_NOMIX: opt.no_mix = 1; break;
+        case O_KI: opt.ki = dx_arg_frame("--mic-image", optarg, tns_name_ok); break;
+        case O_KL: opt.kl = dx_arg_frame("--mic-label", optarg, tns_name_ok); break;
+        case O_KW: opt.kw = dx_arg_frame("--mic-weight", optarg, tns_name_ok); break;
+        case O_NOMIC: opt.no_mic = 1; break;
+        case O_MICL:
+            opt.h.mic_lambda = dx_arg_double("--mic-lambda", optarg, 0, 1e3);
+            break;
         case O_LR: opt.h.lr = dx_arg_double("--lr", optarg, 0, 1e3); break;
         case O_ITERS:
             opt.h.iters = dx_arg_long("--iters", optarg, 1, INT32_MAX);
@@ -294,7 +346,8 @@ int main(int argc, char **argv)
         case O_CKPT_DIR: opt.ckpt_dir = optarg; break;
         case 'h':
             dx_cli_help(&opt.cli, USAGE, FRAMES[0], FRAMES[1], FRAMES[2],
-                        FRAMES[3], FRAMES[4], HYPER.lr, HYPER.iters,
+                        FRAMES[3], FRAMES[4], FRAMES[5], FRAMES[6],
+                        FRAMES[7], HYPER.mic_lambda, HYPER.lr, HYPER.iters,
                         HYPER.power, HYPER.momentum, HYPER.decay,
                         HYPER.head_mult);
         }
@@ -321,11 +374,12 @@ int main(int argc, char **argv)
     if (tns_stream_load(&s, opt.cli.in, &err))
         dx_die_err(&err);
     dx_step_result r;
-    if (step(&m, &s, &r, &err) || dx_model_save(&m, opt.out, 1, &err))
+    int with_mic;
+    if (step(&m, &s, &r, &with_mic, &err) ||
+        dx_model_save(&m, opt.out, 1, &err))
         dx_die_err(&err);
     if (!opt.cli.quiet)
-        dx_note("iter %ld loss %.4f src %.4f mix %.4f lr %.4g", r.iter,
-                r.loss_src + r.loss_mix, r.loss_src, r.loss_mix, r.lr);
+        report(&r, with_mic);
     if (opt.log)
         append_log(&r);
     tns_stream_free(&s);

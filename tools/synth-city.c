@@ -15,6 +15,7 @@
 #include "data/classes.h"
 #include "base/cli.h"
 #include "data/labelmap.h"
+#include "io/atomic.h"
 #include "io/pngio.h"
 #include "data/resize.h"
 #include "synth/city.h"
@@ -122,18 +123,9 @@ static void parse(int argc, char **argv)
 
 static void mkdirs(const char *path)
 {
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-            dx_die("cannot create directory %s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-        dx_die("cannot create directory %s: %s", buf, strerror(errno));
+    dx_err err;
+    if (dx_mkdirs(path, &err))
+        dx_die_err(&err);
 }
 
 static void render(const dx_synth *s, int domain, const char *stream, long i,

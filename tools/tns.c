@@ -8,6 +8,7 @@
  *   tns get [-i IN] NAME
  *   tns png-in [-i IN] [-o OUT] [--name NAME] [--as rgb|label|raw] PNG...
  *   tns png-out [-i IN] [--color] [--range LO,HI] NAME PATTERN
+ *   tns png-out [-i IN] [--labelids] --names FRAME NAME DIR
  *   tns npy-in [-i IN] [-o OUT] [--name NAME] NPY...
  *   tns npy-out [-i IN] NAME FILE.npy | --dir DIR
  *   tns tile [-i IN] OUT.png FRAME[:color|:mask]...
@@ -21,6 +22,8 @@
 #include "data/classes.h"
 #include "base/cli.h"
 #include "data/batch.h"
+#include "data/labelmap.h"
+#include "io/atomic.h"
 #include "io/npy.h"
 #include "io/pngio.h"
 #include "io/tns.h"
@@ -47,8 +50,13 @@ static const char USAGE[] =
     "                            (e.g. the text of meta.arch)\n"
     "  png-in PNG...             PNG files of one size to one u8/u16 frame,\n"
     "                            batched along the first dim\n"
-    "  png-out NAME PATTERN      one PNG per batch item of frame NAME; PATTERN\n"
-    "                            holds %d or %0Nd for the item index\n"
+    "  png-out NAME PATTERN      one PNG per batch item of frame NAME, over\n"
+    "                            every batch; PATTERN holds %d or %0Nd for the\n"
+    "                            item index\n"
+    "  png-out --names F NAME DIR  the same, item i as DIR/FOLDER/STEM.png\n"
+    "                            from line i of text frame F (a path: its\n"
+    "                            last folder and base name, less\n"
+    "                            _leftImg8bit.png or its extension)\n"
     "  npy-in NPY...             NumPy .npy files to frames\n"
     "  npy-out NAME FILE.npy     one frame to a .npy file\n"
     "  npy-out --dir DIR         every frame to DIR/NAME.npy\n"
@@ -78,12 +86,19 @@ static const char USAGE[] =
     "  --range LO,HI       png-out, tile: map f32 values LO..HI to grey 0..255\n"
     "                      (default 0,1)\n"
     "  --start K           png-out: number files from K (default 0)\n"
+    "  --labelids          png-out: train ids 0..18 to Cityscapes label ids,\n"
+    "                      255 to 0 (unlabeled); with --names the files are\n"
+    "                      STEM_labelIds.png, as the Cityscapes scripts and\n"
+    "                      test server read them\n"
+    "  --names FRAME       png-out: name each item's file by its line of\n"
+    "                      FRAME (seg-batch --emit-names); the second\n"
+    "                      argument is a directory\n"
     "  --dir DIR           npy-out: write every frame into DIR\n"
     "  -h, --help          show this help\n";
 
 static struct {
-    const char *in, *out, *name, *dir;
-    int as, color, replace;
+    const char *in, *out, *name, *dir, *names;
+    int as, color, replace, labelids;
     double lo, hi;
     long start;
 } opt = {.lo = 0, .hi = 1};
@@ -427,8 +442,8 @@ static void item_path(char *out, size_t len, const char *pat, long i, int n)
     const char *p = strchr(pat, '%');
     if (!p) {
         if (n > 1)
-            dx_die("png-out: PATTERN '%s' needs %%d for a batch of %d", pat,
-                   n);
+            dx_die("png-out: PATTERN '%s' needs %%d for more than one item",
+                   pat);
         snprintf(out, len, "%s", pat);
         return;
     }
@@ -444,74 +459,172 @@ static void item_path(char *out, size_t len, const char *pat, long i, int n)
     snprintf(out, len, "%.*s%0*ld%s", (int)(p - pat), pat, width, i, q + 1);
 }
 
+/* The file of the item named name (a path, e.g. leftImg8bit/test/berlin/
+ * berlin_000000_000019_leftImg8bit.png) under dir: dir/FOLDER/STEM plus
+ * the suffix, FOLDER being the name's last folder (none if it has none),
+ * STEM its base name less "_leftImg8bit.png" or else its extension. */
+static void named_path(char *out, size_t len, const char *dir,
+                       const char *name, size_t nlen, const char *suffix)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%.*s", (int)nlen, name);
+    char *base = strrchr(buf, '/'), *folder = NULL;
+    if (base) {
+        *base++ = 0;
+        folder = strrchr(buf, '/');
+        folder = folder ? folder + 1 : buf;
+    } else {
+        base = buf;
+    }
+    size_t bl = strlen(base), kl = strlen("_leftImg8bit.png");
+    if (bl > kl && strcmp(base + bl - kl, "_leftImg8bit.png") == 0)
+        base[bl - kl] = 0;
+    else if (strrchr(base, '.') && strrchr(base, '.') != base)
+        *strrchr(base, '.') = 0;
+    if (!*base || (folder && (!*folder || !strcmp(folder, "..") ||
+                              !strcmp(folder, "."))) ||
+        !strcmp(base, "..") || !strcmp(base, "."))
+        dx_die("png-out: item name '%.*s' gives no file name", (int)nlen,
+               name);
+    int n = folder && *folder
+                ? snprintf(out, len, "%s/%s/%s%s", dir, folder, base, suffix)
+                : snprintf(out, len, "%s/%s%s", dir, base, suffix);
+    if (n < 0 || (size_t)n >= len)
+        dx_die("png-out: the path for item '%.*s' is too long", (int)nlen,
+               name);
+}
+
+/* Item k's line of the names frame (n lines), or die naming the frame. */
+static const char *item_name(const tns_frame *names, int k, int n,
+                             size_t *len)
+{
+    const char *t = names->data, *end = t + names->nbytes;
+    int lines = 0;
+    for (const char *q = t; q < end; q++)
+        lines += *q == '\n';
+    if (lines != n || (names->nbytes && end[-1] != '\n'))
+        dx_die("png-out: frame '%s' holds %d name lines, expected one per "
+               "item: %d", names->name, lines, n);
+    for (int i = 0; i < k; i++)
+        t = memchr(t, '\n', (size_t)(end - t)) + 1;
+    *len = (size_t)((const char *)memchr(t, '\n', (size_t)(end - t)) - t);
+    return t;
+}
+
 static int cmd_png_out(int argc, char **argv)
 {
     if (argc != 2)
-        dx_die("png-out: expected NAME and PATTERN");
-    tns_stream s;
+        dx_die("png-out: expected NAME and %s",
+               opt.names ? "DIR (with --names)" : "PATTERN");
+    tns_reader r;
+    tns_stream s = {0};
     dx_err err;
-    load(&s, opt.in);
-    tns_frame *f = tns_stream_get(&s, argv[0]);
-    char shape[160];
-    if (!f)
-        dx_die("png-out: no frame '%s' in the input stream", argv[0]);
-    tns_shape_str(f, shape, sizeof shape);
-    /* rank 2: one HxW map; rank 3: NxHxW maps; rank 4: NxHxWxC images */
-    int n = 1, h, w, c = 1;
-    if (f->rank == 2) {
-        h = (int)f->dims[0];
-        w = (int)f->dims[1];
-    } else if (f->rank == 3 || f->rank == 4) {
-        n = (int)f->dims[0];
-        h = (int)f->dims[1];
-        w = (int)f->dims[2];
-        c = f->rank == 4 ? (int)f->dims[3] : 1;
-    } else {
-        dx_die("png-out: frame '%s' has shape %s, expected HxW, NxHxW or "
-               "NxHxWxC", f->name, shape);
-    }
-    if (c < 1 || c > 4 || f->dtype == DX_I32 ||
-        (f->dtype == DX_F32 && c != 1))
-        dx_die("png-out: frame '%s' is %s %s, expected u8/u16 with 1-4 "
-               "channels or f32 with one", f->name, dx_dtype_name(f->dtype),
-               shape);
-    if (opt.color && (c != 1 || f->dtype == DX_F32))
-        dx_die("png-out: --color needs a label map (u8 or u16 NxHxW), frame "
-               "'%s' is %s %s", f->name, dx_dtype_name(f->dtype), shape);
-    if (h < 1 || w < 1 || h > DX_MAX_IMAGE_SIDE || w > DX_MAX_IMAGE_SIDE)
-        dx_die("png-out: frame '%s' is %s: each side must be in [1, %d]",
-               f->name, shape, DX_MAX_IMAGE_SIDE);
-    size_t plane = (size_t)h * w * c;
-    int depth = f->dtype == DX_U16 && !opt.color ? 16 : 8;
-    int outc = opt.color ? 3 : c;
-    void *buf = malloc(plane * 3 * 2);
-    if (!buf)
-        dx_die("png-out: out of memory");
-    for (int k = 0; k < n; k++) {
-        size_t base = (size_t)k * plane;
-        for (size_t i = 0; i < plane; i++) {
-            double v = value_at(f, base + i);
-            if (opt.color) {
-                uint8_t rgb[3];
-                dx_class_color((int)v, rgb);
-                memcpy((uint8_t *)buf + 3 * i, rgb, 3);
-            } else if (f->dtype == DX_F32) {
-                double g = (v - opt.lo) / (opt.hi - opt.lo) * 255.0 + 0.5;
-                g = v != v ? 0 : g < 0 ? 0 : g > 255 ? 255 : g;
-                ((uint8_t *)buf)[i] = (uint8_t)g;
-            } else if (depth == 16) {
-                ((uint16_t *)buf)[i] = (uint16_t)v;
-            } else {
-                ((uint8_t *)buf)[i] = (uint8_t)v;
-            }
-        }
-        char path[4096];
-        item_path(path, sizeof path, argv[1], opt.start + k, n);
-        if (dx_png_write(path, w, h, outc, depth, buf, &err))
+    uint16_t ids[256];
+    if (opt.labelids) {
+        dx_labelmap cs;
+        if (dx_labelmap_builtin(&cs, "cityscapes", &err) ||
+            dx_labelmap_invert(&cs, ids, &err))
             dx_die_err(&err);
     }
-    free(buf);
-    tns_stream_free(&s);
+    if (opt.names && dx_mkdirs(argv[1], &err))
+        dx_die("png-out: %s", err.msg);
+    if (tns_open(&r, opt.in, &err))
+        dx_die_err(&err);
+    long done = 0;
+    int got;
+    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
+        tns_frame *f = tns_stream_get(&s, argv[0]);
+        const tns_frame *names = NULL;
+        char shape[160];
+        if (!f)
+            dx_die("png-out: no frame '%s' in segment %ld of the input "
+                   "stream", argv[0], r.segment - 1);
+        if (opt.names && !(names = tns_stream_need(&s, opt.names, DX_U8, 1,
+                                                   &err)))
+            dx_die("png-out: %s (seg-batch --emit-names writes it)",
+                   err.msg);
+        tns_shape_str(f, shape, sizeof shape);
+        /* rank 2: one HxW map; rank 3: NxHxW maps; rank 4: NxHxWxC */
+        int n = 1, h, w, c = 1;
+        if (f->rank == 2) {
+            h = (int)f->dims[0];
+            w = (int)f->dims[1];
+        } else if (f->rank == 3 || f->rank == 4) {
+            n = (int)f->dims[0];
+            h = (int)f->dims[1];
+            w = (int)f->dims[2];
+            c = f->rank == 4 ? (int)f->dims[3] : 1;
+        } else {
+            dx_die("png-out: frame '%s' has shape %s, expected HxW, NxHxW or "
+                   "NxHxWxC", f->name, shape);
+        }
+        if (c < 1 || c > 4 || f->dtype == DX_I32 ||
+            (f->dtype == DX_F32 && c != 1))
+            dx_die("png-out: frame '%s' is %s %s, expected u8/u16 with 1-4 "
+                   "channels or f32 with one", f->name,
+                   dx_dtype_name(f->dtype), shape);
+        if ((opt.color || opt.labelids) && (c != 1 || f->dtype == DX_F32))
+            dx_die("png-out: %s needs a label map (u8 or u16 NxHxW), frame "
+                   "'%s' is %s %s", opt.color ? "--color" : "--labelids",
+                   f->name, dx_dtype_name(f->dtype), shape);
+        if (opt.labelids && dx_check_labels(f, DX_NUM_CLASSES, &err))
+            dx_die("png-out: --labelids maps the 19 Cityscapes train ids: "
+                   "%s", err.msg);
+        if (h < 1 || w < 1 || h > DX_MAX_IMAGE_SIDE || w > DX_MAX_IMAGE_SIDE)
+            dx_die("png-out: frame '%s' is %s: each side must be in [1, %d]",
+                   f->name, shape, DX_MAX_IMAGE_SIDE);
+        size_t plane = (size_t)h * w * c;
+        int depth = f->dtype == DX_U16 && !opt.color && !opt.labelids ? 16
+                                                                      : 8;
+        int outc = opt.color ? 3 : c;
+        void *buf = malloc(plane * 3 * 2);
+        if (!buf)
+            dx_die("png-out: out of memory");
+        for (int k = 0; k < n; k++) {
+            size_t base = (size_t)k * plane;
+            for (size_t i = 0; i < plane; i++) {
+                double v = value_at(f, base + i);
+                if (opt.color) {
+                    uint8_t rgb[3];
+                    dx_class_color((int)v, rgb);
+                    memcpy((uint8_t *)buf + 3 * i, rgb, 3);
+                } else if (opt.labelids) {
+                    ((uint8_t *)buf)[i] = (uint8_t)ids[(int)v];
+                } else if (f->dtype == DX_F32) {
+                    double g = (v - opt.lo) / (opt.hi - opt.lo) * 255.0 + 0.5;
+                    g = v != v ? 0 : g < 0 ? 0 : g > 255 ? 255 : g;
+                    ((uint8_t *)buf)[i] = (uint8_t)g;
+                } else if (depth == 16) {
+                    ((uint16_t *)buf)[i] = (uint16_t)v;
+                } else {
+                    ((uint8_t *)buf)[i] = (uint8_t)v;
+                }
+            }
+            char path[4096];
+            if (names) {
+                size_t len;
+                const char *nm = item_name(names, k, n, &len);
+                named_path(path, sizeof path, argv[1], nm, len,
+                           opt.labelids ? "_labelIds.png" : ".png");
+                char *slash = strrchr(path, '/');
+                *slash = 0;
+                if (dx_mkdirs(path, &err))
+                    dx_die("png-out: %s", err.msg);
+                *slash = '/';
+            } else {
+                item_path(path, sizeof path, argv[1], opt.start + done + k,
+                          done > 0 ? 2 : n);
+            }
+            if (dx_png_write(path, w, h, outc, depth, buf, &err))
+                dx_die_err(&err);
+        }
+        done += n;
+        free(buf);
+        tns_stream_free(&s);
+    }
+    if (got < 0)
+        dx_die_err(&err);
+    tns_close(&r);
     return 0;
 }
 
@@ -675,9 +788,10 @@ static int cmd_npy_out(int argc, char **argv)
 
 /* Each command's options: the shared ones (DX_CLI_* bits) and its own
  * (OWN_* bits).  Any other option is refused, naming the command. */
-enum { O_NAME = DX_OPT_TOOL, O_AS, O_COLOR, O_RANGE, O_START, O_DIR };
+enum { O_NAME = DX_OPT_TOOL, O_AS, O_COLOR, O_RANGE, O_START, O_DIR,
+       O_LABELIDS, O_NAMES };
 enum { OWN_NAME = 1, OWN_AS = 2, OWN_COLOR = 4, OWN_RANGE = 8, OWN_START = 16,
-       OWN_DIR = 32 };
+       OWN_DIR = 32, OWN_LABELIDS = 64, OWN_NAMES = 128 };
 enum { IO = DX_CLI_INPUT | DX_CLI_OUTPUT };
 
 static const struct command {
@@ -693,7 +807,8 @@ static const struct command {
     {"zip", cmd_zip, DX_CLI_OUTPUT | DX_CLI_REPLACE | DX_CLI_LIVE, 0},
     {"get", cmd_get, DX_CLI_INPUT, 0},
     {"png-in", cmd_png_in, IO | DX_CLI_REPLACE, OWN_NAME | OWN_AS},
-    {"png-out", cmd_png_out, DX_CLI_INPUT, OWN_COLOR | OWN_RANGE | OWN_START},
+    {"png-out", cmd_png_out, DX_CLI_INPUT,
+     OWN_COLOR | OWN_RANGE | OWN_START | OWN_LABELIDS | OWN_NAMES},
     {"npy-in", cmd_npy_in, IO | DX_CLI_REPLACE, OWN_NAME},
     {"npy-out", cmd_npy_out, DX_CLI_INPUT, OWN_DIR},
     {"tile", cmd_tile, DX_CLI_INPUT, OWN_RANGE},
@@ -711,6 +826,8 @@ static const struct {
     {{"range", required_argument, NULL, O_RANGE}, OWN_RANGE},
     {{"start", required_argument, NULL, O_START}, OWN_START},
     {{"dir", required_argument, NULL, O_DIR}, OWN_DIR},
+    {{"labelids", no_argument, NULL, O_LABELIDS}, OWN_LABELIDS},
+    {{"names", required_argument, NULL, O_NAMES}, OWN_NAMES},
 };
 enum { NOWN = sizeof OWN / sizeof OWN[0] };
 
@@ -800,10 +917,19 @@ int main(int argc, char **argv)
         case O_DIR:
             opt.dir = optarg;
             break;
+        case O_LABELIDS:
+            opt.labelids = 1;
+            break;
+        case O_NAMES:
+            opt.names = dx_arg_frame("--names", optarg, tns_name_ok);
+            break;
         case 'h':
             dx_help(USAGE);
         }
     }
+    if (opt.color && opt.labelids)
+        dx_die("png-out: --color and --labelids are two encodings; give "
+               "one");
     opt.in = cli.in;
     opt.out = cli.out;
     opt.replace = cli.replace;

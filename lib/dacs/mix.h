@@ -14,6 +14,13 @@
  *   M_i = [yhat[i] in picked], x_m = M x_t[i] + (1-M) x_t[j],
  *   y_m = M yhat[i] + (1-M) yhat[j], w_m = M w_t[i] + (1-M) w_t[j].
  * Mode none: M = 0, so x_m = x_t, y_m = yhat, w_m = w_t.
+ * Modes cut and cow (ClassMix's other masks, WilhelmT/ClassMix,
+ * utils/transformmasks.py and trainSSL.py): cross-domain as class, with
+ * M from a mask that ignores the labels:
+ *   cut  0 in a box of half the image's area, 1 outside (dx_cut_mask);
+ *   cow  a thresholded smooth noise (French et al., "Milking CowMask",
+ *        2020; dx_cow_mask), sigma drawn log-uniform in [cow_sigma_lo,
+ *        cow_sigma_hi] per image, about 1 - cow_p of the pixels 1.
  *
  * Randomness: the generator r is keyed by the caller (seed, iteration);
  * item i draws its classes from dx_rng_child(r, i), so an item's draw does
@@ -28,7 +35,8 @@
 #include "base/err.h"
 #include "base/rng.h"
 
-enum dx_mix_mode { DX_MIX_CLASS, DX_MIX_NAIVE, DX_MIX_NONE, DX_MIX_END };
+enum dx_mix_mode { DX_MIX_CLASS, DX_MIX_NAIVE, DX_MIX_NONE, DX_MIX_CUT,
+                   DX_MIX_COW, DX_MIX_END };
 enum dx_mix_pool { DX_POOL_IMAGE, DX_POOL_BATCH, DX_POOL_END };
 
 /* Word lists indexed by the enums, NULL-terminated (for dx_arg_enum). */
@@ -39,10 +47,12 @@ typedef struct dx_mix_opts {
     int mode;        /* dx_mix_mode */
     int pool;        /* dx_pool */
     int keep_ignore; /* 255 may be drawn as a class (the reference code) */
+    double cow_sigma_lo, cow_sigma_hi; /* cow: sigma's range, pixels */
+    double cow_p;                      /* cow: threshold quantile */
 } dx_mix_opts;
 
 /* The reference settings: class mixing, classes drawn per image, 255
- * never drawn. */
+ * never drawn; for cow ClassMix's sigma in [8, 32] and p 0.5. */
 dx_mix_opts dx_mix_defaults(void);
 
 /* One batch: n items of h x w.  Inputs are read only; outputs are written
@@ -80,8 +90,32 @@ void dx_mix_u8(uint8_t *out, const uint8_t *mask, const uint8_t *a,
 void dx_mix_f32(float *out, const uint8_t *mask, const float *a,
                 const float *b, size_t pixels);
 
+/* ClassMix's cut mask (generate_cutout_mask) into mask (h, w): a box
+ * of width bw uniform in [ceil(w/2), w], height bh = round(h*w/2 / bw)
+ * (half to even, as NumPy), left x uniform in [0, w-bw], top y uniform in
+ * [0, h-bh], drawn in this order from r; mask 0 in the box, 1 outside.
+ * (ClassMix starts the width at w/2, which NumPy truncates: for an odd w
+ * the narrowest box would be taller than the image and its draw fail.) */
+void dx_cut_mask(uint8_t *mask, int h, int w, dx_rng *r);
+
+/* ClassMix's cow mask (generate_cow_mask) of given noise (h, w): the
+ * noise smoothed by a Gaussian of sigma pixels (scipy.ndimage's
+ * gaussian_filter: truncate 4, radius int(4 sigma + 0.5), borders
+ * reflected with the edge pixel repeated, d c b a | a b c d), then
+ * mask = [s > t] with t = erfinv(2p - 1) sqrt(2) std(s) + mean(s) (std of
+ * the population): the p-quantile of a normal of the smoothed noise's
+ * mean and spread, so that about 1 - p of the pixels are 1.  smooth (h, w)
+ * gets the smoothed noise (may be NULL).  Fails on p outside (0, 1),
+ * sigma <= 0, or out of memory. */
+int dx_cow_mask_of(uint8_t *mask, double *smooth, const double *noise,
+                   int h, int w, double sigma, double p, dx_err *err);
+/* The same of fresh noise: sigma = exp(U(log lo, log hi)), then h*w
+ * standard normals in row-major order, from r. */
+int dx_cow_mask(uint8_t *mask, int h, int w, double lo, double hi, double p,
+                dx_rng *r, dx_err *err);
+
 /* The whole mixing step for a batch, as described above.  Fails only on a
- * bad option. */
+ * bad option or out of memory. */
 int dx_classmix(dx_mix_batch *b, const dx_mix_opts *o, const dx_rng *r,
                 dx_err *err);
 

@@ -3,7 +3,10 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "data/sampler.h"
 
 const char *const dx_weight_mode_names[DX_WEIGHT_END + 1] = {
     [DX_WEIGHT_THRESHOLD_UNIFORM] = "threshold_uniform",
@@ -133,4 +136,30 @@ int dx_pseudolabel_argmax(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
     memcpy(weight, conf, px * sizeof *weight);
     weigh(plabel, weight, st, px, (float)tau, mode);
     return 0;
+}
+
+size_t dx_pseudo_margins(float *weight, int n, int h, int w,
+                         const int32_t *box, const dx_margins *m)
+{
+    size_t in = 0;
+    for (int i = 0; i < n; i++) {
+        int32_t own[DX_BOX_LEN] = {0, 0, w, h, w, h, 0};
+        const int32_t *b = box ? box + (size_t)i * DX_BOX_LEN : own;
+        float *wt = weight + (size_t)i * h * w;
+        for (int y = 0; y < h; y++) {
+            int r = dx_box_row(b, y);
+            if (r < 0)
+                continue;
+            int row_in = r < m->top || r >= b[DX_BOX_FH] - m->bottom;
+            for (int x = 0; x < w; x++) {
+                int c = dx_box_col(b, w, x);
+                if (c >= 0 && (row_in || c < m->left ||
+                               c >= b[DX_BOX_FW] - m->right)) {
+                    wt[(size_t)y * w + x] = 0;
+                    in++;
+                }
+            }
+        }
+    }
+    return in;
 }

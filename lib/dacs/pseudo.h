@@ -68,4 +68,23 @@ int dx_pseudolabel_argmax(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
                           const uint8_t *pred, const float *conf, size_t px,
                           double tau, int mode, dx_err *err);
 
+/* Margins of the full-size image whose pseudo-labels are not trusted, in
+ * its pixels: DAFormer zeroes the weight of the top 15 and bottom 120 rows
+ * of its 1024x512 target crops (the ego car and the rectification border;
+ * lhoyer/DAFormer, dacs.py, pseudo_weight_ignore_top/bottom), MIC with
+ * HRDA the margins 30, 240, 30, 30 (top, bottom, left, right) of the
+ * 2048x1024 image, before the crop (lhoyer/MIC, crop_pseudo_margins):
+ * the same rows at twice the resolution. */
+typedef struct dx_margins {
+    int top, bottom, left, right;
+} dx_margins;
+
+/* Zero weight (n, h, w) where its crop pixel shows a stored pixel within
+ * the margins m.  box holds n crop boxes (sampler.h, DX_BOX_LEN each),
+ * which map crop pixels to stored ones; NULL: each image is its own
+ * full-size image.  Pixels past the stored image's border (padding) keep
+ * their weight.  Returns the number of pixels in the margins. */
+size_t dx_pseudo_margins(float *weight, int n, int h, int w,
+                         const int32_t *box, const dx_margins *m);
+
 #endif

@@ -2,6 +2,7 @@
 #include "dacs/train.h"
 
 #include <math.h>
+#include <stdlib.h>
 
 #include "nn/loss.h"
 #include "nn/sgd.h"
@@ -11,7 +12,7 @@ int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
 {
     if (dx_model_plan(m, b->n, b->H, b->W, 1, err))
         return -1;
-    if ((size_t)b->n * m->hs[DX_UNITS] * m->ws[DX_UNITS] < 2)
+    if (dx_model_min_bn_values(m) < 2)
         return dx_fail(err, "training needs more than one value per channel "
                        "at the smallest stage: %d image(s) of %dx%d give 1",
                        b->n, b->W, b->H);
@@ -49,55 +50,80 @@ static int all_finite(const float *x, size_t n, size_t *at)
     return 1;
 }
 
-/* The tensor holding flat parameter index i, for messages. */
+/* The trainable tensor holding flat parameter index i, for messages. */
 static const char *tensor_at(const dx_model *m, size_t i)
 {
     for (int k = 0; k < m->nt; k++) {
         const dx_tensor *t = &m->t[k];
-        if (t->grad && i >= (size_t)(t->data - m->param) &&
-            i < (size_t)(t->data - m->param) + t->count)
+        if (t->trainable && i >= t->off && i < t->off + t->count)
             return t->name;
     }
     return "?";
 }
 
+/* The masked pass: its weights times lambda, so that the gradient is
+ * lambda times the term's. */
+static int mic_pass(dx_model *m, const dx_batch *b, double lambda,
+                    double *loss, dx_err *err)
+{
+    size_t q = (size_t)b->n * b->H * b->W;
+    float *w = malloc(sizeof *w * q);
+    if (!w)
+        return dx_fail(err, "out of memory");
+    for (size_t i = 0; i < q; i++)
+        w[i] = (float)(lambda * b->weight[i]);
+    dx_batch scaled = *b;
+    scaled.weight = w;
+    int rc = dx_train_pass(m, &scaled, 1, loss, err);
+    free(w);
+    return rc;
+}
+
 int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
-                  const dx_hyper *h, dx_step_result *r, dx_err *err)
+                  const dx_batch *mic, const dx_hyper *h, dx_step_result *r,
+                  dx_err *err)
 {
     long t = m->iter;
     r->iter = t;
-    r->loss_src = r->loss_mix = 0;
+    r->loss_src = r->loss_mix = r->loss_mic = 0;
     if (t >= h->iters)
         return dx_fail(err, "iteration %ld: the checkpoint has done %ld "
                        "steps, the schedule has --iters %ld", t, t,
                        h->iters);
+    if (dx_model_alloc_grad(m, err) || dx_model_alloc_state(m, 0, err))
+        return -1;
     dx_model_zero_grad(m);
     if (dx_train_pass(m, src, 0, &r->loss_src, err))
         return -1;
     if (mix && dx_train_pass(m, mix, 1, &r->loss_mix, err))
         return -1;
+    if (mic && mic_pass(m, mic, h->mic_lambda, &r->loss_mic, err))
+        return -1;
     size_t at;
-    if (!isfinite(r->loss_src) || !isfinite(r->loss_mix))
+    if (!isfinite(r->loss_src) || !isfinite(r->loss_mix) ||
+        !isfinite(r->loss_mic))
         return dx_fail(err, "iteration %ld: loss is not finite (source %g, "
-                       "mixed %g); checkpoint not written", t, r->loss_src,
-                       r->loss_mix);
+                       "mixed %g, masked %g); checkpoint not written", t,
+                       r->loss_src, r->loss_mix, r->loss_mic);
     if (!all_finite(m->grad, m->nparam, &at))
         return dx_fail(err, "iteration %ld: gradient of '%s' is not "
                        "finite; checkpoint not written", t,
                        tensor_at(m, at));
     r->lr = dx_poly_lr(h->lr, t, h->iters, h->power);
     float mom = (float)h->momentum, wd = (float)h->decay;
-    dx_sgd_step(m->param, m->mom, m->grad, m->head_off, (float)r->lr, mom,
-                wd);
-    dx_sgd_step(m->param + m->head_off, m->mom + m->head_off,
-                m->grad + m->head_off, m->nparam - m->head_off,
-                (float)(r->lr * h->head_mult), mom, wd);
+    for (int i = 0; i < m->nt; i++) {
+        dx_tensor *p = &m->t[i];
+        if (p->trainable)
+            dx_sgd_step(p->data, p->state[0], p->grad, p->count,
+                        (float)(p->head ? r->lr * h->head_mult : r->lr), mom,
+                        wd);
+    }
     if (!all_finite(m->param, m->nparam, &at) ||
-        !all_finite(m->mom, m->nparam, &at))
+        !all_finite(m->state[0], m->nparam, &at))
         return dx_fail(err, "iteration %ld: the update of '%s' is not "
                        "finite; checkpoint not written", t,
                        tensor_at(m, at));
-    if (!all_finite(m->stat, m->nstat, &at))
+    if (!all_finite(m->fixed, m->nfixed, &at))
         return dx_fail(err, "iteration %ld: a batch-norm running statistic "
                        "is not finite; checkpoint not written", t);
     m->iter = t + 1;

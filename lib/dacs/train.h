@@ -1,11 +1,19 @@
 /* train.h - one DACS training step of the student (dacs-method(7), steps 7-8).
  *
- * Two separate forward passes in train-mode batch-norm (each updates the
- * running statistics, source first), each followed by its backward pass;
- * the gradients add up; then one SGD step:
+ * Separate forward passes in train-mode batch-norm (each updates the
+ * running statistics: source, mixed, masked, in this order), each followed
+ * by its backward pass; the gradients add up; then one SGD step:
  *
  *   L = CE(f(x_s), y_s)               mean over pixels whose label is not 255
  *     + mean(w_m * CE(f(x_m), y_m))   mean over all pixels; 255 adds 0
+ *     + lambda_mic * mean(w_t * CE(f(x_mic), yhat))
+ *                                     MIC (Hoyer et al., CVPR 2023): the
+ *                                     masked target image, the teacher's
+ *                                     pseudo-labels of the unmasked image
+ *                                     and their weights, mmseg's weighted
+ *                                     mean as the mixed term, times
+ *                                     mask_lambda (lhoyer/MIC, masking_
+ *                                     consistency_module.py)
  *
  * with the logits upsampled bilinearly (align_corners=True) to the label
  * size first.  A source batch whose labels are all 255 contributes 0.
@@ -34,10 +42,12 @@ typedef struct dx_hyper {
     double momentum;  /* 0.9 */
     double decay;     /* weight decay, 5e-4 */
     double head_mult; /* classifier learning-rate multiplier, 10 */
+    double mic_lambda; /* weight of the masked term, 1 (MIC's) */
 } dx_hyper;
 
 typedef struct dx_step_result {
     double loss_src, loss_mix; /* loss_mix 0 without a mixed batch */
+    double loss_mic;           /* lambda_mic times its mean; 0 without */
     double lr;                 /* the body's learning rate of this step */
     long iter;                 /* index t of the step taken */
 } dx_step_result;
@@ -50,10 +60,12 @@ int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
                   dx_err *err);
 
 /* The whole step on m: zero the gradients, the source pass, the mixed pass
- * (if mix), then SGD at t = m->iter, and m->iter + 1.  Fails, naming the
- * iteration, if the loss, a gradient or an updated parameter is not
- * finite; m is then not fit to be saved. */
+ * (if mix), the masked pass (if mic, whose weights must be there), then
+ * SGD at t = m->iter, and m->iter + 1.  Fails, naming the iteration, if
+ * the loss, a gradient or an updated parameter is not finite; m is then
+ * not fit to be saved. */
 int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
-                  const dx_hyper *h, dx_step_result *r, dx_err *err);
+                  const dx_batch *mic, const dx_hyper *h, dx_step_result *r,
+                  dx_err *err);
 
 #endif

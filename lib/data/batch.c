@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "data/classes.h"
+#include "data/sampler.h"
 
 /* N, H and W of a frame of either layout: (N, H, W), images (N, H, W, 3)
  * u8, probabilities (N, C, H, W) f32, or a single map (H, W). */
@@ -198,6 +199,46 @@ const tns_frame *dx_need_prob(const tns_stream *s, const char *name,
     }
     if (like && dx_same_nhw(f, like, err))
         return NULL;
+    return f;
+}
+
+const tns_frame *dx_need_box(const tns_stream *s, const char *name,
+                             const tns_frame *like, dx_err *err)
+{
+    const tns_frame *f = present(s, name, DX_I32, 0, 2, "Nx7", err);
+    char shape[160], ls[160];
+    if (!f)
+        return NULL;
+    if (f->dims[1] != DX_BOX_LEN) {
+        dx_fail(err, "frame '%s' has shape %s, expected Nx%d (crop boxes: "
+                "x y sw sh fw fh flip)", name,
+                tns_shape_str(f, shape, sizeof shape), DX_BOX_LEN);
+        return NULL;
+    }
+    int64_t d[3];
+    if (like) {
+        nhw(like, d);
+        if (f->dims[0] != d[0]) {
+            dx_fail(err, "frame '%s' has shape %s, '%s' has %s: one box per "
+                    "image", name, tns_shape_str(f, shape, sizeof shape),
+                    like->name, tns_shape_str(like, ls, sizeof ls));
+            return NULL;
+        }
+    }
+    static const char *const what[DX_BOX_LEN] = {"x", "y", "sw", "sh", "fw",
+                                                 "fh", "flip"};
+    const int32_t *b = f->data;
+    for (int64_t i = 0; i < f->dims[0]; i++)
+        for (int k = DX_BOX_SW; k < DX_BOX_LEN; k++) {
+            int32_t v = b[i * DX_BOX_LEN + k];
+            int ok = k == DX_BOX_FLIP ? v == 0 || v == 1 : v >= 1;
+            if (!ok) {
+                dx_fail(err, "frame '%s' has %s %d at image %lld, expected "
+                        "%s", name, what[k], v, (long long)i,
+                        k == DX_BOX_FLIP ? "0 or 1" : "a size >= 1");
+                return NULL;
+            }
+        }
     return f;
 }
 

@@ -7,6 +7,8 @@
  *   weight       f32 (N, H, W), finite and >= 0
  *   confidence   f32 (N, H, W), in [0, 1]
  *   probabilities f32 (N, C, H, W), 1 <= C <= DX_MAX_CLASSES
+ *   box          i32 (N, 7), a crop box per item (sampler.h): sw, sh, fw
+ *                and fh at least 1, flip 0 or 1
  *
  * A frame of a batch has the N, H and W of the frame it is checked
  * against (the batch's image, usually).  The messages are
@@ -47,6 +49,9 @@ const tns_frame *dx_need_conf(const tns_stream *s, const char *name,
                               const tns_frame *like, dx_err *err);
 const tns_frame *dx_need_prob(const tns_stream *s, const char *name,
                               const tns_frame *like, dx_err *err);
+/* The box frame: its N must be like's (any layout above). */
+const tns_frame *dx_need_box(const tns_stream *s, const char *name,
+                             const tns_frame *like, dx_err *err);
 
 /* The values of a probability frame (N, C, H, W) from dx_need_prob:
  * probabilities each in [0, 1] (1e-3 over, for rounding) and summing to 1

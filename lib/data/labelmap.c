@@ -246,3 +246,22 @@ uint64_t dx_labelmap_hash(const dx_labelmap *m)
     }
     return h;
 }
+
+int dx_labelmap_invert(const dx_labelmap *m, uint16_t ids[256],
+                       dx_err *err)
+{
+    int seen[256] = {0};
+    memset(ids, 0, 256 * sizeof *ids);
+    for (int id = 0; id < DX_LABEL_IDS; id++) {
+        int t = m->lut[id];
+        if (!seen[t]) {
+            seen[t] = 1;
+            ids[t] = (uint16_t)id;
+        }
+    }
+    for (int t = 0; t < m->classes; t++)
+        if (!seen[t])
+            return dx_fail(err, "the label map names no id of train id %d: "
+                           "it cannot be mapped back", t);
+    return 0;
+}

@@ -62,6 +62,15 @@ long dx_labelmap_stray(const dx_labelmap *m, const void *ids, int depth,
 void dx_labelmap_apply(const dx_labelmap *m, const void *ids, int depth,
                        size_t n, uint8_t *out);
 
+/* The way back, train id -> label id, for predictions a dataset's own
+ * tools read (the Cityscapes test server wants label ids):
+ * ids[t] for every train id t < m->classes is the smallest id the table
+ * maps to t; ids[255] is the smallest id it maps to ignore (Cityscapes: 0,
+ * "unlabeled"); other entries are 0.  Fails naming a train id below
+ * m->classes that no id maps to. */
+int dx_labelmap_invert(const dx_labelmap *m, uint16_t ids[256],
+                       dx_err *err);
+
 /* A 64-bit fingerprint of the table, to tie saved statistics to it. */
 uint64_t dx_labelmap_hash(const dx_labelmap *m);
 

@@ -234,7 +234,8 @@ void dx_rcs_free(dx_rcs *r)
 
 dx_rcs_opts dx_rcs_defaults(void)
 {
-    return (dx_rcs_opts){.temperature = 0.01, .min_pixels = 3000};
+    return (dx_rcs_opts){.temperature = 0.01, .min_pixels = 3000,
+                         .min_crop_ratio = 0.5};
 }
 
 int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
@@ -246,6 +247,7 @@ int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
                        temperature);
     int C = s->classes;
     r->classes = C;
+    r->min_pixels = min_pixels;
     r->freq = calloc((size_t)C, sizeof *r->freq);
     r->prob = calloc((size_t)C, sizeof *r->prob);
     r->members = calloc((size_t)C, sizeof *r->members);
@@ -258,7 +260,7 @@ int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
             int32_t k = s->counts[(size_t)i * C + c];
             r->freq[c] += k;
             total += k;
-            if (k >= min_pixels && k > 0)
+            if (k > min_pixels)
                 r->nmembers[c]++;
         }
     for (int c = 0; c < C; c++) {
@@ -270,7 +272,7 @@ int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
         int m = 0;
         for (int i = 0; i < s->n; i++) {
             int32_t k = s->counts[(size_t)i * C + c];
-            if (k >= min_pixels && k > 0)
+            if (k > min_pixels)
                 r->members[c][m++] = i;
         }
     }
@@ -287,7 +289,7 @@ int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
         }
     if (!r->used) {
         dx_rcs_free(r);
-        return dx_fail(err, "no class has an image with at least %ld "
+        return dx_fail(err, "no class has an image with more than %ld "
                        "pixels of it; lower the minimum", min_pixels);
     }
     for (int c = 0; c < C; c++)

@@ -11,8 +11,11 @@
  *
  * Sampling: with f_c the share of class c among all labelled pixels,
  *   P(c) = softmax_c((1 - f_c) / T),
- * over the classes that occur in at least one image with >= min_pixels
- * pixels of them; then an image uniformly among those images.
+ * over the classes that occur in at least one image with more than
+ * min_pixels pixels of them; then an image uniformly among those images
+ * (lhoyer/DAFormer: samples_with_class keeps a file when pixels >
+ * min_pixels, counted at the label's stored size).  The crop of the drawn
+ * image is then checked for the class: sampler.h.
  */
 #ifndef DACS_RCS_H
 #define DACS_RCS_H
@@ -54,17 +57,20 @@ typedef struct dx_rcs {
     int **members;  /* classes: the images with >= min_pixels of c */
     int *nmembers;  /* classes */
     int used;       /* classes with prob > 0 */
+    long min_pixels; /* as given to dx_rcs_init */
 } dx_rcs;
 
-/* DAFormer's settings: temperature T 0.01, min_pixels 3000 (Hoyer et al.,
- * CVPR 2022; lhoyer/DAFormer, rare_class_sampling). */
+/* DAFormer's settings: temperature T 0.01, min_pixels 3000, min_crop_ratio
+ * 0.5 (Hoyer et al., CVPR 2022; lhoyer/DAFormer, rare_class_sampling). */
 typedef struct dx_rcs_opts {
     double temperature;
     long min_pixels;
+    double min_crop_ratio; /* a crop needs more than min_pixels * this
+                              pixels of the class (sampler.h); 0: off */
 } dx_rcs_opts;
 dx_rcs_opts dx_rcs_defaults(void);
 
-/* Fails when no class has an image with min_pixels of it. */
+/* Fails when no class has an image with more than min_pixels of it. */
 int dx_rcs_init(dx_rcs *r, const dx_rcs_stats *s, double temperature,
                 long min_pixels, dx_err *err);
 /* Draw a class, then an image holding it; returns the image index and

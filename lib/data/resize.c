@@ -1,9 +1,12 @@
 /* resize.c - windowed bilinear (triangle) and nearest resampling. */
 #include "data/resize.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "base/par.h"
 
 /* Filter taps of one axis: for output position j (virtual coordinate
  * o + j), the source range [first[j], first[j] + n[j]) with weights
@@ -186,4 +189,104 @@ void dx_flip_rows(void *data, size_t rows, size_t w, size_t pixel_bytes)
             memcpy(row + b * pixel_bytes, tmp, pixel_bytes);
         }
     }
+}
+
+/* One axis of an align_corners=False bilinear resize of n to N: source
+ * index i0[j], its neighbour i1[j] and the neighbour's weight l1[j]. */
+static void half_pixel_axis(int *i0, int *i1, float *l1, int n, int N)
+{
+    float scale = (float)n / (float)N;
+    for (int j = 0; j < N; j++) {
+        float src = scale * ((float)j + 0.5f) - 0.5f;
+        if (src < 0)
+            src = 0;
+        int a = (int)src;
+        i0[j] = a;
+        i1[j] = a < n - 1 ? a + 1 : a;
+        l1[j] = src - (float)a;
+    }
+}
+
+/* The work of dx_prob_resize, shared by rows among the threads. */
+typedef struct prob_job {
+    float *out, *conf;
+    uint8_t *pred;
+    const float *lp; /* (h, w, c) log-probabilities */
+    int c, h, w, H, W;
+    const int *y0, *y1, *x0, *x1;
+    const float *ly, *lx;
+} prob_job;
+
+static void prob_rows(void *arg, long r0, long r1)
+{
+    const prob_job *j = arg;
+    size_t HW = (size_t)j->H * j->W;
+    float v[255];
+    for (long Y = r0; Y < r1; Y++)
+        for (int X = 0; X < j->W; X++) {
+            float a = 1 - j->ly[Y], b = j->ly[Y], e = 1 - j->lx[X],
+                  f = j->lx[X];
+            /* the four neighbours' class vectors */
+            size_t c = (size_t)j->c;
+            const float *p00 = j->lp + ((size_t)j->y0[Y] * j->w + j->x0[X]) * c;
+            const float *p01 = j->lp + ((size_t)j->y0[Y] * j->w + j->x1[X]) * c;
+            const float *p10 = j->lp + ((size_t)j->y1[Y] * j->w + j->x0[X]) * c;
+            const float *p11 = j->lp + ((size_t)j->y1[Y] * j->w + j->x1[X]) * c;
+            float top = -INFINITY;
+            int best = 0;
+            for (int k = 0; k < j->c; k++) {
+                v[k] = a * (e * p00[k] + f * p01[k]) +
+                       b * (e * p10[k] + f * p11[k]);
+                if (v[k] > top) {
+                    top = v[k];
+                    best = k;
+                }
+            }
+            double sum = 0;
+            for (int k = 0; k < j->c; k++)
+                sum += v[k] = expf(v[k] - top);
+            size_t Q = (size_t)Y * j->W + X;
+            if (j->out)
+                for (int k = 0; k < j->c; k++)
+                    j->out[(size_t)k * HW + Q] = (float)(v[k] / sum);
+            if (j->pred)
+                j->pred[Q] = (uint8_t)best;
+            if (j->conf)
+                j->conf[Q] = (float)(1 / sum);
+        }
+}
+
+int dx_prob_resize(float *out, uint8_t *pred, float *conf, const float *p,
+                   int c, int h, int w, int H, int W, dx_err *err)
+{
+    if (c < 1 || c > 255 || h < 1 || w < 1 || H < 1 || W < 1)
+        return dx_fail(err, "cannot resize %d classes of %dx%d to %dx%d", c,
+                       w, h, W, H);
+    size_t hw = (size_t)h * w;
+    float *lp = malloc(sizeof *lp * hw * (size_t)c);
+    int *ix = malloc(sizeof *ix * 2 * ((size_t)H + W));
+    float *lx = malloc(sizeof *lx * ((size_t)H + W));
+    if (!lp || !ix || !lx) {
+        free(lp);
+        free(ix);
+        free(lx);
+        return dx_fail(err, "out of memory resizing %d classes of %dx%d",
+                       c, w, h);
+    }
+    /* log-probabilities, pixel-major (h, w, C): a pixel's classes side by
+     * side */
+    for (int k = 0; k < c; k++)
+        for (size_t q = 0; q < hw; q++) {
+            float x = p[(size_t)k * hw + q];
+            lp[q * (size_t)c + k] = logf(x > FLT_MIN ? x : FLT_MIN);
+        }
+    prob_job j = {out, conf, pred, lp, c, h, w, H, W,
+                  ix, ix + H, ix + 2 * H, ix + 2 * H + W, lx, lx + H};
+    half_pixel_axis(ix, ix + H, lx, h, H);
+    half_pixel_axis(ix + 2 * H, ix + 2 * H + W, lx + H, w, W);
+    dx_par_for(H, prob_rows, &j);
+    free(lp);
+    free(ix);
+    free(lx);
+    return 0;
 }

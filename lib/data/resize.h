@@ -36,6 +36,30 @@ void dx_resample_nearest(uint8_t *dst, int dw, int dh, const uint8_t *src,
                          int sw, int sh, int c, int vw, int vh, int ox,
                          int oy, uint8_t fill);
 
+/* ---- predictions ----
+ *
+ * Probabilities p (C, h, w) of one image, class-major, resized to
+ * (H, W) as mmsegmentation resizes the logits to the label's size before
+ * the arg-max (DAFormer's and MIC's inference, and so the Cityscapes
+ * benchmark's full-resolution protocol):
+ *   bilinear with align_corners=False, as PyTorch's F.interpolate: output
+ *   pixel X samples input coordinate max(0, (X + 0.5) * w / W - 0.5)
+ *   (scale w / W in single precision), between the two nearest pixels,
+ *   the second clamped to the border; rows likewise;
+ *   then a softmax over the classes.
+ * The network's logits are not at hand, only their softmax p; but the
+ * log-probabilities log p_k = l_k - logsumexp(l) differ from the logits
+ * by one value per pixel, and bilinear weights sum to 1, so resampling
+ * log p and taking the softmax gives exactly the softmax of the resampled
+ * logits.  A probability that underflowed to 0 is taken as FLT_MIN (a
+ * logit 87 below the largest).
+ *
+ * out (C, H, W) softmax probabilities, pred (H, W) the arg-max (the lowest
+ * class wins a tie) and conf (H, W) its probability: each may be NULL.
+ * Fails only when out of memory or on bad sizes (all >= 1, C <= 255). */
+int dx_prob_resize(float *out, uint8_t *pred, float *conf, const float *p,
+                   int c, int h, int w, int H, int W, dx_err *err);
+
 /* Mirror each of rows rows of w pixels of pixel_bytes bytes (at most 16)
  * left-right, in place: a horizontal flip of (N,H,W,...) data with
  * rows = N*H, for images, labels, weights and masks alike. */

@@ -160,3 +160,25 @@ int dx_atomic_write(const char *path, const void *buf, size_t len,
     }
     return dx_atomic_commit(&a, err);
 }
+
+int dx_mkdirs(const char *path, dx_err *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+        return dx_fail(err, "directory name too long: %.64s...", path);
+    for (char *p = buf + 1;; p++) {
+        if (*p && *p != '/')
+            continue;
+        char c = *p;
+        *p = 0;
+        struct stat st;
+        if (mkdir(buf, 0777) != 0 &&
+            (errno != EEXIST || stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)))
+            return dx_fail(err, "cannot create directory %s: %s", buf,
+                           errno == EEXIST ? "a file is in the way"
+                                           : strerror(errno));
+        if (!c)
+            return 0;
+        *p = c;
+    }
+}

@@ -32,4 +32,8 @@ void dx_atomic_abort(dx_atomic *a);
 int dx_atomic_write(const char *path, const void *buf, size_t len,
                     dx_err *err);
 
+/* Create directory path and the directories above it that are missing
+ * (mkdir -p); an existing directory is fine. */
+int dx_mkdirs(const char *path, dx_err *err);
+
 #endif

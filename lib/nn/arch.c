@@ -6,29 +6,156 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_NET, K_VERSION, K_WIDTH, K_CLASSES, K_MEAN, K_STD, K_END };
+enum {
+    K_NET, K_VERSION, K_DEPTH, K_BLOCKS, K_WIDTH, K_STYLE, K_HEADS, K_BN,
+    K_CLASSES, K_ORDER, K_MEAN, K_STD, K_END
+};
 static const char *const KEYS[] = {
-    [K_NET] = "net",       [K_VERSION] = "version", [K_WIDTH] = "width",
-    [K_CLASSES] = "classes", [K_MEAN] = "mean",     [K_STD] = "std",
+    [K_NET] = "net",         [K_VERSION] = "version", [K_DEPTH] = "depth",
+    [K_BLOCKS] = "blocks",   [K_WIDTH] = "width",     [K_STYLE] = "style",
+    [K_HEADS] = "heads",     [K_BN] = "bn",           [K_CLASSES] = "classes",
+    [K_ORDER] = "order",     [K_MEAN] = "mean",       [K_STD] = "std",
 };
 _Static_assert(sizeof KEYS / sizeof KEYS[0] == K_END,
                "KEYS must name every key");
 
+/* Each network: its name, its record version and its keys (bit k set:
+ * key k belongs to the record). */
+#define BIT(k) (1u << (k))
+static const struct net_record {
+    const char *name;
+    int version;
+    unsigned keys;
+} NETS[] = {
+    [DX_NET_MINI] = {"deeplab-mini", 1,
+                     BIT(K_NET) | BIT(K_VERSION) | BIT(K_WIDTH) |
+                         BIT(K_CLASSES) | BIT(K_MEAN) | BIT(K_STD)},
+    [DX_NET_DEEPLABV2] = {"deeplabv2", 2, BIT(K_END) - 1},
+};
+_Static_assert(sizeof NETS / sizeof NETS[0] == DX_NET_END,
+               "NETS must describe every network");
+
+static const char *const STYLES[] = {[DX_STYLE_CAFFE] = "caffe",
+                                     [DX_STYLE_PYTORCH] = "pytorch"};
+_Static_assert(sizeof STYLES / sizeof STYLES[0] == DX_STYLE_END,
+               "STYLES must name every style");
+static const char *const ORDERS[] = {[DX_ORDER_RGB] = "rgb",
+                                     [DX_ORDER_BGR] = "bgr"};
+_Static_assert(sizeof ORDERS / sizeof ORDERS[0] == DX_ORDER_END,
+               "ORDERS must name every order");
+
+/* ResNet depths: blocks per layer, bottleneck or basic (He et al. 2016,
+ * table 1). */
+static const struct depth_row {
+    int depth, blocks[4], bottleneck;
+} DEPTHS[] = {
+    {18, {2, 2, 2, 2}, 0},   {34, {3, 4, 6, 3}, 0},
+    {50, {3, 4, 6, 3}, 1},   {101, {3, 4, 23, 3}, 1},
+    {152, {3, 8, 36, 3}, 1},
+};
+enum { NDEPTHS = sizeof DEPTHS / sizeof DEPTHS[0] };
+
 /* Longest value we look at; longer ones are an error, not a truncation. */
 enum { MAXVAL = 127 };
 
+const char *dx_arch_net_name(int net)
+{
+    return net >= 0 && net < DX_NET_END ? NETS[net].name : "?";
+}
+
+int dx_arch_net_parse(const char *name)
+{
+    for (int i = 0; i < DX_NET_END; i++)
+        if (strcmp(name, NETS[i].name) == 0)
+            return i;
+    return -1;
+}
+
+const char *dx_arch_style_name(int style)
+{
+    return style >= 0 && style < DX_STYLE_END ? STYLES[style] : "?";
+}
+
+const char *dx_arch_order_name(int order)
+{
+    return order >= 0 && order < DX_ORDER_END ? ORDERS[order] : "?";
+}
+
+static int word_index(const char *v, const char *const *words, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(v, words[i]) == 0)
+            return i;
+    return -1;
+}
+
+int dx_arch_depth_blocks(int depth, int blocks[4])
+{
+    for (int i = 0; i < NDEPTHS; i++)
+        if (DEPTHS[i].depth == depth) {
+            memcpy(blocks, DEPTHS[i].blocks, sizeof DEPTHS[i].blocks);
+            return 0;
+        }
+    return -1;
+}
+
+int dx_arch_bottleneck(const dx_arch *a)
+{
+    for (int i = 0; i < NDEPTHS; i++)
+        if (DEPTHS[i].depth == a->depth)
+            return DEPTHS[i].bottleneck;
+    return 0;
+}
+
+void dx_arch_norm_of(int order, float mean[3], float std[3])
+{
+    /* ImageNet (torchvision); the Caffe mean of the DeepLab-v2 model in
+     * B,G,R order, 0..255, no scaling (std 1/255 of x/255) */
+    static const float imagenet_mean[3] = {0.485f, 0.456f, 0.406f};
+    static const float imagenet_std[3] = {0.229f, 0.224f, 0.225f};
+    static const double caffe_mean[3] = {104.00698793, 116.66876762,
+                                         122.67891434};
+    for (int i = 0; i < 3; i++) {
+        if (order == DX_ORDER_BGR) {
+            mean[i] = (float)(caffe_mean[i] / 255.0);
+            std[i] = (float)(1.0 / 255.0);
+        } else {
+            mean[i] = imagenet_mean[i];
+            std[i] = imagenet_std[i];
+        }
+    }
+}
+
+void dx_arch_defaults(dx_arch *a, int net)
+{
+    memset(a, 0, sizeof *a);
+    a->net = net;
+    a->classes = 19;
+    if (net == DX_NET_DEEPLABV2) {
+        a->depth = 101;
+        dx_arch_depth_blocks(a->depth, a->blocks);
+        a->width = 64;
+        a->style = DX_STYLE_CAFFE;
+        a->heads = 2;
+        a->bn_trainable = 0;
+        a->order = DX_ORDER_BGR;
+    } else {
+        a->width = 32;
+        a->order = DX_ORDER_RGB;
+    }
+    dx_arch_norm_of(a->order, a->mean, a->std);
+}
+
 void dx_arch_default(dx_arch *a)
 {
-    static const float mean[3] = {0.485f, 0.456f, 0.406f};
-    static const float std[3] = {0.229f, 0.224f, 0.225f};
-    a->width = 32;
-    a->classes = 19;
-    memcpy(a->mean, mean, sizeof mean);
-    memcpy(a->std, std, sizeof std);
+    dx_arch_defaults(a, DX_NET_MINI);
 }
 
 int dx_arch_check(const dx_arch *a, dx_err *err)
 {
+    if (a->net < 0 || a->net >= DX_NET_END)
+        return dx_fail(err, "network %d, expected 0..%d", a->net,
+                       DX_NET_END - 1);
     if (a->width < 1 || a->width > DX_ARCH_MAX_WIDTH)
         return dx_fail(err, "width %d, expected 1..%d", a->width,
                        DX_ARCH_MAX_WIDTH);
@@ -42,6 +169,31 @@ int dx_arch_check(const dx_arch *a, dx_err *err)
             return dx_fail(err, "std[%d] is %g, expected a finite number "
                            "> 0", i, (double)a->std[i]);
     }
+    if (a->net == DX_NET_MINI) {
+        if (a->depth || a->blocks[0] || a->blocks[1] || a->blocks[2] ||
+            a->blocks[3] || a->style || a->heads || a->bn_trainable ||
+            a->order != DX_ORDER_RGB)
+            return dx_fail(err, "deeplab-mini has no depth, blocks, style, "
+                           "heads, bn or order (RGB input only)");
+        return 0;
+    }
+    int b[4];
+    if (dx_arch_depth_blocks(a->depth, b))
+        return dx_fail(err, "depth %d, expected 18, 34, 50, 101 or 152",
+                       a->depth);
+    for (int i = 0; i < 4; i++)
+        if (a->blocks[i] < 1 || a->blocks[i] > DX_ARCH_MAX_BLOCKS)
+            return dx_fail(err, "layer%d has %d blocks, expected 1..%d",
+                           i + 1, a->blocks[i], DX_ARCH_MAX_BLOCKS);
+    if (a->style < 0 || a->style >= DX_STYLE_END)
+        return dx_fail(err, "style %d, expected caffe or pytorch", a->style);
+    if (a->heads < 1 || a->heads > 4)
+        return dx_fail(err, "heads %d, expected 1..4", a->heads);
+    if (a->bn_trainable != 0 && a->bn_trainable != 1)
+        return dx_fail(err, "bn %d, expected frozen or train",
+                       a->bn_trainable);
+    if (a->order < 0 || a->order >= DX_ORDER_END)
+        return dx_fail(err, "order %d, expected rgb or bgr", a->order);
     return 0;
 }
 
@@ -63,31 +215,95 @@ static int parse_int(const char *v, int lo, int hi, int *out)
     return 0;
 }
 
+/* The next of k comma-separated fields of a value (the last one ends the
+ * value) into buf; returns where the field after it starts, or NULL if
+ * the field is empty, too long or wrongly ended. */
+static const char *next_field(const char *p, char *buf, size_t cap,
+                              int last)
+{
+    size_t n = strcspn(p, ",");
+    if (n == 0 || n >= cap)
+        return NULL;
+    memcpy(buf, p, n);
+    buf[n] = 0;
+    p += n;
+    if (last)
+        return *p ? NULL : p;
+    return *p == ',' ? p + 1 : NULL;
+}
+
+/* Four comma-separated integers in [lo, hi]. */
+static int parse_blocks(const char *v, int lo, int hi, int out[4])
+{
+    char num[16];
+    for (int i = 0; i < 4; i++)
+        if (!(v = next_field(v, num, sizeof num, i == 3)) ||
+            parse_int(num, lo, hi, &out[i]))
+            return -1;
+    return 0;
+}
+
 /* Three comma-separated finite numbers that stay finite as floats. */
 static int parse_triple(const char *v, float out[3])
 {
-    const char *p = v;
+    char num[MAXVAL + 1];
     for (int i = 0; i < 3; i++) {
-        char num[MAXVAL + 1];
-        size_t n = strcspn(p, ",");
-        if (n == 0 || n > MAXVAL)
-            return -1;
-        memcpy(num, p, n);
-        num[n] = 0;
         char *end;
+        if (!(v = next_field(v, num, sizeof num, i == 2)))
+            return -1;
         double d = strtod(num, &end);
         if (*end || !isfinite(d) || !isfinite((float)d))
             return -1;
         out[i] = (float)d;
-        p += n;
-        if (i < 2) {
-            if (*p != ',')
-                return -1;
-            p++;
-        }
     }
-    return *p ? -1 : 0;
+    return 0;
 }
+
+/* One value into a; 0, or -1 if it is bad. */
+static int parse_value(dx_arch *a, int k, const char *v)
+{
+    switch (k) {
+    case K_DEPTH: {
+        int b[4];
+        return parse_int(v, 1, 999, &a->depth) ||
+               dx_arch_depth_blocks(a->depth, b);
+    }
+    case K_BLOCKS:
+        return parse_blocks(v, 1, DX_ARCH_MAX_BLOCKS, a->blocks);
+    case K_WIDTH:
+        return parse_int(v, 1, DX_ARCH_MAX_WIDTH, &a->width);
+    case K_STYLE:
+        return (a->style = word_index(v, STYLES, DX_STYLE_END)) < 0;
+    case K_HEADS:
+        return parse_int(v, 1, 4, &a->heads);
+    case K_BN:
+        return (a->bn_trainable = word_index(
+                    v, (const char *const[]){"frozen", "train"}, 2)) < 0;
+    case K_CLASSES:
+        return parse_int(v, 1, DX_ARCH_MAX_CLASSES, &a->classes);
+    case K_ORDER:
+        return (a->order = word_index(v, ORDERS, DX_ORDER_END)) < 0;
+    case K_MEAN:
+        return parse_triple(v, a->mean);
+    case K_STD:
+        return parse_triple(v, a->std) ||
+               !(a->std[0] > 0 && a->std[1] > 0 && a->std[2] > 0);
+    }
+    return -1;
+}
+
+static const char *const WANT[K_END] = {
+    [K_DEPTH] = "18, 34, 50, 101 or 152",
+    [K_BLOCKS] = "four integers in 1..64, one per layer",
+    [K_WIDTH] = "an integer in 1..512",
+    [K_STYLE] = "caffe or pytorch",
+    [K_HEADS] = "an integer in 1..4",
+    [K_BN] = "frozen or train",
+    [K_CLASSES] = "an integer in 1..255",
+    [K_ORDER] = "rgb or bgr",
+    [K_MEAN] = "three finite numbers, one per input channel",
+    [K_STD] = "three finite numbers, one per input channel, each > 0",
+};
 
 int dx_arch_parse(dx_arch *a, const char *text, size_t len, dx_err *err)
 {
@@ -95,8 +311,10 @@ int dx_arch_parse(dx_arch *a, const char *text, size_t len, dx_err *err)
     if (len > DX_ARCH_MAX_TEXT)
         return dx_fail(err, "meta.arch is %zu bytes, expected at most %d",
                        len, DX_ARCH_MAX_TEXT);
-    int seen[K_END] = {0};
-    int version = 0;
+    /* the lines, checked one by one; values kept for after the scan, when
+     * the network (and so its keys) is known */
+    int line_of[K_END] = {0};
+    char val[K_END][MAXVAL + 1];
     size_t at = 0;
     int line = 0;
     while (at < len) {
@@ -126,58 +344,44 @@ int dx_arch_parse(dx_arch *a, const char *text, size_t len, dx_err *err)
         if (k == K_END)
             return dx_fail(err, "meta.arch line %d: unknown key '%.*s'",
                            line, (int)(klen > 40 ? 40 : klen), s);
-        if (seen[k]++)
+        if (line_of[k])
             return dx_fail(err, "meta.arch line %d: key '%s' given twice",
                            line, KEYS[k]);
+        line_of[k] = line;
         if (vlen > MAXVAL)
             return dx_fail(err, "meta.arch line %d: value of '%s' is %zu "
                            "bytes, expected at most %d", line, KEYS[k], vlen,
                            MAXVAL);
-        char v[MAXVAL + 1];
-        memcpy(v, eq + 1, vlen);
-        v[vlen] = 0;
-        int bad = 0;
-        switch (k) {
-        case K_NET:
-            if (strcmp(v, DX_ARCH_NET) != 0)
-                return dx_fail(err, "checkpoint is of network '%s', this "
-                               "dacs builds '%s'", v, DX_ARCH_NET);
-            break;
-        case K_VERSION:
-            if (parse_int(v, 0, 999999, &version) || version != DX_ARCH_VERSION)
-                return dx_fail(err, "meta.arch version '%s', this dacs "
-                               "reads version %d", v, DX_ARCH_VERSION);
-            break;
-        case K_WIDTH:
-            bad = parse_int(v, 1, DX_ARCH_MAX_WIDTH, &a->width);
-            break;
-        case K_CLASSES:
-            bad = parse_int(v, 1, DX_ARCH_MAX_CLASSES, &a->classes);
-            break;
-        case K_MEAN:
-            bad = parse_triple(v, a->mean);
-            break;
-        case K_STD:
-            bad = parse_triple(v, a->std) ||
-                  !(a->std[0] > 0 && a->std[1] > 0 && a->std[2] > 0);
-            break;
-        }
-        if (bad) {
-            static const char *const want[K_END] = {
-                [K_WIDTH] = "an integer in 1..512",
-                [K_CLASSES] = "an integer in 1..255",
-                [K_MEAN] = "three finite numbers R,G,B",
-                [K_STD] = "three finite numbers R,G,B, each > 0",
-            };
-            return dx_fail(err, "meta.arch line %d: bad value '%s' for '%s', "
-                           "expected %s", line, v, KEYS[k], want[k]);
-        }
+        memcpy(val[k], eq + 1, vlen);
+        val[k][vlen] = 0;
     }
+    if (!line_of[K_NET])
+        return dx_fail(err, "meta.arch has no 'net' line (not a dacs "
+                       "network checkpoint?)");
+    a->net = dx_arch_net_parse(val[K_NET]);
+    if (a->net < 0)
+        return dx_fail(err, "checkpoint is of network '%s', this dacs "
+                       "builds deeplab-mini and deeplabv2", val[K_NET]);
+    const struct net_record *nr = &NETS[a->net];
+    int version = 0;
+    if (line_of[K_VERSION] &&
+        (parse_int(val[K_VERSION], 0, 999999, &version) ||
+         version != nr->version))
+        return dx_fail(err, "meta.arch version '%s' for %s, this dacs reads "
+                       "version %d", val[K_VERSION], nr->name, nr->version);
     for (int k = 0; k < K_END; k++)
-        if (!seen[k])
-            return dx_fail(err, "meta.arch has no '%s' line%s", KEYS[k],
-                           k == K_NET ? " (not a dacs network checkpoint?)"
-                                      : "");
+        if (line_of[k] && !(nr->keys & BIT(k)))
+            return dx_fail(err, "meta.arch line %d: unknown key '%s' for %s "
+                           "(version %d)", line_of[k], KEYS[k], nr->name,
+                           nr->version);
+    for (int k = 0; k < K_END; k++)
+        if ((nr->keys & BIT(k)) && !line_of[k])
+            return dx_fail(err, "meta.arch has no '%s' line", KEYS[k]);
+    for (int k = K_VERSION + 1; k < K_END; k++)
+        if (line_of[k] && parse_value(a, k, val[k]))
+            return dx_fail(err, "meta.arch line %d: bad value '%s' for '%s', "
+                           "expected %s", line_of[k], val[k], KEYS[k],
+                           WANT[k]);
     return dx_arch_check(a, err);
 }
 
@@ -198,16 +402,36 @@ int dx_arch_format(const dx_arch *a, char *buf, size_t cap)
         shortest(m[i], sizeof m[i], a->mean[i]);
         shortest(s[i], sizeof s[i], a->std[i]);
     }
-    int n = snprintf(buf, cap,
+    int n;
+    if (a->net == DX_NET_DEEPLABV2)
+        n = snprintf(buf, cap,
+                     "net=%s\nversion=%d\ndepth=%d\nblocks=%d,%d,%d,%d\n"
+                     "width=%d\nstyle=%s\nheads=%d\nbn=%s\nclasses=%d\n"
+                     "order=%s\nmean=%s,%s,%s\nstd=%s,%s,%s\n",
+                     NETS[a->net].name, NETS[a->net].version, a->depth,
+                     a->blocks[0], a->blocks[1], a->blocks[2], a->blocks[3],
+                     a->width, dx_arch_style_name(a->style), a->heads,
+                     a->bn_trainable ? "train" : "frozen", a->classes,
+                     dx_arch_order_name(a->order), m[0], m[1], m[2], s[0],
+                     s[1], s[2]);
+    else
+        n = snprintf(buf, cap,
                      "net=%s\nversion=%d\nwidth=%d\nclasses=%d\n"
                      "mean=%s,%s,%s\nstd=%s,%s,%s\n",
-                     DX_ARCH_NET, DX_ARCH_VERSION, a->width, a->classes,
-                     m[0], m[1], m[2], s[0], s[1], s[2]);
+                     NETS[DX_NET_MINI].name, NETS[DX_NET_MINI].version,
+                     a->width, a->classes, m[0], m[1], m[2], s[0], s[1],
+                     s[2]);
     return n < 0 || (size_t)n >= cap ? -1 : n;
 }
 
 void dx_arch_describe(const dx_arch *a, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s width=%d classes=%d", DX_ARCH_NET, a->width,
-             a->classes);
+    if (a->net == DX_NET_DEEPLABV2)
+        snprintf(buf, cap, "deeplabv2 depth=%d blocks=%d,%d,%d,%d width=%d "
+                 "style=%s classes=%d", a->depth, a->blocks[0], a->blocks[1],
+                 a->blocks[2], a->blocks[3], a->width,
+                 dx_arch_style_name(a->style), a->classes);
+    else
+        snprintf(buf, cap, "deeplab-mini width=%d classes=%d", a->width,
+                 a->classes);
 }

@@ -7,9 +7,12 @@
  * (Cout, Cin, k, k) as PyTorch stores them.
  *
  * The column matrix is built in chunks of whole output rows, so the
- * scratch space is bounded (DX_CONV_CHUNK floats per matrix) whatever the
- * image size.  The chunking depends only on the shapes, so results are the
- * same bytes on every run.
+ * scratch space is bounded (DX_CONV_CHUNK floats per matrix, or 448
+ * columns for a kernel too large for that: products of fewer columns run
+ * slowly) whatever the image size.  A 1x1 convolution of stride 1 and no
+ * padding needs no column matrix: x is already one, and the product runs
+ * on it directly, in parts of its columns.  The chunks and parts depend
+ * only on the shapes, so results are the same bytes on every run.
  *
  * Output size: Ho = (H + 2*pad - dil*(k-1) - 1) / stride + 1, as PyTorch.
  */
@@ -33,7 +36,8 @@ typedef struct dx_conv {
 /* Output side for an input side; < 1 if the kernel does not fit. */
 int dx_conv_out(const dx_conv *c, int in);
 /* Floats of scratch that dx_conv_forward / _backward need for an input of
- * n x h x w (two chunk matrices per thread, see par.h). */
+ * n x h x w (two chunk matrices per thread, see par.h; for a 1x1 stride-1
+ * convolution, a partial weight gradient per part of the columns). */
 size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w);
 
 /* y (Cout, n, Ho, Wo) = conv(x) + bias, or y += conv(x) + bias when

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define DX_IGNORE 255
+#include "data/classes.h" /* DX_IGNORE */
 
 /* Returns sum_q w[q] * ce_q, where ce_q = logsumexp(z[:,q]) - z[y_q, q]
  * (0 at ignored pixels), summed in double.  When dz is not NULL it gets

@@ -1,4 +1,5 @@
-/* model.c - the deeplab-mini network; see model.h and seg-init(1). */
+/* model.c - the executor: a network description (net.h) with its values,
+ * run forward and backward; see model.h. */
 #include "nn/model.h"
 
 #include <limits.h>
@@ -7,519 +8,478 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "nn/act.h"
-#include "nn/bn.h"
-#include "nn/loss.h"
 #include "base/par.h"
 #include "base/rng.h"
+#include "nn/act.h"
+#include "nn/bn.h"
+#include "nn/conv.h"
+#include "nn/loss.h"
+#include "nn/pool.h"
 
-/* The body, in order.  Channel counts are multiples of the width w
- * (cin 0 means the 3 input channels). */
-static const struct unit_spec {
-    const char *conv, *bn;
-    int cin, cout, stride, dil, res;
-} NET[DX_UNITS] = {
-    {"stem.0.conv", "stem.0.bn", 0, 1, 2, 1, 0},
-    {"stem.1.conv", "stem.1.bn", 1, 1, 1, 1, 0},
-    {"s2.down.conv", "s2.down.bn", 1, 2, 2, 1, 0},
-    {"s2.res0.conv1", "s2.res0.bn1", 2, 2, 1, 1, 1},
-    {"s2.res0.conv2", "s2.res0.bn2", 2, 2, 1, 1, 2},
-    {"s3.down.conv", "s3.down.bn", 2, 4, 2, 1, 0},
-    {"s3.res0.conv1", "s3.res0.bn1", 4, 4, 1, 2, 1},
-    {"s3.res0.conv2", "s3.res0.bn2", 4, 4, 1, 2, 2},
-    {"s3.res1.conv1", "s3.res1.bn1", 4, 4, 1, 4, 1},
-    {"s3.res1.conv2", "s3.res1.bn2", 4, 4, 1, 4, 2},
-};
-static const int HEAD_DIL[DX_HEADS] = {1, 2, 4, 6};
-#define HEAD_CIN 4 /* the head reads 4w channels */
+/* ---- creating ---- */
 
-static dx_conv unit_conv(const dx_arch *a, int u)
+static void free_plan(dx_model *m)
 {
-    const struct unit_spec *s = &NET[u];
-    dx_conv c = {s->cin ? s->cin * a->width : 3, s->cout * a->width, 3,
-                 s->stride, s->dil, s->dil};
-    return c;
+    free(m->act);
+    free(m->side_h);
+    free(m->value);
+    free(m->argmax);
+    free(m->grad_buf);
+    dx_interp_free(&m->interp);
+    m->act = NULL;
+    m->side_h = m->side_w = NULL;
+    m->value = m->grad_of = m->grad_buf = NULL;
+    m->grad_slot = NULL;
+    m->argmax = NULL;
+    m->logits = m->up = m->dlogits = NULL;
+    m->conv_scratch = m->up_scratch = NULL;
+    m->n = m->H = m->W = m->train = 0;
 }
 
-static dx_conv head_conv(const dx_arch *a, int k)
+void dx_model_free(dx_model *m)
 {
-    dx_conv c = {HEAD_CIN * a->width, a->classes, 3, 1, HEAD_DIL[k],
-                 HEAD_DIL[k]};
-    return c;
+    free_plan(m);
+    free(m->param);
+    free(m->grad);
+    for (int k = 0; k < DX_OPT_SLOTS; k++)
+        free(m->state[k]);
+    free(m->bn_stats);
+    free(m->bn_sums);
+    dx_net_free(&m->net);
+    memset(m, 0, sizeof *m);
 }
 
-/* ---- the tensor table and the parameter allocation ---- */
-
-enum { T_PARAM, T_STAT };
-
-/* Appends a tensor at the next offset of its group; the pointers are set
- * once the groups are allocated. */
-static void add(dx_model *m, const char *prefix, const char *leaf, int kind,
-                int rank, const int64_t *dims, int head, size_t *np,
-                size_t *ns)
-{
-    dx_tensor *t = &m->t[m->nt++];
-    snprintf(t->name, sizeof t->name, "%s.%s", prefix, leaf);
-    t->rank = rank;
-    t->count = 1;
-    for (int i = 0; i < rank; i++) {
-        t->dims[i] = dims[i];
-        t->count *= (size_t)dims[i];
-    }
-    t->head = head;
-    t->trainable = kind == T_PARAM;
-    size_t *at = t->trainable ? np : ns;
-    t->off = *at;
-    *at += t->count;
-}
-
-static int shape_is(const tns_frame *f, int rank, const int64_t *dims)
-{
-    if (f->rank != rank)
-        return 0;
-    for (int i = 0; i < rank; i++)
-        if (f->dims[i] != dims[i])
-            return 0;
-    return 1;
-}
-
-static void dims_str(char *buf, size_t cap, int rank, const int64_t *dims)
-{
-    size_t at = 0;
-    buf[0] = 0;
-    for (int i = 0; i < rank && at < cap; i++)
-        at += snprintf(buf + at, cap - at, "%s%lld", i ? "x" : "",
-                       (long long)dims[i]);
-}
-
-/* Every tensor of the table must be in s as f32 of its exact shape;
- * checked before the parameters are allocated, so a hostile meta.arch in
- * a small file cannot make us allocate for a large network. */
-static int check_frames(const dx_model *m, const tns_stream *s,
-                        const char *arch, dx_err *err)
-{
-    char got[128], want[128];
-    for (int i = 0; i < m->nt; i++) {
-        const dx_tensor *t = &m->t[i];
-        const tns_frame *f = tns_stream_get((tns_stream *)s, t->name);
-        if (!f)
-            return dx_fail(err, "checkpoint has no frame '%s' (expected for "
-                           "%s)", t->name, arch);
-        dims_str(want, sizeof want, t->rank, t->dims);
-        if (f->dtype != DX_F32 || !shape_is(f, t->rank, t->dims))
-            return dx_fail(err, "checkpoint frame '%s' is %s %s, expected "
-                           "f32 %s for %s", t->name, dx_dtype_name(f->dtype),
-                           tns_shape_str(f, got, sizeof got), want, arch);
-    }
-    return 0;
-}
-
-/* Build the table for m->arch, check it against the frames of s (if not
- * NULL), allocate, and point everything into the allocation. */
-static int build(dx_model *m, const tns_stream *s, dx_err *err)
-{
-    const dx_arch *a = &m->arch;
-    size_t np = 0, ns = 0, nb = 0;
-    m->nt = 0;
-    for (int u = 0; u < DX_UNITS; u++) {
-        dx_conv c = unit_conv(a, u);
-        int64_t wd[4] = {c.cout, c.cin, 3, 3}, cd[1] = {c.cout};
-        add(m, NET[u].conv, "weight", T_PARAM, 4, wd, 0, &np, &ns);
-        add(m, NET[u].bn, "weight", T_PARAM, 1, cd, 0, &np, &ns);
-        add(m, NET[u].bn, "bias", T_PARAM, 1, cd, 0, &np, &ns);
-        add(m, NET[u].bn, "running_mean", T_STAT, 1, cd, 0, &np, &ns);
-        add(m, NET[u].bn, "running_var", T_STAT, 1, cd, 0, &np, &ns);
-        nb += 3 * (size_t)c.cout;
-    }
-    m->head_off = np;
-    for (int k = 0; k < DX_HEADS; k++) {
-        dx_conv c = head_conv(a, k);
-        char prefix[16];
-        snprintf(prefix, sizeof prefix, "head.%d", k);
-        int64_t wd[4] = {c.cout, c.cin, 3, 3}, bd[1] = {c.cout};
-        add(m, prefix, "weight", T_PARAM, 4, wd, 1, &np, &ns);
-        add(m, prefix, "bias", T_PARAM, 1, bd, 1, &np, &ns);
-    }
-    m->nparam = np;
-    m->nstat = ns;
-    if (s) {
-        char desc[96];
-        dx_arch_describe(a, desc, sizeof desc);
-        if (check_frames(m, s, desc, err))
-            return -1;
-    }
-    m->mem = calloc(3 * np + ns + nb, sizeof *m->mem);
-    if (!m->mem)
-        return dx_fail(err, "out of memory for %zu parameters", np);
-    m->param = m->mem;
-    m->grad = m->param + np;
-    m->mom = m->grad + np;
-    m->stat = m->mom + np;
-    m->bnstat = m->stat + ns;
-    for (int i = 0; i < m->nt; i++) {
-        dx_tensor *t = &m->t[i];
-        t->data = (t->trainable ? m->param : m->stat) + t->off;
-        t->grad = t->trainable ? m->grad + t->off : NULL;
-        t->mom = t->trainable ? m->mom + t->off : NULL;
-    }
-    float *bs = m->bnstat;
-    for (int u = 0; u < DX_UNITS; u++) {
-        dx_unit *U = &m->u[u];
-        dx_tensor *t = &m->t[5 * u];
-        U->conv = unit_conv(a, u);
-        U->res = NET[u].res;
-        U->w = t[0].data, U->gw = t[0].grad;
-        U->gamma = t[1].data, U->gg = t[1].grad;
-        U->beta = t[2].data, U->gb = t[2].grad;
-        U->rmean = t[3].data, U->rvar = t[4].data;
-        int c = U->conv.cout;
-        U->mean = bs, U->var = bs + c, U->invstd = bs + 2 * c;
-        bs += 3 * c;
-    }
-    for (int k = 0; k < DX_HEADS; k++) {
-        dx_tensor *t = &m->t[5 * DX_UNITS + 2 * k];
-        m->hc[k] = head_conv(a, k);
-        m->hw[k] = t[0].data, m->hgw[k] = t[0].grad;
-        m->hb[k] = t[1].data, m->hgb[k] = t[1].grad;
-    }
-    /* (v/255 - mean)/std in float, as numpy/PyTorch float32 would */
-    for (int c = 0; c < 3; c++)
-        for (int v = 0; v < 256; v++)
-            m->lut[c][v] = ((float)v / 255.0f - a->mean[c]) / a->std[c];
-    return 0;
-}
-
-static int setup(dx_model *m, const dx_arch *a, const tns_stream *s,
-                 dx_err *err)
+int dx_model_create(dx_model *m, const dx_arch *a, dx_err *err)
 {
     memset(m, 0, sizeof *m);
-    if (dx_arch_check(a, err))
+    if (dx_arch_check(a, err) || dx_net_build(&m->net, a, err))
         return -1;
     m->arch = *a;
-    if (build(m, s, err)) {
+    m->t = m->net.t;
+    m->nt = m->net.nt;
+    size_t np = 0, nf = 0;
+    for (int i = 0; i < m->nt; i++) {
+        dx_tensor *t = &m->t[i];
+        size_t *at = t->trainable ? &np : &nf;
+        t->off = *at;
+        *at += t->count;
+    }
+    m->nparam = np;
+    m->nfixed = nf;
+    int widest = 1;
+    for (int i = 0; i < m->net.nlayer; i++)
+        if (m->net.layer[i].kind == DX_LAYER_BN &&
+            m->net.channels[m->net.layer[i].out] > widest)
+            widest = m->net.channels[m->net.layer[i].out];
+    m->param = calloc(np + nf ? np + nf : 1, sizeof *m->param);
+    m->bn_stats = calloc(3 * m->net.bn_channels + 1, sizeof *m->bn_stats);
+    m->bn_sums = calloc(2 * (size_t)widest, sizeof *m->bn_sums);
+    if (!m->param || !m->bn_stats || !m->bn_sums) {
+        dx_model_free(m);
+        return dx_fail(err, "out of memory for %zu parameters", np + nf);
+    }
+    m->fixed = m->param + np;
+    for (int i = 0; i < m->nt; i++) {
+        dx_tensor *t = &m->t[i];
+        t->data = (t->trainable ? m->param : m->fixed) + t->off;
+    }
+    /* (v/255 - mean)/std in float, as numpy/PyTorch float32 would, for
+     * conv1's input channel k from RGB channel input_channel[k] */
+    for (int k = 0; k < 3; k++) {
+        m->input_channel[k] = a->order == DX_ORDER_BGR ? 2 - k : k;
+        for (int v = 0; v < 256; v++)
+            m->input_lut[k][v] = ((float)v / 255.0f - a->mean[k]) /
+                                 a->std[k];
+    }
+    return 0;
+}
+
+/* A zeroed nparam array, with each trainable tensor's view set by
+ * `view` (grad or state slot k). */
+static int alloc_group(dx_model *m, float **group, int slot, dx_err *err)
+{
+    if (*group)
+        return 0;
+    *group = calloc(m->nparam ? m->nparam : 1, sizeof **group);
+    if (!*group)
+        return dx_fail(err, "out of memory for %zu %s values", m->nparam,
+                       slot < 0 ? "gradient" : "optimizer state");
+    for (int i = 0; i < m->nt; i++) {
+        dx_tensor *t = &m->t[i];
+        if (!t->trainable)
+            continue;
+        if (slot < 0)
+            t->grad = *group + t->off;
+        else
+            t->state[slot] = *group + t->off;
+    }
+    return 0;
+}
+
+int dx_model_alloc_grad(dx_model *m, dx_err *err)
+{
+    return alloc_group(m, &m->grad, -1, err);
+}
+
+int dx_model_alloc_state(dx_model *m, int k, dx_err *err)
+{
+    if (k < 0 || k >= DX_OPT_SLOTS)
+        return dx_fail(err, "optimizer state slot %d, expected 0..%d", k,
+                       DX_OPT_SLOTS - 1);
+    return alloc_group(m, &m->state[k], k, err);
+}
+
+int dx_model_find(const dx_model *m, const char *name)
+{
+    for (int i = 0; i < m->nt; i++)
+        if (strcmp(m->t[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* deeplab-mini: He-uniform, var = 2/fan_in; the head's summed branches
+ * share var = 1/(branches * fan_in), so the logits start at unit
+ * variance.  deeplabv2: normal(0, 0.01), as the DACS code.  Batch-norm
+ * weight 1, bias 0, running mean 0, variance 1; head bias 0.  Each weight
+ * tensor draws from its own stream (child i of the seed). */
+int dx_model_init(dx_model *m, const dx_arch *a, uint64_t seed, dx_err *err)
+{
+    if (dx_model_create(m, a, err))
+        return -1;
+    if (dx_model_alloc_state(m, 0, err)) {
         dx_model_free(m);
         return -1;
     }
-    return 0;
-}
-
-int dx_model_init(dx_model *m, const dx_arch *a, uint64_t seed, dx_err *err)
-{
-    if (setup(m, a, NULL, err))
-        return -1;
+    int summed = m->net.layer[m->net.nlayer - 1].run;
     dx_rng root;
     dx_rng_init(&root, seed, "seg-init", 0);
     for (int i = 0; i < m->nt; i++) {
         dx_tensor *t = &m->t[i];
         const char *leaf = strrchr(t->name, '.') + 1;
-        float fill = strcmp(leaf, "running_var") == 0 ? 1.0f : 0.0f;
-        if (t->rank == 1 && !t->head && strcmp(leaf, "weight") == 0)
-            fill = 1.0f; /* BN weight */
         if (t->rank != 4) {
+            float fill = 0.0f;
+            if (strcmp(leaf, "running_var") == 0 ||
+                (t->norm && strcmp(leaf, "weight") == 0))
+                fill = 1.0f;
             for (size_t j = 0; j < t->count; j++)
                 t->data[j] = fill;
             continue;
         }
-        /* He uniform: var = 2/fan_in.  The head's four summed convs share
-         * var = 1/(4*fan_in), so the logits start at unit variance. */
-        double fan = (double)t->dims[1] * 9;
-        double bound = t->head ? sqrt(3.0 / (DX_HEADS * fan))
-                               : sqrt(6.0 / fan);
         dx_rng r = dx_rng_child(&root, (uint64_t)i);
+        if (a->net == DX_NET_DEEPLABV2) {
+            for (size_t j = 0; j < t->count; j++)
+                t->data[j] = (float)(0.01 * dx_rng_normal(&r));
+            continue;
+        }
+        double fan = (double)t->dims[1] * t->dims[2] * t->dims[3];
+        double bound = t->head ? sqrt(3.0 / (summed * fan))
+                               : sqrt(6.0 / fan);
         for (size_t j = 0; j < t->count; j++)
             t->data[j] = (float)dx_rng_range(&r, -bound, bound);
     }
     return 0;
 }
 
-void dx_model_free(dx_model *m)
+/* ---- buffers for a shape ----
+ *
+ * Forward: the input has its own buffer; in training every value the
+ * backward pass reads keeps its own (a conv's output becomes its BN's
+ * xhat, a BN's output with ReLU is its mask and the next layer's input);
+ * every other value borrows a buffer of the largest value's size while it
+ * is live, and a BN at inference writes over its input.  Backward: each
+ * value's gradient borrows such a buffer from the first consumer that
+ * contributes to it (in reverse order) until its producer has used it; a
+ * BN hands its output's gradient to its input.  Both assignments depend
+ * only on the list, so they are made once per plan. */
+
+typedef struct layout {
+    size_t x0, pinned, maxact, scratch, upscratch, up, dlogits, argmax;
+    int slots, grad_slots;
+    size_t total; /* floats */
+} layout;
+
+/* The fused form of an ASPP layer. */
+static dx_aspp aspp_of(const dx_layer *l)
 {
-    free(m->mem);
-    free(m->act);
-    dx_interp_free(&m->interp);
-    memset(m, 0, sizeof *m);
+    dx_aspp a = {l->branch[0].cin, l->branch[0].cout, l->run, {0}};
+    for (int b = 0; b < l->run; b++)
+        a.dil[b] = l->branch[b].dil;
+    return a;
 }
 
-/* ---- checkpoints ---- */
-
-/* Copy the f32 frame called name of exactly the tensor's shape into dst. */
-static int take(const tns_stream *s, const char *name, const dx_tensor *t,
-                float *dst, const char *arch, dx_err *err)
+/* Does the backward pass read value o, written by layer i?  A conv or an
+ * ASPP reads its input (for the weight gradient), a BN its input (which
+ * it overwrote with xhat) and, when it has a ReLU, its output (the mask);
+ * the logits are read by the loss. */
+static int kept_for_backward(const dx_net *net, int i)
 {
-    const tns_frame *f = tns_stream_get((tns_stream *)s, name);
-    char got[128], want[128];
-    if (!f)
-        return dx_fail(err, "checkpoint has no frame '%s' (expected for %s)",
-                       name, arch);
-    dims_str(want, sizeof want, t->rank, t->dims);
-    if (f->dtype != DX_F32 || !shape_is(f, t->rank, t->dims))
-        return dx_fail(err, "checkpoint frame '%s' is %s %s, expected f32 "
-                       "%s for %s", name, dx_dtype_name(f->dtype),
-                       tns_shape_str(f, got, sizeof got), want, arch);
-    if (tns_check_finite(f, err))
-        return dx_wrap(err, "checkpoint: ");
-    memcpy(dst, f->data, t->count * sizeof *dst);
+    const dx_layer *l = &net->layer[i];
+    if (l->out == net->nvalue - 1 || (l->kind == DX_LAYER_BN && l->relu))
+        return 1;
+    for (int j = i + 1; j < net->nlayer; j++)
+        if (net->layer[j].in == l->out &&
+            net->layer[j].kind != DX_LAYER_MAXPOOL)
+            return 1;
     return 0;
 }
 
-int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err)
+/* The layout of plan (n, H, W, train) into L, and the buffer assignment
+ * into arrays of nvalue: sides h and w; value_off[v] >= 0 an offset in
+ * the kept area, < 0 is -(slot + 1); grad_slot[v] (train) the gradient
+ * buffer of v. */
+static int lay_out(const dx_model *m, int n, int H, int W, int train,
+                   int *h, int *w, long *value_off, int *grad_slot,
+                   layout *L, dx_err *err)
 {
-    memset(m, 0, sizeof *m);
-    tns_stream *ms = (tns_stream *)s;
-    tns_frame *fa = tns_stream_need(ms, "meta.arch", DX_U8, 1, err);
-    if (!fa)
-        return dx_wrap(err, "not a network checkpoint: ");
-    dx_arch a;
-    if (dx_arch_parse(&a, fa->data, fa->count, err))
-        return dx_wrap(err, "checkpoint: ");
-    tns_frame *fi = tns_stream_need(ms, "meta.iter", DX_I32, 0, err);
-    if (!fi)
-        return dx_wrap(err, "checkpoint: ");
-    int32_t iter = *(const int32_t *)fi->data;
-    if (iter < 0)
-        return dx_fail(err, "checkpoint: meta.iter is %d, expected >= 0",
-                       (int)iter);
-    if (setup(m, &a, s, err))
+    const dx_net *net = &m->net;
+    int V = net->nvalue, NL = net->nlayer;
+    memset(L, 0, sizeof *L);
+    if (dx_net_sides(net, H, W, h, w, err))
         return -1;
-    m->iter = iter;
-    char desc[96];
-    dx_arch_describe(&a, desc, sizeof desc);
-    int nopt = 0, nparams = 0;
-    for (int i = 0; i < m->nt; i++) {
-        dx_tensor *t = &m->t[i];
-        if (take(s, t->name, t, t->data, desc, err))
-            goto fail;
-        if (!t->grad) {
-            const char *leaf = strrchr(t->name, '.') + 1;
-            for (size_t j = 0; j < t->count && strcmp(leaf, "running_var")
-                 == 0; j++)
-                if (t->data[j] < 0) {
-                    dx_fail(err, "checkpoint frame '%s' element %zu is %g, "
-                            "expected a variance >= 0", t->name, j,
-                            (double)t->data[j]);
-                    goto fail;
-                }
-            continue;
-        }
-        char on[64];
-        snprintf(on, sizeof on, "opt.%s", t->name);
-        nparams++;
-        nopt += tns_stream_find(s, on) >= 0;
-    }
-    if (nopt != 0 && nopt != nparams) {
-        for (int i = 0; i < m->nt; i++) {
-            char on[64];
-            snprintf(on, sizeof on, "opt.%s", m->t[i].name);
-            if (m->t[i].grad && tns_stream_find(s, on) < 0) {
-                dx_fail(err, "checkpoint has %d of %d optimizer frames: "
-                        "'%s' is missing", nopt, nparams, on);
-                goto fail;
-            }
+    int *last = malloc(sizeof *last * 3 * (size_t)V);
+    if (!last)
+        return dx_fail(err, "out of memory");
+    int *readers = last + V, *free_slot = last + 2 * V, nfree = 0;
+    for (int v = 0; v < V; v++)
+        last[v] = readers[v] = 0;
+    last[V - 1] = NL; /* the logits outlive the forward pass */
+    for (int i = 0; i < NL; i++) {
+        const dx_layer *l = &net->layer[i];
+        last[l->in] = i;
+        readers[l->in]++;
+        if (l->skip >= 0) {
+            last[l->skip] = i;
+            readers[l->skip]++;
         }
     }
-    for (int i = 0; i < m->nt && nopt; i++) {
-        dx_tensor *t = &m->t[i];
-        char on[64];
-        snprintf(on, sizeof on, "opt.%s", t->name);
-        if (t->grad && take(s, on, t, t->mom, desc, err))
-            goto fail;
-    }
-    /* Anything else means another architecture or a corrupt file. */
-    for (int j = 0; j < s->n; j++) {
-        const char *name = s->v[j].name;
-        int known = !strcmp(name, "meta.arch") || !strcmp(name, "meta.iter");
-        const char *base = strncmp(name, "opt.", 4) == 0 ? name + 4 : name;
-        for (int i = 0; i < m->nt && !known; i++)
-            known = !strcmp(base, m->t[i].name) &&
-                    (base == name || m->t[i].grad);
-        if (!known) {
-            dx_fail(err, "checkpoint has frame '%s', which %s does not "
-                    "have (another architecture?)", name, desc);
-            goto fail;
+    for (int i = 0; i < NL; i++) {
+        const dx_layer *l = &net->layer[i];
+        if (l->kind == DX_LAYER_BN && readers[l->in] != 1) {
+            int k = readers[l->in];
+            free(last);
+            return dx_fail(err, "network description: the input of BN '%s' "
+                           "is read by %d layers, expected 1", l->name, k);
         }
     }
-    return 0;
-fail:
-    dx_model_free(m);
-    return -1;
-}
-
-/* A frame header over memory we own: written, never freed. */
-static tns_frame view(const char *name, int dtype, int rank,
-                      const int64_t *dims, size_t count, const void *data)
-{
-    tns_frame f;
-    memset(&f, 0, sizeof f);
-    snprintf(f.name, sizeof f.name, "%s", name);
-    f.dtype = dtype;
-    f.rank = rank;
-    for (int i = 0; i < rank; i++)
-        f.dims[i] = dims[i];
-    f.count = count;
-    f.nbytes = count * dx_dtype_size(dtype);
-    f.data = (void *)data;
-    return f;
-}
-
-int dx_model_write(const dx_model *m, tns_writer *w, int with_opt,
-                   dx_err *err)
-{
-    char text[512];
-    int len = dx_arch_format(&m->arch, text, sizeof text);
-    if (len < 0)
-        return dx_fail(err, "meta.arch text too long");
-    int64_t tl = len;
-    int32_t iter = m->iter > INT32_MAX ? INT32_MAX : (int32_t)m->iter;
-    tns_frame f = view("meta.arch", DX_U8, 1, &tl, (size_t)len, text);
-    if (tns_write(w, &f, err))
-        return -1;
-    f = view("meta.iter", DX_I32, 0, NULL, 1, &iter);
-    if (tns_write(w, &f, err))
-        return -1;
-    for (int i = 0; i < m->nt; i++) {
-        const dx_tensor *t = &m->t[i];
-        f = view(t->name, DX_F32, t->rank, t->dims, t->count, t->data);
-        if (tns_write(w, &f, err))
-            return -1;
+    L->x0 = 3 * (size_t)n * H * W;
+    for (int v = 1; v < V; v++) {
+        size_t s = (size_t)net->channels[v] * n * h[v] * w[v];
+        if (s > L->maxact)
+            L->maxact = s;
     }
-    for (int i = 0; i < m->nt && with_opt; i++) {
-        const dx_tensor *t = &m->t[i];
-        char on[64];
-        if (!t->grad)
-            continue;
-        snprintf(on, sizeof on, "opt.%s", t->name);
-        f = view(on, DX_F32, t->rank, t->dims, t->count, t->mom);
-        if (tns_write(w, &f, err))
-            return -1;
+    /* forward */
+    for (int i = 0; i < NL; i++) {
+        const dx_layer *l = &net->layer[i];
+        int o = l->out, shared = 0;
+        size_t size = (size_t)net->channels[o] * n * h[o] * w[o];
+        if (train && kept_for_backward(net, i)) {
+            value_off[o] = (long)L->pinned;
+            L->pinned += size;
+        } else if (!train && l->kind == DX_LAYER_BN && l->in != 0 &&
+                   last[l->in] == i) {
+            value_off[o] = value_off[l->in]; /* in place */
+            shared = 1;
+        } else {
+            int s = nfree ? free_slot[--nfree] : L->slots++;
+            value_off[o] = -(long)s - 1;
+        }
+        if (train && l->kind == DX_LAYER_MAXPOOL)
+            L->argmax += size;
+        /* free the borrowed buffers read here for the last time */
+        int rd[2] = {l->in, l->skip};
+        for (int k = 0; k < 2; k++)
+            if (rd[k] > 0 && last[rd[k]] == i && value_off[rd[k]] < 0 &&
+                !(shared && k == 0))
+                free_slot[nfree++] = (int)(-value_off[rd[k]] - 1);
     }
-    return 0;
-}
-
-int dx_model_read(dx_model *m, const char *path, dx_err *err)
-{
-    tns_stream s;
-    const char *name = path && strcmp(path, "-") ? path : "stdin";
-    if (tns_stream_load(&s, path, err))
-        return -1;
-    int rc = dx_model_load(m, &s, err);
-    tns_stream_free(&s);
-    return rc ? dx_wrap(err, "%s: ", name) : 0;
-}
-
-int dx_model_save(const dx_model *m, const char *path, int with_opt,
-                  dx_err *err)
-{
-    tns_writer w;
-    if (tns_create(&w, path, err))
-        return -1;
-    if (dx_model_write(m, &w, with_opt, err)) {
-        tns_abort(&w);
-        return -1;
-    }
-    return tns_finish(&w, err);
-}
-
-/* ---- buffers for a shape ---- */
-
-/* Sides of every stage, and the sizes the plan needs. */
-typedef struct plan_sizes {
-    int hs[DX_UNITS + 1], ws[DX_UNITS + 1];
-    size_t x0, act[DX_UNITS], maxact, logits, up, scratch, upscratch, total;
-} plan_sizes;
-
-static void plan_sizes_of(const dx_arch *a, int n, int H, int W, int train,
-                          plan_sizes *p)
-{
-    memset(p, 0, sizeof *p);
-    p->hs[0] = H, p->ws[0] = W;
-    for (int u = 0; u < DX_UNITS; u++) {
-        dx_conv c = unit_conv(a, u);
-        p->hs[u + 1] = dx_conv_out(&c, p->hs[u]);
-        p->ws[u + 1] = dx_conv_out(&c, p->ws[u]);
-        size_t P = (size_t)n * p->hs[u + 1] * p->ws[u + 1];
-        p->act[u] = (size_t)c.cout * P;
-        if (p->act[u] > p->maxact)
-            p->maxact = p->act[u];
-        size_t s = dx_conv_ws_floats(&c, n, p->hs[u], p->ws[u]);
-        if (s > p->scratch)
-            p->scratch = s;
-    }
-    int h3 = p->hs[DX_UNITS], w3 = p->ws[DX_UNITS];
-    for (int k = 0; k < DX_HEADS; k++) {
-        dx_conv c = head_conv(a, k);
-        size_t s = dx_conv_ws_floats(&c, n, h3, w3);
-        if (s > p->scratch)
-            p->scratch = s;
-    }
-    p->x0 = 3 * (size_t)n * H * W;
-    p->upscratch = (size_t)dx_par_threads() * h3 * W;
-    p->logits = (size_t)a->classes * n * h3 * w3;
-    p->up = (size_t)a->classes * n * H * W;
-    size_t t = p->x0 + 3 * p->maxact + p->logits + p->scratch + p->upscratch;
+    /* backward: a value's gradient is taken by its first contributor */
     if (train) {
-        for (int u = 0; u < DX_UNITS; u++)
-            t += 2 * p->act[u];
-        t += p->up + p->logits; /* up, dlogits */
+        int used = 0;
+        nfree = 0;
+        for (int v = 0; v < V; v++)
+            grad_slot[v] = -1;
+        for (int i = NL - 1; i >= 0; i--) {
+            const dx_layer *l = &net->layer[i];
+            int take[2] = {l->kind == DX_LAYER_BN ? -1 : l->in, l->skip};
+            for (int k = 0; k < 2; k++)
+                if (take[k] > 0 && grad_slot[take[k]] < 0)
+                    grad_slot[take[k]] = nfree ? free_slot[--nfree] : used++;
+            if (l->kind == DX_LAYER_BN)
+                grad_slot[l->in] = grad_slot[l->out]; /* handed on */
+            else if (l->kind != DX_LAYER_ASPP && grad_slot[l->out] >= 0)
+                free_slot[nfree++] = grad_slot[l->out];
+        }
+        L->grad_slots = used;
     }
-    p->total = t;
+    free(last);
+    for (int i = 0; i < NL; i++) {
+        const dx_layer *l = &net->layer[i];
+        int nconv = l->kind == DX_LAYER_CONV ? 1
+                    : l->kind == DX_LAYER_ASPP && !l->fused ? l->run : 0;
+        if (l->kind == DX_LAYER_ASPP && l->fused) {
+            dx_aspp as = aspp_of(l);
+            size_t s = dx_aspp_ws_floats(&as, n, h[l->in], w[l->in]);
+            if (s > L->scratch)
+                L->scratch = s;
+        }
+        for (int b = 0; b < nconv; b++) {
+            const dx_conv *c = l->kind == DX_LAYER_CONV ? &l->conv
+                                                        : &l->branch[b];
+            size_t s = dx_conv_ws_floats(c, n, h[l->in], w[l->in]);
+            if (s > L->scratch)
+                L->scratch = s;
+        }
+    }
+    int lh = h[V - 1], lw = w[V - 1];
+    L->upscratch = (size_t)dx_par_threads() * lh * W;
+    if (train) {
+        L->up = (size_t)m->arch.classes * n * H * W;
+        L->dlogits = (size_t)m->arch.classes * n * lh * lw;
+    }
+    L->total = L->x0 + L->pinned + (L->slots + L->grad_slots) * L->maxact +
+               L->argmax + L->scratch + L->upscratch + L->up + L->dlogits;
+    return 0;
 }
 
-size_t dx_model_plan_bytes(const dx_arch *a, int n, int H, int W, int train)
+size_t dx_model_plan_bytes(const dx_model *m, int n, int H, int W,
+                           int train)
 {
-    plan_sizes p;
-    plan_sizes_of(a, n, H, W, train, &p);
-    return p.total * sizeof(float);
+    int V = m->net.nvalue;
+    int *h = malloc(sizeof *h * 3 * (size_t)V);
+    long *off = malloc(sizeof *off * (size_t)V);
+    layout L = {0};
+    if (h && off)
+        lay_out(m, n, H, W, train, h, h + V, off, h + 2 * V, &L, NULL);
+    free(h);
+    free(off);
+    return L.total * sizeof(float);
 }
 
 int dx_model_plan(dx_model *m, int n, int H, int W, int train, dx_err *err)
 {
     if (m->act && m->n == n && m->H == H && m->W == W && m->train == train)
         return 0;
-    free(m->act);
-    m->act = NULL;
-    dx_interp_free(&m->interp);
+    free_plan(m);
     if (n < 1 || H < 1 || W < 1)
         return dx_fail(err, "empty batch %dx%dx%d", n, H, W);
     if ((size_t)n * H * W > INT_MAX / 4)
         return dx_fail(err, "batch %dx%dx%d is too large (more than %d "
                        "pixels)", n, H, W, INT_MAX / 4);
-    plan_sizes p;
-    plan_sizes_of(&m->arch, n, H, W, train, &p);
-    size_t h3 = (size_t)p.hs[DX_UNITS], w3 = (size_t)p.ws[DX_UNITS];
-    m->act = malloc(p.total * sizeof(float));
-    if (!m->act)
+    if (train && dx_model_alloc_grad(m, err))
+        return -1;
+    int V = m->net.nvalue, NL = m->net.nlayer;
+    /* the small per-value and per-layer arrays */
+    m->side_h = malloc(sizeof(int) * 3 * (size_t)V);
+    m->value = malloc(sizeof(float *) * 2 * (size_t)V);
+    m->argmax = calloc((size_t)NL, sizeof *m->argmax);
+    long *off = malloc(sizeof *off * (size_t)V);
+    if (!m->side_h || !m->value || !m->argmax || !off) {
+        free(off);
+        free_plan(m);
+        return dx_fail(err, "out of memory");
+    }
+    m->side_w = m->side_h + V;
+    m->grad_slot = m->side_h + 2 * V;
+    m->grad_of = m->value + V;
+    layout L;
+    if (lay_out(m, n, H, W, train, m->side_h, m->side_w, off, m->grad_slot,
+                &L, err)) {
+        free(off);
+        free_plan(m);
+        char desc[160];
+        dx_arch_describe(&m->arch, desc, sizeof desc);
+        return dx_wrap(err, "%s: ", desc);
+    }
+    m->act = malloc(L.total * sizeof(float));
+    m->grad_buf = malloc(sizeof *m->grad_buf * (size_t)(L.grad_slots + 1));
+    if (!m->act || !m->grad_buf) {
+        free(off);
+        free_plan(m);
         return dx_fail(err, "cannot allocate %zu MiB of activations for "
-                       "%d images of %dx%d", (p.total * 4) >> 20, n, W, H);
-    if (dx_interp_init(&m->interp, (int)h3, (int)w3, H, W, err)) {
-        free(m->act);
-        m->act = NULL;
+                       "%d images of %dx%d", (L.total * 4) >> 20, n, W, H);
+    }
+    int lh = m->side_h[V - 1], lw = m->side_w[V - 1];
+    if (dx_interp_init(&m->interp, lh, lw, H, W, err)) {
+        free(off);
+        free_plan(m);
         return -1;
     }
     m->n = n, m->H = H, m->W = W, m->train = train;
-    memcpy(m->hs, p.hs, sizeof p.hs);
-    memcpy(m->ws, p.ws, sizeof p.ws);
     float *q = m->act;
-    m->x0 = q, q += p.x0;
-    for (int i = 0; i < 3; i++)
-        m->buf[i] = q, q += p.maxact;
-    m->logits = q, q += p.logits;
-    m->scratch = q, q += p.scratch;
-    m->upscratch = q, q += p.upscratch;
-    for (int u = 0; u < DX_UNITS; u++)
-        m->xhat[u] = m->y[u] = NULL;
-    m->up = m->dlogits = NULL;
-    if (train) {
-        for (int u = 0; u < DX_UNITS; u++) {
-            m->xhat[u] = q, q += p.act[u];
-            m->y[u] = q, q += p.act[u];
-        }
-        m->up = q, q += p.up;
-        m->dlogits = q, q += p.logits;
+    float *pinned = q + L.x0, *slots = pinned + L.pinned;
+    m->value[0] = q;
+    for (int v = 1; v < V; v++)
+        m->value[v] = off[v] >= 0 ? pinned + off[v]
+                                  : slots + (size_t)(-off[v] - 1) * L.maxact;
+    free(off);
+    q = slots + (size_t)L.slots * L.maxact;
+    for (int s = 0; s < L.grad_slots; s++)
+        m->grad_buf[s] = q, q += L.maxact;
+    for (int i = 0; i < NL && train; i++) {
+        const dx_layer *l = &m->net.layer[i];
+        if (l->kind != DX_LAYER_MAXPOOL)
+            continue;
+        m->argmax[i] = (int32_t *)q;
+        q += (size_t)m->net.channels[l->out] * n * m->side_h[l->out] *
+             m->side_w[l->out];
     }
+    m->conv_scratch = q, q += L.scratch;
+    m->up_scratch = q, q += L.upscratch;
+    m->up = train ? q : NULL, q += L.up;
+    m->dlogits = train ? q : NULL, q += L.dlogits;
+    m->logits = m->value[V - 1];
     return 0;
 }
 
-/* ---- forward and backward ---- */
+void dx_model_logit_size(const dx_model *m, int *h, int *w)
+{
+    int V = m->net.nvalue;
+    *h = m->side_h ? m->side_h[V - 1] : 0;
+    *w = m->side_w ? m->side_w[V - 1] : 0;
+}
+
+size_t dx_model_min_bn_values(const dx_model *m)
+{
+    size_t least = SIZE_MAX;
+    for (int i = 0; i < m->net.nlayer && m->side_h; i++) {
+        const dx_layer *l = &m->net.layer[i];
+        size_t p = (size_t)m->n * m->side_h[l->out] * m->side_w[l->out];
+        if (l->kind == DX_LAYER_BN && p < least)
+            least = p;
+    }
+    return least;
+}
+
+/* ---- batch statistics ----
+ *
+ * The one place where the per-channel sums of a batch would be added up
+ * across processes (synchronised batch-norm): sums[0..n) in place; returns
+ * the number of values they cover, here count itself. */
+static double batch_reduce(dx_model *m, double *sums, int n, double count)
+{
+    (void)m, (void)sums, (void)n;
+    return count;
+}
+
+/* mean and biased var of x (C, P) from the batch sums, and the running
+ * estimates updated when rmean is not NULL */
+static void batch_stats(dx_model *m, const float *x, int C, size_t P,
+                        float *mean, float *var, float *rmean, float *rvar)
+{
+    double *s = m->bn_sums;
+    dx_bn_sums(s, x, C, P);
+    double count = batch_reduce(m, s, C, (double)P);
+    for (int c = 0; c < C; c++)
+        mean[c] = (float)(s[c] / count);
+    dx_bn_sq_sums(s, x, mean, C, P);
+    batch_reduce(m, s, C, (double)P);
+    for (int c = 0; c < C; c++)
+        var[c] = (float)(s[c] / count);
+    if (rmean)
+        dx_bn_update_running(rmean, rvar, mean, var, C, (size_t)count);
+}
+
+/* ---- forward ---- */
 
 /* Planes of the upsampling, and pixel ranges of the input conversion,
  * shared among the threads. */
@@ -541,9 +501,83 @@ static void normalise_part(void *arg, long b0, long b1)
         i1 = N;
     for (int c = 0; c < 3; c++) {
         float *x = j->dst + c * N;
-        const float *lut = j->m->lut[c];
+        const float *lut = j->m->input_lut[c];
+        const uint8_t *src = j->img + j->m->input_channel[c];
         for (size_t i = i0; i < i1; i++)
-            x[i] = lut[j->img[3 * i + c]];
+            x[i] = lut[src[3 * i]];
+    }
+}
+
+static void bn_forward(dx_model *m, const dx_layer *l, int mode)
+{
+    const dx_tensor *t = &m->t[l->bn];
+    int o = l->out, C = m->net.channels[o];
+    size_t P = (size_t)m->n * m->side_h[o] * m->side_w[o];
+    float *x = m->value[l->in];
+    float *mean = m->bn_stats + l->stat, *var = mean + C, *invstd = var + C;
+    const float *use_mean = mean;
+    if (mode == DX_BN_RUNNING) {
+        use_mean = t[2].data;
+        dx_bn_invstd(invstd, t[3].data, C);
+    } else {
+        batch_stats(m, x, C, P, mean, var,
+                    mode == DX_BN_TRAIN ? t[2].data : NULL, t[3].data);
+        dx_bn_invstd(invstd, var, C);
+    }
+    dx_bn_forward(m->value[o], mode == DX_BN_TRAIN ? x : NULL, x,
+                  l->skip >= 0 ? m->value[l->skip] : NULL, t[0].data,
+                  t[1].data, use_mean, invstd, l->relu, C, P);
+}
+
+static void aspp_forward(dx_model *m, const dx_layer *l, int n, int h,
+                         int w)
+{
+    const float *wt[DX_ASPP_MAX], *bias[DX_ASPP_MAX];
+    for (int b = 0; b < l->run; b++) {
+        const dx_tensor *t = &m->t[l->branch_weight[b]];
+        wt[b] = t[0].data;
+        bias[b] = t[1].data;
+        if (!l->fused)
+            dx_conv_forward(m->value[l->out], m->value[l->in], wt[b],
+                            bias[b], &l->branch[b], n, h, w, b > 0,
+                            m->conv_scratch);
+    }
+    if (l->fused) {
+        dx_aspp as = aspp_of(l);
+        dx_aspp_forward(m->value[l->out], m->value[l->in], wt, bias, &as, n,
+                        h, w, m->conv_scratch);
+    }
+}
+
+void dx_model_forward(dx_model *m, const uint8_t *img, int mode)
+{
+    int n = m->n;
+    size_t N = (size_t)n * m->H * m->W;
+    /* (n, H, W, 3) u8 -> (3, n, H, W) normalised */
+    plane_job nj = {.dst = m->value[0], .img = img, .m = m, .hi = N};
+    dx_par_for((long)((N + 4095) / 4096), normalise_part, &nj);
+    for (int i = 0; i < m->net.nlayer; i++) {
+        const dx_layer *l = &m->net.layer[i];
+        int in = l->in, h = m->side_h[in], w = m->side_w[in];
+        switch (l->kind) {
+        case DX_LAYER_CONV:
+            dx_conv_forward(m->value[l->out], m->value[in],
+                            m->t[l->weight].data, NULL, &l->conv, n, h, w, 0,
+                            m->conv_scratch);
+            break;
+        case DX_LAYER_BN:
+            bn_forward(m, l, mode);
+            break;
+        case DX_LAYER_MAXPOOL:
+            dx_maxpool_forward(m->value[l->out],
+                               mode == DX_BN_TRAIN ? m->argmax[i] : NULL,
+                               m->value[in], &l->pool, m->net.channels[in],
+                               n, h, w);
+            break;
+        case DX_LAYER_ASPP:
+            aspp_forward(m, l, n, h, w);
+            break;
+        }
     }
 }
 
@@ -552,9 +586,11 @@ static void share(const plane_job *j, long t, long *p0, long *p1,
                   float **tmp)
 {
     long planes = (long)j->C * j->m->n, T = dx_par_threads();
+    int lh, lw;
+    dx_model_logit_size(j->m, &lh, &lw);
     *p0 = planes * t / T;
     *p1 = planes * (t + 1) / T;
-    *tmp = j->m->upscratch + (size_t)t * j->m->hs[DX_UNITS] * j->m->W;
+    *tmp = j->m->up_scratch + (size_t)t * lh * j->m->W;
 }
 
 /* plane p = c*n + i of the logits -> dst plane p, or plane (i, c) when
@@ -591,118 +627,135 @@ static void down_part(void *arg, long t0, long t1)
     }
 }
 
-void dx_model_forward(dx_model *m, const uint8_t *img, int mode)
+static size_t logit_plane(const dx_model *m)
 {
-    int n = m->n;
-    size_t hw = (size_t)m->H * m->W, N = (size_t)n * hw;
-    /* (n, H, W, 3) u8 -> (3, n, H, W) normalised */
-    plane_job nj = {.dst = m->x0, .img = img, .m = m, .hi = N};
-    dx_par_for((long)((N + 4095) / 4096), normalise_part, &nj);
-    const float *in = m->x0, *block_in = NULL;
-    for (int u = 0; u < DX_UNITS; u++) {
-        dx_unit *U = &m->u[u];
-        int C = U->conv.cout;
-        size_t P = (size_t)n * m->hs[u + 1] * m->ws[u + 1];
-        float *cv, *out;
-        if (U->res == 1)
-            block_in = in;
-        if (mode == DX_BN_TRAIN) {
-            cv = m->xhat[u];
-            out = m->y[u];
-        } else {
-            int b = 0;
-            while (m->buf[b] == in || m->buf[b] == block_in)
-                b++;
-            cv = out = m->buf[b];
-        }
-        dx_conv_forward(cv, in, U->w, NULL, &U->conv, n, m->hs[u], m->ws[u],
-                        0, m->scratch);
-        const float *mean = U->mean;
-        if (mode == DX_BN_RUNNING) {
-            mean = U->rmean;
-            dx_bn_invstd(U->invstd, U->rvar, C);
-        } else {
-            dx_bn_stats(U->mean, U->var, cv, C, P);
-            if (mode == DX_BN_TRAIN)
-                dx_bn_update_running(U->rmean, U->rvar, U->mean, U->var, C,
-                                     P);
-            dx_bn_invstd(U->invstd, U->var, C);
-        }
-        dx_bn_forward(out, mode == DX_BN_TRAIN ? cv : NULL, cv,
-                      U->res == 2 ? block_in : NULL, U->gamma, U->beta, mean,
-                      U->invstd, 1, C, P);
-        if (U->res == 2)
-            block_in = NULL;
-        in = out;
-    }
-    for (int k = 0; k < DX_HEADS; k++)
-        dx_conv_forward(m->logits, in, m->hw[k], m->hb[k], &m->hc[k], n,
-                        m->hs[DX_UNITS], m->ws[DX_UNITS], k > 0, m->scratch);
+    int lh, lw;
+    dx_model_logit_size(m, &lh, &lw);
+    return (size_t)lh * lw;
 }
 
 void dx_model_upsample(dx_model *m, float *up)
 {
-    plane_job j = {up, m->logits, NULL, m,
-                   (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS],
+    plane_job j = {up, m->logits, NULL, m, logit_plane(m),
                    (size_t)m->H * m->W, 0, m->arch.classes};
     dx_par_for(dx_par_threads(), up_part, &j);
+}
+
+/* ---- backward ---- */
+
+static size_t value_size(const dx_model *m, int v)
+{
+    return (size_t)m->net.channels[v] * m->n * m->side_h[v] * m->side_w[v];
+}
+
+/* The gradient of value v, to be added into: its buffer, zeroed on the
+ * first contribution. */
+static float *grad_zeroed(dx_model *m, int v)
+{
+    if (!m->grad_of[v]) {
+        m->grad_of[v] = m->grad_buf[m->grad_slot[v]];
+        dx_par_zero(m->grad_of[v], value_size(m, v));
+    }
+    return m->grad_of[v];
+}
+
+static void bn_backward(dx_model *m, const dx_layer *l)
+{
+    const dx_tensor *t = &m->t[l->bn];
+    int o = l->out, C = m->net.channels[o];
+    size_t P = (size_t)m->n * m->side_h[o] * m->side_w[o];
+    size_t cnt = (size_t)C * P;
+    float *g = m->grad_of[o];
+    const float *xhat = m->value[l->in];
+    const float *invstd = m->bn_stats + l->stat + 2 * (size_t)C;
+    if (l->relu)
+        dx_relu_backward(g, m->value[o], cnt);
+    if (l->skip >= 0) {
+        if (m->grad_of[l->skip]) {
+            dx_add_backward(m->grad_of[l->skip], g, cnt);
+        } else {
+            m->grad_of[l->skip] = m->grad_buf[m->grad_slot[l->skip]];
+            dx_par_copy(m->grad_of[l->skip], g, cnt);
+        }
+    }
+    double *sdy = m->bn_sums, *sdyh = sdy + C;
+    dx_bn_grad_sums(sdy, sdyh, g, xhat, C, P);
+    /* the affine gradients of this process's values */
+    if (t[0].grad)
+        for (int c = 0; c < C; c++) {
+            t[0].grad[c] += (float)sdyh[c];
+            t[1].grad[c] += (float)sdy[c];
+        }
+    double count = batch_reduce(m, sdy, 2 * C, (double)P);
+    dx_bn_backward_apply(g, g, xhat, t[0].data, invstd, sdy, sdyh, count, C,
+                         P);
+    m->grad_of[l->in] = g;
+    m->grad_of[o] = NULL;
+}
+
+static void aspp_backward(dx_model *m, const dx_layer *l, int n, int h,
+                          int w)
+{
+    float *dx = grad_zeroed(m, l->in), *dw[DX_ASPP_MAX], *db[DX_ASPP_MAX];
+    const float *wt[DX_ASPP_MAX];
+    for (int b = 0; b < l->run; b++) {
+        const dx_tensor *t = &m->t[l->branch_weight[b]];
+        wt[b] = t[0].data;
+        dw[b] = t[0].grad;
+        db[b] = t[1].grad;
+        if (!l->fused)
+            dx_conv_backward(dx, dw[b], db[b], m->dlogits, m->value[l->in],
+                             wt[b], &l->branch[b], n, h, w, m->conv_scratch);
+    }
+    if (l->fused) {
+        dx_aspp as = aspp_of(l);
+        dx_aspp_backward(dx, dw, db, m->dlogits, m->value[l->in], wt, &as, n,
+                         h, w, m->conv_scratch);
+    }
 }
 
 void dx_model_backward(dx_model *m, const float *dup)
 {
     int n = m->n;
-    size_t planes = (size_t)m->arch.classes * n;
-    size_t lo = (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS];
+    size_t planes = (size_t)m->arch.classes * n, lo = logit_plane(m);
     size_t hi = (size_t)m->H * m->W;
     dx_par_zero(m->dlogits, planes * lo);
     plane_job dj = {m->dlogits, dup, NULL, m, lo, hi, 0, m->arch.classes};
     dx_par_for(dx_par_threads(), down_part, &dj);
-
-    /* gout: d/d(output of the current unit); gskip: d/d(block input),
-     * built up across a residual block; gt: scratch. */
-    float *gout = m->buf[0], *gskip = m->buf[1], *gt = m->buf[2];
-    const float *top = m->y[DX_UNITS - 1];
-    dx_par_zero(gout, (size_t)m->u[DX_UNITS - 1].conv.cout * n * lo);
-    for (int k = 0; k < DX_HEADS; k++)
-        dx_conv_backward(gout, m->hgw[k], m->hgb[k], m->dlogits, top,
-                         m->hw[k], &m->hc[k], n, m->hs[DX_UNITS],
-                         m->ws[DX_UNITS], m->scratch);
-    for (int u = DX_UNITS - 1; u >= 0; u--) {
-        dx_unit *U = &m->u[u];
-        size_t cnt = (size_t)U->conv.cout * n * m->hs[u + 1] * m->ws[u + 1];
-        size_t P = cnt / U->conv.cout;
-        const float *in = u ? m->y[u - 1] : m->x0;
-        dx_relu_backward(gout, m->y[u], cnt);
-        if (U->res == 2)
-            dx_par_copy(gskip, gout, cnt);
-        dx_bn_backward(gout, U->gg, U->gb, gout, m->xhat[u], U->gamma,
-                       U->invstd, U->conv.cout, P);
-        if (u == 0) {
-            dx_conv_backward(NULL, U->gw, NULL, gout, in, U->w, &U->conv, n,
-                             m->hs[u], m->ws[u], m->scratch);
+    for (int v = 0; v < m->net.nvalue; v++)
+        m->grad_of[v] = NULL;
+    for (int i = m->net.nlayer - 1; i >= 0; i--) {
+        const dx_layer *l = &m->net.layer[i];
+        int in = l->in, h = m->side_h[in], w = m->side_w[in];
+        switch (l->kind) {
+        case DX_LAYER_ASPP:
+            aspp_backward(m, l, n, h, w);
+            break;
+        case DX_LAYER_BN:
+            bn_backward(m, l);
+            break;
+        case DX_LAYER_CONV: {
+            const dx_tensor *t = &m->t[l->weight];
+            dx_conv_backward(in ? grad_zeroed(m, in) : NULL, t->grad, NULL,
+                             m->grad_of[l->out], m->value[in], t->data,
+                             &l->conv, n, h, w, m->conv_scratch);
+            m->grad_of[l->out] = NULL;
             break;
         }
-        float *dx = gt;
-        if (U->res == 1) {
-            dx = gskip; /* the conv path adds to the skip path */
-        } else {
-            size_t incnt = (size_t)U->conv.cin * n * m->hs[u] * m->ws[u];
-            dx_par_zero(gt, incnt);
+        case DX_LAYER_MAXPOOL:
+            dx_maxpool_backward(grad_zeroed(m, in), m->grad_of[l->out],
+                                m->argmax[i], &l->pool, m->net.channels[in],
+                                n, h, w);
+            m->grad_of[l->out] = NULL;
+            break;
         }
-        dx_conv_backward(dx, U->gw, NULL, gout, in, U->w, &U->conv, n,
-                         m->hs[u], m->ws[u], m->scratch);
-        float *done = gout;
-        gout = dx;
-        if (U->res == 1)
-            gskip = done;
-        else
-            gt = done;
     }
 }
 
 void dx_model_zero_grad(dx_model *m)
 {
-    memset(m->grad, 0, m->nparam * sizeof *m->grad);
+    if (m->grad)
+        memset(m->grad, 0, m->nparam * sizeof *m->grad);
 }
 
 int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
@@ -713,15 +766,13 @@ int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
                        "running");
     if (dx_model_plan(m, n, H, W, 0, err))
         return -1;
-    if (mode == DX_BN_BATCH &&
-        (size_t)n * m->hs[DX_UNITS] * m->ws[DX_UNITS] < 2)
+    if (mode == DX_BN_BATCH && dx_model_min_bn_values(m) < 2)
         return dx_fail(err, "batch statistics need more than one value per "
                        "channel: %d image(s) of %dx%d give 1", n, W, H);
     dx_model_forward(m, img, mode);
     int C = m->arch.classes;
-    size_t lo = (size_t)m->hs[DX_UNITS] * m->ws[DX_UNITS];
     size_t hi = (size_t)H * W;
-    plane_job j = {prob, m->logits, NULL, m, lo, hi, n, C};
+    plane_job j = {prob, m->logits, NULL, m, logit_plane(m), hi, n, C};
     dx_par_for(dx_par_threads(), up_part, &j);
     for (int i = 0; i < n; i++) {
         float *p = prob + (size_t)i * C * hi;
@@ -730,18 +781,7 @@ int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
     return 0;
 }
 
-double dx_model_flops(const dx_arch *a, int n, int H, int W)
+double dx_model_flops(const dx_model *m, int n, int H, int W)
 {
-    double f = 0;
-    int h = H, w = W;
-    for (int u = 0; u < DX_UNITS; u++) {
-        dx_conv c = unit_conv(a, u);
-        h = dx_conv_out(&c, h), w = dx_conv_out(&c, w);
-        f += 2.0 * c.cout * c.cin * 9 * (double)n * h * w;
-    }
-    for (int k = 0; k < DX_HEADS; k++) {
-        dx_conv c = head_conv(a, k);
-        f += 2.0 * c.cout * c.cin * 9 * (double)n * h * w;
-    }
-    return f;
+    return dx_net_flops(&m->net, n, H, W);
 }

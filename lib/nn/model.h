@@ -1,27 +1,22 @@
-/* model.h - the dacs segmentation network (deeplab-mini), its parameters,
- * its checkpoint frames, and its forward and backward passes.
+/* model.h - a segmentation network with its values: the tensor table, the
+ * parameter allocation, and the one executor that runs any network
+ * description (net.h) forward and backward.
  *
- * The network, for width w and C classes (defined in full in seg-init(1), ARCHITECTURE):
+ * The networks (seg-init(1) defines each layer by layer): deeplab-mini
+ * (deeplab_mini.c) and DeepLabv2 on a dilated ResNet (deeplabv2.c).  The
+ * architecture record (arch.h) selects one; checkpoints (ckpt.c) hold the
+ * record and the tensors.
  *
- *   input   u8 RGB (N,H,W,3) -> (x/255 - mean)/std, channel-major
- *   stem.0  conv3x3 s2  3->w   BN ReLU            H/2
- *   stem.1  conv3x3     w->w   BN ReLU
- *   s2.down conv3x3 s2  w->2w  BN ReLU            H/4
- *   s2.res0 residual block (2w, dilation 1)
- *   s3.down conv3x3 s2  2w->4w BN ReLU            H/8
- *   s3.res0 residual block (4w, dilation 2)
- *   s3.res1 residual block (4w, dilation 4)
- *   head.k  conv3x3 4w->C with bias, dilation 1,2,4,6 (k = 0..3), summed
- *   output  bilinear, align_corners=True, to (H, W)
+ * Memory, one allocation per group:
+ *   values    the trainable parameters (nparam floats, checkpoint order),
+ *             then the fixed ones (running statistics, frozen batch-norm
+ *             affine; nfixed floats)
+ *   grad      nparam floats, the gradients of the trainable ones
+ *   state[k]  nparam floats each, optimiser state slot k (SGD: slot 0)
+ * so the optimiser, the EMA and a gradient all-reduce are flat loops.
  *
- * A residual block (c, d) is conv3x3(dil d) BN ReLU conv3x3(dil d) BN, plus
- * the block input, then ReLU; padding equals dilation everywhere.  Only the
- * head convolutions have a bias.
- *
- * Parameters live in one allocation: the trainable values, their
- * gradients and their momentum buffers as three flat arrays in checkpoint
- * order (the head last), then the batch-norm running statistics.  The
- * optimizer and the EMA are single loops over these arrays.
+ * Activations are channel-major: a value of C channels for n images of
+ * h x w is (C, n, h, w), one contiguous plane of n*h*w per channel.
  */
 #ifndef DACS_MODEL_H
 #define DACS_MODEL_H
@@ -29,10 +24,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "nn/arch.h"
-#include "nn/conv.h"
 #include "base/err.h"
 #include "io/tns.h"
+#include "nn/arch.h"
+#include "nn/net.h"
 #include "nn/upsample.h"
 
 /* How batch-norm normalises. */
@@ -44,84 +39,76 @@ enum dx_bnmode {
     DX_BN_END
 };
 
-#define DX_UNITS 10 /* conv + BN units of the body */
-#define DX_HEADS 4  /* parallel classifier convolutions */
-#define DX_MAX_TENSORS (DX_UNITS * 5 + DX_HEADS * 2)
-
-/* One named tensor of the checkpoint. */
-typedef struct dx_tensor {
-    char name[40];
-    int rank;
-    int64_t dims[4];
-    size_t count;
-    int trainable; /* a parameter; else a running statistic */
-    int head;      /* part of the classifier (learning-rate multiplier) */
-    size_t off;    /* offset in its group (param/grad/mom or stat) */
-    float *data;
-    float *grad;   /* NULL for running statistics */
-    float *mom;    /* NULL for running statistics */
-} dx_tensor;
-
-/* A convolution followed by batch-norm (and ReLU). */
-typedef struct dx_unit {
-    dx_conv conv;
-    float *w, *gw;                 /* (Cout, Cin, 3, 3) */
-    float *gamma, *beta, *gg, *gb; /* (Cout) */
-    float *rmean, *rvar;           /* (Cout) */
-    float *mean, *var, *invstd;    /* statistics of the current pass */
-    int res;  /* 1: first conv of a residual block, 2: second (adds the
-                 block input before its ReLU), 0: plain */
-} dx_unit;
-
 typedef struct dx_model {
     dx_arch arch;
-    long iter; /* completed SGD steps (meta.iter) */
+    long iter; /* completed optimiser steps (meta.iter) */
 
+    /* the tensor table, checkpoint order (net.t) */
     int nt;
-    dx_tensor t[DX_MAX_TENSORS];
-    float *mem;                 /* the one parameter allocation */
-    float *param, *grad, *mom;  /* nparam each, checkpoint order */
-    size_t nparam, head_off;    /* [head_off, nparam) is the classifier */
-    float *stat;                /* running statistics, nstat */
-    size_t nstat;
-    float *bnstat;              /* per-pass mean/var/invstd of all units */
+    dx_tensor *t;
+    dx_net net; /* the layer list */
 
-    dx_unit u[DX_UNITS];
-    dx_conv hc[DX_HEADS];
-    float *hw[DX_HEADS], *hb[DX_HEADS], *hgw[DX_HEADS], *hgb[DX_HEADS];
-    float lut[3][256]; /* input normalisation of each u8 value */
+    float *param;               /* nparam trainable values, then the fixed */
+    float *fixed;               /* nfixed values (inside param's block) */
+    size_t nparam, nfixed;
+    float *grad;                /* nparam, or NULL before training */
+    float *state[DX_OPT_SLOTS]; /* nparam each, or NULL */
+
+    float *bn_stats;  /* per pass: mean, var, invstd of every BN layer */
+    double *bn_sums;  /* two per channel of the widest BN: batch sums */
+    /* input normalisation: conv1's channel k reads RGB channel
+     * input_channel[k], as input_lut[k][u8 value] */
+    int input_channel[3];
+    float input_lut[3][256];
 
     /* Buffers for one shape and mode (dx_model_plan). */
     int n, H, W, train;
-    int hs[DX_UNITS + 1], ws[DX_UNITS + 1]; /* sides: [0] input, [u+1] out */
-    float *act;          /* the one activation allocation */
-    float *x0;           /* (3, n, H, W) normalised input */
-    float *xhat[DX_UNITS], *y[DX_UNITS]; /* train: per unit */
-    float *buf[3];       /* inference: rotating buffers; train: gradients */
-    float *logits;       /* (C, n, h3, w3) */
-    float *up;           /* train: (C, n, H, W) */
-    float *dlogits;      /* train: (C, n, h3, w3) */
-    float *scratch;      /* conv workspace */
-    float *upscratch;    /* upsampling workspace, h3 x W per thread */
+    int *side_h, *side_w;   /* sides of every value */
+    float **value;          /* the buffer of every value */
+    float **grad_of;        /* during backward: each value's gradient */
+    int *grad_slot;         /* the gradient buffer each value uses */
+    float **grad_buf;       /* train: the gradient buffers */
+    int32_t **argmax;       /* train: per max-pool layer */
+    float *act;             /* the one activation allocation */
+    float *logits;          /* (C, n, h, w): the last value */
+    float *up;              /* train: (C, n, H, W) */
+    float *dlogits;         /* train: (C, n, h, w) */
+    float *conv_scratch;    /* conv workspace (dx_conv_ws_floats) */
+    float *up_scratch;      /* upsampling, h x W per thread */
     dx_interp interp;
 } dx_model;
 
-/* Build an untrained model of architecture a: He-uniform weights drawn
- * from seed, BN weight 1, bias 0, running mean 0, var 1, head bias 0,
- * momentum 0, iter 0. */
+/* The model of architecture a with every value 0, no gradients and no
+ * optimiser state.  Fails if a is out of range. */
+int dx_model_create(dx_model *m, const dx_arch *a, dx_err *err);
+/* Build an untrained model of architecture a, drawn from seed (seg-init(1)
+ * says how for each network), with zero optimiser state slot 0 and iter
+ * 0. */
 int dx_model_init(dx_model *m, const dx_arch *a, uint64_t seed, dx_err *err);
 void dx_model_free(dx_model *m);
+/* Allocate the gradients (zero), or optimiser state slot k (zero), if not
+ * yet there. */
+int dx_model_alloc_grad(dx_model *m, dx_err *err);
+int dx_model_alloc_state(dx_model *m, int k, dx_err *err);
+/* The index of the tensor called name, or -1. */
+int dx_model_find(const dx_model *m, const char *name);
 
-/* Load a checkpoint from the frames of s.  Every parameter must be there
- * with its exact shape, f32 and finite; frames it does not know are an
- * error.  opt.* frames are all present or all absent (absent: zero
- * momentum, as a fresh PyTorch optimizer). */
+/* ---- checkpoints (ckpt.c) ----
+ * A checkpoint is one tns segment: meta.arch, meta.iter, every tensor of
+ * the table in order, then opt.NAME (state slot 0) of every trainable
+ * tensor, or none of them. */
+
+/* Load a checkpoint from the frames of s.  Every tensor must be there
+ * with its exact shape, f32 and finite (checked before anything is
+ * allocated for it), running variances >= 0; frames it does not know are
+ * an error.  opt.* frames are all present or all absent (absent: no state,
+ * as a fresh PyTorch optimizer). */
 int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err);
-/* Write meta.arch, meta.iter, the parameters and (with_opt) opt.*, in
- * checkpoint order, without ending the segment. */
+/* Write meta.arch, meta.iter, the tensors and (with_opt) opt.*, in
+ * checkpoint order, without ending the segment.  with_opt needs state
+ * slot 0. */
 int dx_model_write(const dx_model *m, tns_writer *w, int with_opt,
                    dx_err *err);
-
 /* dx_model_load from a file (NULL or "-": stdin); messages name it. */
 int dx_model_read(dx_model *m, const char *path, dx_err *err);
 /* A whole checkpoint (one segment) to path, atomically (NULL or "-":
@@ -129,12 +116,22 @@ int dx_model_read(dx_model *m, const char *path, dx_err *err);
 int dx_model_save(const dx_model *m, const char *path, int with_opt,
                   dx_err *err);
 
-/* Prepare buffers for batches of n images of H x W, for training
- * (forward with activations kept, then backward) or inference. */
-int dx_model_plan(dx_model *m, int n, int H, int W, int train, dx_err *err);
+/* ---- running it ---- */
 
-/* Forward pass of img (n, H, W, 3) u8 as planned; leaves the logits
- * (C, n, h3, w3) in m->logits.  mode DX_BN_TRAIN needs a training plan. */
+/* Prepare buffers for batches of n images of H x W, for training
+ * (forward with activations kept, then backward) or inference.  Fails,
+ * saying the smallest side it takes, if the input is too small for the
+ * network. */
+int dx_model_plan(dx_model *m, int n, int H, int W, int train, dx_err *err);
+/* The logits' sides for an input of H x W (after a plan: those of the
+ * plan). */
+void dx_model_logit_size(const dx_model *m, int *h, int *w);
+/* Values per channel of the batch-norm layer that sees the fewest, in the
+ * current plan (n times its sides): batch statistics need 2 or more. */
+size_t dx_model_min_bn_values(const dx_model *m);
+
+/* Forward pass of img (n, H, W, 3) u8 RGB as planned; leaves the logits
+ * (C, n, h, w) in m->logits.  mode DX_BN_TRAIN needs a training plan. */
 void dx_model_forward(dx_model *m, const uint8_t *img, int mode);
 
 /* Backward pass after a DX_BN_TRAIN forward: given dup (C, n, H, W), the
@@ -153,8 +150,10 @@ int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
 void dx_model_zero_grad(dx_model *m);
 
 /* Multiply-adds x 2 of the forward convolutions for n images of H x W. */
-double dx_model_flops(const dx_arch *a, int n, int H, int W);
-/* Bytes that dx_model_plan allocates for this shape. */
-size_t dx_model_plan_bytes(const dx_arch *a, int n, int H, int W, int train);
+double dx_model_flops(const dx_model *m, int n, int H, int W);
+/* Bytes that dx_model_plan allocates for this shape; 0 if the input is
+ * too small. */
+size_t dx_model_plan_bytes(const dx_model *m, int n, int H, int W,
+                           int train);
 
 #endif

@@ -47,11 +47,61 @@ static int infer_mini(const sub *s, const dx_keymap *m, dx_arch *a)
     return 0;
 }
 
+/* deeplabv2: the width from conv1 (w x 3 x 7 x 7), the block kind from
+ * layer1.0.conv3, the blocks from the highest block of each layer, the
+ * classes from layer5 when the file has it; depth the one with those
+ * blocks (else 50 or 18 with explicit blocks); style, heads, bn, order,
+ * mean and std are not in the tensors: DACS's defaults (caffe, 2, frozen,
+ * BGR and the Caffe mean), which the options override. */
+static int infer_deeplabv2(const sub *s, const dx_keymap *m, dx_arch *a)
+{
+    const dx_tspec *c = mapped(s, m, "conv1.weight");
+    if (!c || c->rank != 4 || c->dims[1] != 3 || c->dims[2] != 7 ||
+        c->dims[0] < 1 || c->dims[0] > DX_ARCH_MAX_WIDTH)
+        return -1;
+    dx_arch_defaults(a, DX_NET_DEEPLABV2);
+    a->width = (int)c->dims[0];
+    int top[4] = {-1, -1, -1, -1}, bottleneck = 0;
+    char out[DX_KEY_MAX + 1];
+    const dx_rule *r;
+    for (int k = 0; k < s->n; k++) {
+        int L, b, n = 0;
+        if (dx_keymap_apply(m, s->t[k].name, out, sizeof out, &r) !=
+            DX_KEY_MAPPED)
+            continue;
+        if (sscanf(out, "layer%d.%d.conv1.weight%n", &L, &b, &n) == 2 &&
+            !out[n] && L >= 1 && L <= 4 && b >= 0 &&
+            b < DX_ARCH_MAX_BLOCKS && b > top[L - 1])
+            top[L - 1] = b;
+        bottleneck |= !strcmp(out, "layer1.0.conv3.weight");
+    }
+    for (int L = 0; L < 4; L++) {
+        if (top[L] < 0)
+            return -1;
+        a->blocks[L] = top[L] + 1;
+    }
+    static const int depths[] = {18, 34, 50, 101, 152};
+    a->depth = bottleneck ? 50 : 18;
+    for (size_t i = 0; i < sizeof depths / sizeof depths[0]; i++) {
+        int d[4];
+        dx_arch_depth_blocks(depths[i], d);
+        if ((depths[i] >= 50) == bottleneck &&
+            !memcmp(d, a->blocks, sizeof d))
+            a->depth = depths[i];
+    }
+    const dx_tspec *h = mapped(s, m, "layer5.conv2d_list.0.weight");
+    if (h && h->rank == 4 && h->dims[0] >= 1 &&
+        h->dims[0] <= DX_ARCH_MAX_CLASSES)
+        a->classes = (int)h->dims[0];
+    return 0;
+}
+
 static const struct net {
     const char *name;
     int (*infer)(const sub *s, const dx_keymap *m, dx_arch *a);
 } NETS[] = {
-    {DX_ARCH_NET, infer_mini},
+    {"deeplab-mini", infer_mini},
+    {"deeplabv2", infer_deeplabv2},
 };
 #define NNETS ((int)(sizeof NETS / sizeof NETS[0]))
 
@@ -102,6 +152,16 @@ static int merge_arch(char *text, size_t cap, const char *over, dx_err *err)
     return 0;
 }
 
+/* Does the key=value text over set key? */
+static int has_key(const char *over, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *l = over; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
+        if (!strncmp(l, key, n) && l[n] == '=')
+            return 1;
+    return 0;
+}
+
 /* The network's architecture for the tensors s through m, with the
  * options' settings; -1 when the network cannot say it (err unset) or
  * the settings are wrong (err set, *bad 1). */
@@ -116,6 +176,15 @@ static int arch_for(const struct net *net, const sub *s, const dx_keymap *m,
         dx_arch_parse(a, text, strlen(text), err)) {
         *bad = 1;
         return dx_wrap(err, "with the architecture settings: ");
+    }
+    /* an input order brings its own mean and std unless they are set */
+    if (has_key(over, "order")) {
+        float mean[3], std[3];
+        dx_arch_norm_of(a->order, mean, std);
+        if (!has_key(over, "mean"))
+            memcpy(a->mean, mean, sizeof mean);
+        if (!has_key(over, "std"))
+            memcpy(a->std, std, sizeof std);
     }
     return 0;
 }
@@ -140,12 +209,13 @@ static void target_free(target *g)
     memset(g, 0, sizeof *g);
 }
 
-/* The tensor table of a fresh model of a. */
+/* The tensor table of a network of a (its description: nothing is
+ * allocated for its values). */
 static int target_of(const dx_arch *a, target *g, dx_err *err)
 {
-    dx_model m;
+    dx_net m;
     memset(g, 0, sizeof *g);
-    if (dx_model_init(&m, a, 0, err))
+    if (dx_arch_check(a, err) || dx_net_build(&m, a, err))
         return -1;
     g->arch = *a;
     g->n = m.nt;
@@ -160,7 +230,7 @@ static int target_of(const dx_arch *a, target *g, dx_err *err)
             g->dims[i][d] = m.t[i].dims[d];
         g->t[i] = (dx_tspec){g->names[i], m.t[i].rank, g->dims[i], 1};
     }
-    dx_model_free(&m);
+    dx_net_free(&m);
     if (!ok) {
         target_free(g);
         return dx_fail(err, "out of memory");
@@ -467,7 +537,7 @@ int dx_sd_recognise(const dx_tset *ts, const dx_sd_opts *o, dx_sd_plan *p,
             known |= !strcmp(o->net, NETS[i].name);
         if (!known)
             return dx_fail(err, "network '%s' is not one this dacs builds "
-                           "(%s)", o->net, DX_ARCH_NET);
+                           "(deeplab-mini, deeplabv2)", o->net);
     }
     if (load_maps(&s, err))
         goto out;
@@ -504,7 +574,7 @@ int dx_sd_recognise(const dx_tset *ts, const dx_sd_opts *o, dx_sd_plan *p,
     if (b < 0 || s.c[b].imported == 0) {
         dx_fail(err, "no state_dict in the file fits %s%s under map%s %s "
                 "(see --list for its keys)", o->net ? "" : "the networks of "
-                "this dacs: ", o->net ? o->net : DX_ARCH_NET,
+                "this dacs: ", o->net ? o->net : "deeplab-mini or deeplabv2",
                 o->map ? "" : "s", o->map ? o->map : "dacs, torchvision, "
                 "mmseg");
         goto out;

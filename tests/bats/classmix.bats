@@ -4,14 +4,6 @@
 load helpers
 load stages
 
-# RGB values of n pixels, grey, base+0 .. base+n-1.
-grey() {
-    local base=$1 n=$2 p
-    for ((p = 0; p < n; p++)); do
-        echo -n "$((base + p)) $((base + p)) $((base + p)) "
-    done
-}
-
 # A 1x4x4 batch: source pixel p has colour p, target pixel p has 100+p;
 # pseudo-labels all 5, weights all 0.25.  SRC_LABEL may be overridden.
 SRC_LABEL="0 0 1 1  0 0 1 1  2 2 255 255  2 2 255 255"
@@ -304,7 +296,7 @@ batch2() {
     [[ $stderr == *"unknown option '--bogus'"* ]]
     run_split classmix --mode cutmix in.tns
     assert_clean_failure classmix
-    [[ $stderr == *"expected one of class, naive, none"* ]]
+    [[ $stderr == *"expected one of class, naive, none, cut, cow"* ]]
     run_split classmix --hue 0.6 in.tns
     assert_clean_failure classmix
     [[ $stderr == *"--hue: expected a number in [0, 0.5]"* ]]
@@ -312,4 +304,64 @@ batch2() {
     assert_clean_failure classmix
     run_split classmix --seed -3 in.tns
     assert_clean_failure classmix
+}
+
+@test "classmix --mode cut: ClassMix's box of half the area, golden" {
+    batch4 in.tns
+    run_split classmix --mode cut --no-augment -v in.tns -o out.tns
+    [ "$status" -eq 0 ]
+    [ "$stderr" = "classmix: segment=0 picked0=- jitter=0 blur=0 kernel=1x1 flip=0" ]
+    # seed 0: a 3x3 box (width 3 of [2, 4], height round(8/3)) shows the
+    # target; the source fills the rest, labels and weight 1 included
+    [ "$(values out.tns mix.mask)" = "0 0 0 1 0 0 0 1 0 0 0 1 1 1 1 1" ]
+    [ "$(values out.tns mix.label)" = "5 5 5 1 5 5 5 1 5 5 5 255 2 2 255 255" ]
+    [ "$(values out.tns mix.weight)" = "0.25 0.25 0.25 1 0.25 0.25 0.25 1 0.25 0.25 0.25 1 1 1 1 1" ]
+    [ "$(values out.tns mix.image)" = "100 100 100 101 101 101 102 102 102 3 3 3 104 104 104 105 105 105 106 106 106 7 7 7 108 108 108 109 109 109 110 110 110 11 11 11 12 12 12 13 13 13 14 14 14 15 15 15" ]
+    # another seed, another box; the same seed, the same bytes
+    classmix --mode cut --no-augment --seed 1 in.tns >a.tns
+    classmix --mode cut --no-augment --seed 1 in.tns >b.tns
+    cmp a.tns b.tns
+    ! cmp -s a.tns out.tns
+}
+
+@test "classmix --mode cow: a smooth thresholded noise, golden, and half the pixels over seeds" {
+    batch4 in.tns
+    classmix --mode cow --cow-sigma 1,1 --no-augment in.tns -o out.tns
+    [ "$(values out.tns mix.mask)" = "1 0 0 0 1 0 0 0 1 1 1 0 1 1 1 1" ]
+    [ "$(values out.tns mix.label)" = "0 5 5 5 0 5 5 5 2 2 255 5 2 2 255 255" ]
+    # 64x64 images, ClassMix's sigma range: about half pasted on average
+    perl -e 'print pack("C*", map { $_ % 256 } 0 .. 64*64*3*4-1)' | npy_raw i.npy '|u1' 4,64,64,3
+    perl -e 'print pack("C*", map { $_ % 19 } 0 .. 64*64*4-1)' | npy_raw l.npy '|u1' 4,64,64
+    perl -e 'print pack("f<*", (0.5) x (64*64*4))' | npy_raw w.npy '<f4' 4,64,64
+    for n in src.image:i src.label:l tgt.image:i tgt.plabel:l tgt.weight:w; do
+        tns npy-in --name "${n%%:*}" "${n#*:}.npy" >"${n%%:*}.tns"
+    done
+    tns cat src.image.tns src.label.tns tgt.image.tns tgt.plabel.tns tgt.weight.tns >big.tns
+    total=0
+    for s in 0 1 2 3 4 5 6 7 8 9; do
+        classmix --mode cow --no-augment --seed $s big.tns >c.tns
+        ones=$(tns get mix.mask <c.tns | od -An -tu1 -v | tr -s ' \n' '\n' | grep -c '^1$')
+        total=$((total + ones))
+    done
+    # 40 masks of 4096 pixels: 0.5 within 0.1
+    awk -v t=$total 'BEGIN { f = t / (40 * 4096); exit !(f > 0.4 && f < 0.6) }' || fail "share $total"
+    classmix --mode cow --cow-p 0.8 --no-augment --seed 0 big.tns >p.tns
+    few=$(tns get mix.mask <p.tns | od -An -tu1 -v | tr -s ' \n' '\n' | grep -c '^1$')
+    [ "$few" -lt $((4 * 4096 * 35 / 100)) ] || fail "--cow-p 0.8 pasted $few"
+}
+
+@test "classmix --mode cut and cow: bad settings and a missing source" {
+    batch4 in.tns
+    run_split classmix --mode cow --cow-sigma 8 in.tns
+    assert_clean_failure classmix
+    [[ $stderr == *"--cow-sigma: expected LO,HI"* ]]
+    run_split classmix --mode cow --cow-sigma 9,8 in.tns
+    assert_clean_failure classmix
+    run_split classmix --mode cow --cow-p 1 in.tns
+    assert_clean_failure classmix
+    [[ $stderr == *"--cow-p: expected a number in"* ]]
+    tns drop src.image -i in.tns >nosrc.tns
+    run_split classmix --mode cut nosrc.tns
+    assert_clean_failure classmix
+    [[ $stderr == *"missing frame 'src.image'"* ]]
 }

@@ -192,3 +192,66 @@ prob() {
     assert_clean_failure pseudolabel
     [[ $stderr == *"truncated"* ]]
 }
+
+@test "pseudolabel --ignore-*: margins of the full-size image, through the crop box" {
+    # the 2x2 crop is the top-left quadrant of a 4x4 image at half scale:
+    # its rows show full rows 1 and 3, its columns full columns 1 and 3
+    { prob; frame tgt.box i32 1,7 0 0 2 2 4 4 0; } >in1.tns
+    tns cat in1.tns >in.tns
+    run_split pseudolabel --ignore-top 2 in.tns -o t.tns
+    [ "$status" -eq 0 ]
+    [[ $stderr == *"lambda=0.500000 confident=2 pixels=4 hist=1,1,2 margins=2" ]]
+    [ "$(values t.tns tgt.weight)" = "0 0 0.5 0.5" ]
+    [ "$(values t.tns tgt.lambda)" = "0.5" ]
+    pseudolabel -q --ignore-bottom 1 in.tns >b.tns
+    [ "$(values b.tns tgt.weight)" = "0.5 0.5 0 0" ]
+    pseudolabel -q --ignore-right 1 --weight none in.tns >r.tns
+    [ "$(values r.tns tgt.weight)" = "1 0 1 0" ]
+    # flipped: crop column 0 shows full column 3
+    { prob; frame tgt.box i32 1,7 0 0 2 2 4 4 1; } >f1.tns
+    tns cat f1.tns >f.tns
+    pseudolabel -q --ignore-left 2 --weight none f.tns >l.tns
+    [ "$(values l.tns tgt.weight)" = "1 0 1 0" ]
+    # past the border (padding) keeps its weight
+    { prob; frame tgt.box i32 1,7 -1 0 2 2 4 4 0; } >p1.tns
+    tns cat p1.tns >p.tns
+    pseudolabel -q --ignore-left 4 --weight none p.tns >q.tns
+    [ "$(values q.tns tgt.weight)" = "1 0 1 0" ]
+}
+
+@test "pseudolabel --ignore-*: a crop of seg-batch keeps DAFormer's rows out" {
+    # 96x48 images resized to 48x24 and cropped to 32x24: the full height,
+    # so 6 and 12 full rows are the top 3 and bottom 6 rows of the crop
+    synth-city -q --size 96x48 --source 1 --train 2 --val 1 data
+    seg-init --width 4 -o m.tns
+    seg-batch --dataset cityscapes --root data/target --no-labels --prefix tgt \
+        --resize 48x24 --crop 32x24 --batch 2 --emit-box --seed 4 -q |
+        seg-infer -m m.tns |
+        pseudolabel -q --weight none --ignore-top 6 --ignore-bottom 12 >o.tns
+    want=$( (for i in 1 2; do
+        for r in $(seq 0 23); do
+            v=1; { [ $r -lt 3 ] || [ $r -ge 18 ]; } && v=0
+            repeat 32 $v
+        done
+    done) | tr '\n' ' ' | sed 's/ $//')
+    [ "$(values o.tns tgt.weight)" = "$want" ]
+}
+
+@test "pseudolabel --ignore-* needs the crop boxes, well formed" {
+    prob >p.tns
+    assert_refused pseudolabel out.tns "missing frame 'tgt.box'" pseudolabel --ignore-top 1 p.tns -o out.tns
+    [[ $stderr == *"seg-batch --emit-box"* ]]
+    { prob; frame tgt.box i32 1,4 0 0 2 2; } >a1.tns
+    tns cat a1.tns >a.tns
+    assert_refused pseudolabel out.tns "expected Nx7" pseudolabel --ignore-top 1 a.tns -o out.tns
+    { prob; frame tgt.box i32 1,7 0 0 2 2 4 4 2; } >b1.tns
+    tns cat b1.tns >b.tns
+    assert_refused pseudolabel out.tns "has flip 2 at image 0, expected 0 or 1" pseudolabel --ignore-top 1 b.tns -o out.tns
+    { prob; frame tgt.box i32 2,7 0 0 2 2 4 4 0 0 0 2 2 4 4 0; } >c1.tns
+    tns cat c1.tns >c.tns
+    assert_refused pseudolabel out.tns "one box per image" pseudolabel --ignore-top 1 c.tns -o out.tns
+    { prob; frame tgt.box i32 1,7 0 0 2 0 4 4 0; } >d1.tns
+    tns cat d1.tns >d.tns
+    assert_refused pseudolabel out.tns "has sh 0 at image 0" pseudolabel --ignore-top 1 d.tns -o out.tns
+    assert_refused pseudolabel out.tns "--ignore-top" pseudolabel --ignore-top -1 p.tns -o out.tns
+}

@@ -342,3 +342,90 @@ rgb_label() { tns png-in --as raw "$1" | tns png-out image "$2"; }
     run_split src --sequential --batch 3
     [[ $stderr != *warning* ]]
 }
+
+# the i32 values of frame NAME of the stream on stdin, space-separated
+ints() { tns get "$1" | od -An -td4 -v | tr -s ' \n' ' '; }
+
+@test "seg-batch --emit-box: the box of each crop, and of a whole resized image" {
+    seg-batch --dataset cityscapes --root "$DATA/target" --split val --prefix tgt --sequential -q --batch 3 --resize 48x20 --emit-box >v.tns
+    run tns info v.tns
+    assert_line --partial "tgt.box	i32	3x7"
+    # x y sw sh fw fh flip, per item
+    [ "$(ints tgt.box <v.tns)" = " 0 0 48 20 96 48 0 0 0 48 20 96 48 0 0 0 48 20 96 48 0 " ]
+    # random crops: the window lies in the scaled image, which is the
+    # resized one times s in [0.5, 1.5]; flips are recorded
+    src --batch 24 --crop 40x24 --scale 0.5,1.5 --flip --resize 80x40 --emit-box -q >c.tns
+    tns get src.box <c.tns | od -An -td4 -v | tr -s ' \n' ' ' |
+        awk '{ for (i = 1; i <= NF; i += 7) {
+                   x = $i; y = $(i+1); sw = $(i+2); sh = $(i+3)
+                   if (sw < 40 || sw > 120 || sh < 20 || sh > 60) exit 1
+                   if ($(i+4) != 96 || $(i+5) != 48) exit 2
+                   if (sw >= 40 && (x < 0 || x + 40 > sw)) exit 3
+                   if (sw < 40 && (x > 0 || x + 40 < sw)) exit 4
+                   f += $(i+6); n++ }
+               if (n != 24 || f == 0 || f == 24) exit 5 }'
+    # the box does not change the other frames' bytes
+    src --batch 4 --crop 40x24 --scale 0.5,1.5 --flip --seed 3 -q | tns select src.image src.label >a.tns
+    src --batch 4 --crop 40x24 --scale 0.5,1.5 --flip --seed 3 -q --emit-box | tns select src.image src.label >b.tns
+    cmp a.tns b.tns
+}
+
+@test "seg-batch --emit-names: each image's path under the root" {
+    seg-batch --dataset cityscapes --root "$DATA/target/" --split val --prefix tgt --sequential -q --batch 3 --emit-names --no-labels >n.tns
+    tns info n.tns | grep -q "tgt.names	u8"
+    run bash -c "tns get tgt.names <n.tns"
+    assert_success
+    [ "${#lines[@]}" -eq 3 ]
+    for l in "${lines[@]}"; do
+        [[ $l == leftImg8bit/val/*/*_leftImg8bit.png ]] || fail "name $l"
+        [ -f "$DATA/target/$l" ] || fail "no file $l"
+    done
+}
+
+@test "seg-batch --full-labels: resized images, labels at their stored size" {
+    seg-batch --dataset cityscapes --root "$DATA/target" --split val --prefix tgt --sequential -q --batch 3 --resize 48x24 --full-labels >f.tns
+    run tns info f.tns
+    assert_line --partial "tgt.image	u8	3x24x48x3"
+    assert_line --partial "tgt.label	u8	3x48x96"
+    seg-batch --dataset cityscapes --root "$DATA/target" --split val --prefix tgt --sequential -q --batch 3 | tns select tgt.label >a.tns
+    tns select tgt.label -i f.tns >b.tns
+    cmp a.tns b.tns
+    fails src --full-labels --batch 2
+    assert_clean_failure seg-batch
+    [[ $stderr == *"--full-labels"*"needs --sequential"* ]]
+    fails seg-batch --dataset cityscapes --root "$DATA/target" --split val --sequential --no-labels --full-labels
+    assert_clean_failure seg-batch
+}
+
+@test "seg-batch: crops redrawn by their labels (--cat-max-ratio, --rcs-min-crop-ratio), seeded" {
+    # one class over 60% of a 12x8 crop: rarer with the redraw
+    dominated() {
+        tns get src.label | od -An -tu1 -v | tr -s ' \n' ' ' |
+            awk '{ for (i = 1; i <= NF; i += 96) {
+                       delete c; m = 0; n = 0
+                       for (j = i; j < i + 96; j++) if ($j != 255) { c[$j]++; n++ }
+                       for (k in c) if (c[k] > m) m = c[k]
+                       d += n > 0 && m >= 0.6 * n }
+                   print d }'
+    }
+    src --batch 64 --crop 12x8 --scale 2,3 -q >a.tns
+    src --batch 64 --crop 12x8 --scale 2,3 --cat-max-ratio 0.6 -q >b.tns
+    src --batch 64 --crop 12x8 --scale 2,3 --cat-max-ratio 0.6 -q >c.tns
+    cmp b.tns c.tns
+    a=$(dominated <a.tns)
+    b=$(dominated <b.tns)
+    [ "$b" -lt "$a" ] || fail "dominated crops: $a without, $b with the redraw"
+    fails src --cat-max-ratio 0.5
+    assert_clean_failure seg-batch
+    [[ $stderr == *"--cat-max-ratio"*"needs --crop"* ]]
+    fails src --crop 8x8 --cat-max-ratio 1.5
+    assert_clean_failure seg-batch
+    # rare-class crops: the same seed, the same redrawn crops
+    src --make-rcs-stats stats.tns -q
+    src --rcs --rcs-stats stats.tns --rcs-min-pixels 50 --crop 16x16 --batch 4 --iters 3 -q >r1.tns
+    src --rcs --rcs-stats stats.tns --rcs-min-pixels 50 --crop 16x16 --batch 4 --iters 3 -q >r2.tns
+    src --rcs --rcs-stats stats.tns --rcs-min-pixels 50 --rcs-min-crop-ratio 0 --crop 16x16 --batch 4 --iters 3 -q >r3.tns
+    cmp r1.tns r2.tns
+    fails src --rcs --rcs-stats stats.tns --rcs-min-crop-ratio -1
+    assert_clean_failure seg-batch
+}

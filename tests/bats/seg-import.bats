@@ -218,7 +218,7 @@ st() {
 
 @test "seg-import: a file without a known network, a malformed header" {
     st x.safetensors '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}' 4
-    refuse "no state_dict in the file fits the networks of this dacs: deeplab-mini under maps dacs, torchvision, mmseg" \
+    refuse "no state_dict in the file fits the networks of this dacs: deeplab-mini or deeplabv2 under maps dacs, torchvision, mmseg" \
         seg-import x.safetensors -o out.tns
     run seg-import --list x.safetensors
     assert_line $'a\tf32\t1'
@@ -241,7 +241,9 @@ st() {
     refuse "--classes" seg-import --classes 0 "$FIX/mini-zip.pth" -o out.tns
     refuse "--arch: expected KEY=VALUE" seg-import --arch width "$FIX/mini-zip.pth" -o out.tns
     refuse "meta.arch line 3: bad value" seg-import --arch width=x "$FIX/mini-zip.pth" -o out.tns
-    refuse "network 'deeplabv2' is not one this dacs builds" \
+    refuse "network 'resnet' is not one this dacs builds" \
+        seg-import --net resnet "$FIX/mini-zip.pth" -o out.tns
+    refuse "no state_dict in the file fits deeplabv2 under maps" \
         seg-import --net deeplabv2 "$FIX/mini-zip.pth" -o out.tns
     refuse "cannot open" seg-import missing.pth -o out.tns
     refuse "not a PyTorch (.pth, zip or legacy), safetensors or NumPy .npz file" \

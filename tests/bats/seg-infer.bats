@@ -180,7 +180,7 @@ tgt_batch() {
 @test "seg-infer: --help matches the options" {
     run seg-infer --help
     assert_success
-    for o in --model --input --output --in --out --argmax --pred --conf --bn --replace; do
+    for o in --model --input --output --in --out --argmax --pred --conf --bn --size-of --replace; do
         assert_output --partial -- "$o"
     done
     assert_output --partial "default tgt.image"
@@ -188,4 +188,66 @@ tgt_batch() {
     run_split seg-infer -m x --bn eval
     assert_clean_failure seg-infer
     [[ $stderr == *"running, batch"* ]]
+}
+
+@test "seg-infer --size-of: the prediction at the label's size (full-resolution evaluation)" {
+    tgt_batch
+    # a label 2.5 times the image: the prediction follows it
+    perl -e 'print pack("C*", map { $_ % 7 } 0 .. 2*40*60-1)' | npy_raw big.npy '|u1' 2,40,60
+    tns npy-in -i tgt.tns --name tgt.full big.npy >in.tns
+    seg-infer -m "$C8" --size-of tgt.full <in.tns >p.tns
+    run tns info p.tns
+    assert_line --partial $'tgt.prob\tf32\t2x7x40x60'
+    assert_line --partial $'mean 0.142857'
+    seg-infer -m "$C8" --size-of tgt.full --argmax <in.tns >a.tns
+    run tns info a.tns
+    assert_line --partial $'tgt.pred\tu8\t2x40x60'
+    assert_line --partial $'tgt.conf\tf32\t2x40x60'
+    # the arg-max is that of the resized probabilities
+    tns npy-out -i p.tns tgt.prob prob.npy
+    tns npy-out -i a.tns tgt.pred pred.npy
+    tns npy-out -i a.tns tgt.conf conf.npy
+    perl -e '
+        sub rd { open(my $f, "<:raw", $_[0]) or die; local $/; my $b = <$f>; substr($b, 128) }
+        my @p = unpack("f<*", rd("prob.npy")); my @y = unpack("C*", rd("pred.npy"));
+        my @c = unpack("f<*", rd("conf.npy"));
+        my ($hw, $bad) = (40 * 60, 0);
+        for my $i (0 .. 1) { for my $q (0 .. $hw - 1) {
+            my ($best, $bv) = (0, -1);
+            for my $k (0 .. 6) { my $v = $p[($i * 7 + $k) * $hw + $q]; ($best, $bv) = ($k, $v) if $v > $bv }
+            $bad++ if $best != $y[$i * $hw + $q] || abs($bv - $c[$i * $hw + $q]) > 1e-6 } }
+        exit($bad ? 1 : 0)'
+    # the same size: the plain prediction, to rounding
+    seg-infer -m "$C8" --size-of tgt.label --argmax <tgt.tns >s.tns
+    seg-infer -m "$C8" --argmax <tgt.tns >t.tns
+    cmp <(tns get tgt.pred <s.tns) <(tns get tgt.pred <t.tns)
+    # the same bytes at any thread count
+    seg-infer -m "$C8" --size-of tgt.full --threads 1 <in.tns >t1.tns
+    seg-infer -m "$C8" --size-of tgt.full --threads 3 <in.tns >t3.tns
+    cmp t1.tns t3.tns
+    # --size WxH: the same without a frame of that size
+    seg-infer -m "$C8" --size 60x40 --argmax <in.tns >w.tns
+    cmp <(tns get tgt.pred <w.tns) <(tns get tgt.pred <a.tns)
+    # --bn batch as well
+    seg-infer -m "$C8" --bn batch --size-of tgt.full --argmax <in.tns >b.tns
+    ! cmp -s <(tns get tgt.pred <b.tns) <(tns get tgt.pred <a.tns)
+}
+
+@test "seg-infer --size-of: a missing or misshapen frame is refused" {
+    tgt_batch
+    run_split seg-infer -m "$C8" --size-of tgt.full <tgt.tns
+    assert_clean_failure seg-infer
+    [[ $stderr == *"missing frame 'tgt.full'"*"--size-of"* ]]
+    perl -e 'print pack("C*", (0) x (3*40*60))' | npy_raw big.npy '|u1' 3,40,60
+    tns npy-in -i tgt.tns --name tgt.full big.npy >in.tns
+    run_split seg-infer -m "$C8" --size-of tgt.full <in.tns
+    assert_clean_failure seg-infer
+    [[ $stderr == *"frame 'tgt.full' has shape 3x40x60, 'tgt.image' has 2x16x24x3"* ]]
+    run_split seg-infer -m "$C8" --size-of 'a b' <in.tns
+    assert_clean_failure seg-infer
+    run_split seg-infer -m "$C8" --size-of tgt.full --size 8x8 <in.tns
+    assert_clean_failure seg-infer
+    [[ $stderr == *"give one"* ]]
+    run_split seg-infer -m "$C8" --size 0x8 <in.tns
+    assert_clean_failure seg-infer
 }

@@ -37,10 +37,10 @@ setup_file() {
     seg-step -m "$C8" -o a.tns --log log.tsv --lr 0.02 --iters 100 <b.tns 2>/dev/null
     seg-step -m a.tns -o a.tns --log log.tsv --lr 0.02 --iters 100 <b.tns 2>/dev/null
     run cat log.tsv
-    assert_line --index 0 $'iter\tloss\tloss_src\tloss_mix\tlr\tlr_head'
-    assert_line --index 1 --regexp $'^0\t[0-9.]+\t[0-9.]+\t[0-9.]+\t0.02\t0.2$'
+    assert_line --index 0 $'iter\tloss\tloss_src\tloss_mix\tlr\tlr_head\tloss_mic'
+    assert_line --index 1 --regexp $'^0\t[0-9.]+\t[0-9.]+\t[0-9.]+\t0.02\t0.2\t0.000000$'
     # poly: 0.02 * (1 - 1/100)^0.9
-    assert_line --index 2 --regexp $'^1\t[0-9.]+\t[0-9.]+\t[0-9.]+\t0.0198199\t0.198199$'
+    assert_line --index 2 --regexp $'^1\t[0-9.]+\t[0-9.]+\t[0-9.]+\t0.0198199\t0.198199\t0.000000$'
     [ "${#lines[@]}" -eq 3 ]
 }
 
@@ -230,4 +230,58 @@ setup_file() {
     assert_clean_failure seg-infer
     [[ $stderr == *"DACS_THREADS: expected an integer in [1, 64], got 'many'"* ]]
     [ ! -e o.tns ]
+}
+
+# rename_to_mic IN OUT [SCALE]: the mix.* frames of IN as mic.* (weights
+# times SCALE, default 1), beside the src.* frames.
+rename_to_mic() {
+    local scale=${3:-1}
+    tns rename mix.image=mic.image mix.label=mic.label mix.weight=mic.weight <"$1" >"$2.tmp"
+    tns get mic.weight <"$2.tmp" | perl -e 'local $/; my $b = <STDIN>; print pack("f<*", map { $_ * $ARGV[0] } unpack("f<*", $b))' "$scale" >w.raw
+    npy_raw w.npy '<f4' 2,16,24 <w.raw
+    tns npy-in --replace --name mic.weight -i "$2.tmp" w.npy >"$2"
+    rm -f "$2.tmp" w.raw w.npy
+}
+
+@test "seg-step: MIC's masked pair is a third weighted term, times --mic-lambda" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    # the masked pair at lambda 0.5 = the same pair as the mixed term with
+    # its weights halved: the same bytes, the same loss
+    rename_to_mic b.tns k.tns 1
+    rename_to_mic b.tns h.tns 0.5
+    tns rename mic.image=mix.image mic.label=mix.label mic.weight=mix.weight <h.tns >hm.tns
+    run_split seg-step -m "$C8" -o a.tns --mic-lambda 0.5 --log la.tsv <k.tns
+    [ "$status" -eq 0 ]
+    [[ $stderr =~ ^seg-step:\ iter\ 0\ loss\ [0-9.]+\ src\ [0-9.]+\ mix\ 0.0000\ mic\ [0-9.]+\ lr\ 0.01$ ]]
+    seg-step -m "$C8" -o b2.tns --log lb.tsv <hm.tns 2>/dev/null
+    cmp a.tns b2.tns
+    mic=$(awk -F'\t' 'NR == 2 { print $7 }' la.tsv)
+    mix=$(awk -F'\t' 'NR == 2 { print $4 }' lb.tsv)
+    [ "$mic" = "$mix" ] && [ "$mic" != 0.000000 ]
+    # all three terms: the masked one adds to the loss and moves the model
+    tns rename mix.image=mic.image mix.label=mic.label mix.weight=mic.weight <b.tns | tns select 'mic.*' >k2.tns
+    tns cat b.tns k2.tns >all.tns
+    seg-step -m "$C8" -o c.tns --log lc.tsv <all.tns 2>/dev/null
+    seg-step -m "$C8" -o d.tns --log ld.tsv <b.tns 2>/dev/null
+    ! cmp -s c.tns d.tns
+    awk -F'\t' 'NR == 2 { if ($2 - ($3 + $4 + $7) > 1e-5 || $7 <= 0) exit 1 }' lc.tsv
+    # --no-mic leaves the other terms alone
+    seg-step -m "$C8" -o e.tns --no-mic <all.tns 2>/dev/null
+    cmp d.tns e.tns
+}
+
+@test "seg-step: a masked pair must be whole and well formed" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    tns rename mix.image=mic.image mix.label=mic.label mix.weight=mic.weight <b.tns >k.tns
+    tns drop mic.weight -i k.tns >nw.tns
+    assert_refused seg-step out.tns "missing frame 'mic.weight'" seg-step -m "$C8" -o out.tns -i nw.tns
+    run_split seg-step -m "$C8" -o out.tns --mic-lambda -1 -i k.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"--mic-lambda"* ]]
+    mkbatch s.tns 1 16 24 7 1 src
+    tns rename src.image=mic.image src.label=mic.label <s.tns | tns select 'mic.*' >one.tns
+    tns select 'src.*' -i b.tns >src.tns
+    tns select mic.weight -i k.tns >w.tns
+    tns cat src.tns one.tns w.tns >bad.tns
+    assert_refused seg-step out.tns "must agree in N, H and W" seg-step -m "$C8" -o out.tns -i bad.tns
 }

@@ -52,6 +52,14 @@ values() {
     rm -f "$1.$2.raw"
 }
 
+# RGB values of n pixels, grey, base+0 .. base+n-1.
+grey() {
+    local base=$1 n=$2 p
+    for ((p = 0; p < n; p++)); do
+        echo -n "$((base + p)) $((base + p)) $((base + p)) "
+    done
+}
+
 # repeat N VALUE: VALUE N times, space-separated.
 repeat() {
     local i out=()

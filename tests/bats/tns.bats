@@ -131,11 +131,11 @@ make_stream() {
     [[ $stderr == *"a batch needs one size"* ]]
 }
 
-@test "png-out needs %d for a batch of more than one" {
+@test "png-out needs %d for more than one item" {
     make_stream
     run_split tns png-out -i s.tns src.image one.png
     assert_clean_failure tns
-    [[ $stderr == *"needs %d for a batch of 2"* ]]
+    [[ $stderr == *"needs %d for more than one item"* ]]
     [ ! -e one.png ]
 }
 
@@ -316,4 +316,79 @@ refuses() {
     assert_clean_failure tns
     [[ $stderr == *"expected NAME, NAME:color or NAME:mask"* ]]
     [ ! -e sheet.png ]
+}
+
+# bytes BYTE...: a u8 frame's payload from decimal bytes, to a .npy
+bytes_npy() {
+    local file=$1 shape=$2
+    shift 2
+    perl -e 'print pack("C*", @ARGV)' -- "$@" | npy_raw "$file" '|u1' "$shape"
+}
+
+@test "png-out --labelids: train ids back to Cityscapes label ids" {
+    bytes_npy p.npy 1,2,4 0 1 2 18 255 10 13 5
+    tns npy-in --name tgt.pred p.npy | tns png-out --labelids tgt.pred ids.png
+    tns png-in --as label --name x ids.png | tns get x | od -An -tu1 -v | tr -s ' \n' ' ' >got
+    [ "$(cat got)" = " 7 8 11 33 0 23 26 17 " ]
+    # 8-bit grey, as the Cityscapes scripts read it (a 2-D array)
+    [ "$(od -An -tu1 -j24 -N2 ids.png | tr -s ' ')" = " 8 0" ]
+    # u16 train ids too
+    perl -e 'print pack("v*", 0, 1, 18, 255)' | npy_raw q.npy '<u2' 1,2,2
+    tns npy-in --name q q.npy | tns png-out --labelids q q.png
+    [ "$(tns png-in --as label --name x q.png | tns get x | od -An -tu1 -v | tr -s ' \n' ' ')" = " 7 8 33 0 " ]
+    # not a train id: refused, nothing written
+    bytes_npy b.npy 1,1,2 0 19
+    run_split bash -c "tns npy-in --name tgt.pred b.npy | tns png-out --labelids tgt.pred bad.png"
+    assert_clean_failure tns
+    [[ $stderr == *"--labelids maps the 19 Cityscapes train ids"*"has 19 at image 0 row 0 column 1"* ]]
+    [ ! -e bad.png ]
+    run_split tns png-out --labelids --color -i s.tns x y.png
+    assert_clean_failure tns
+}
+
+@test "png-out --labelids --names: the test-server layout, every batch of a split" {
+    synth-city -q --size 48x24 --source 1 --train 1 --val 3 data
+    # the labels stand in for predictions: seg-batch maps them to train
+    # ids, png-out maps them back; one batch of 2 and one of 1
+    seg-batch --dataset cityscapes --root data/target --split val --prefix tgt \
+        --sequential --batch 2 --emit-names -q >v.tns
+    tns png-out --labelids --names tgt.names -i v.tns tgt.label out
+    n=0
+    for gt in data/target/gtFine/val/*/*_gtFine_labelIds.png; do
+        city=$(basename "$(dirname "$gt")")
+        stem=$(basename "$gt" _gtFine_labelIds.png)
+        f=out/$city/${stem}_labelIds.png
+        [ -f "$f" ] || fail "no $f"
+        # ids with a train id come back as they were, the others as 0
+        tns png-in --as label --name x "$gt" | tns get x | od -An -tu1 -v | tr -s ' \n' '\n' | sed '/^$/d' |
+            awk 'BEGIN { split("7 8 11 12 13 17 19 20 21 22 23 24 25 26 27 28 31 32 33", a, " "); for (i in a) keep[a[i]] = 1 }
+                 { print(($1 in keep) ? $1 : 0) }' >want
+        tns png-in --as label --name x "$f" | tns get x | od -An -tu1 -v | tr -s ' \n' '\n' | sed '/^$/d' >got
+        cmp want got
+        n=$((n + 1))
+    done
+    [ "$n" -eq 3 ]
+    [ "$(find out -type f | wc -l)" -eq 3 ]
+    # PATTERN numbering runs on over the batches
+    tns png-out -i v.tns tgt.label 'l%d.png'
+    [ -f l0.png ] && [ -f l1.png ] && [ -f l2.png ] && [ ! -e l3.png ]
+}
+
+@test "png-out --names: a missing or short names frame is refused" {
+    make_stream
+    run_split tns png-out --names src.names -i s.tns src.label out
+    assert_clean_failure tns
+    [[ $stderr == *"missing frame 'src.names'"*"--emit-names"* ]]
+    printf 'a/b.png\n' >n.txt
+    bytes_npy n.npy 8 $(od -An -tu1 -v n.txt)
+    tns npy-in -i s.tns --name src.names n.npy >t.tns
+    run_split tns png-out --names src.names -i t.tns src.label out
+    assert_clean_failure tns
+    [[ $stderr == *"frame 'src.names' holds 1 name lines, expected one per item: 2"* ]]
+    printf '../x.png\n..\n' >m.txt
+    bytes_npy m.npy 12 $(od -An -tu1 -v m.txt)
+    tns npy-in -i s.tns --name src.names m.npy >u.tns
+    run_split tns png-out --names src.names -i u.tns src.label out
+    assert_clean_failure tns
+    [[ $stderr == *"gives no file name"* ]]
 }

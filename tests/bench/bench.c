@@ -2,8 +2,12 @@
  * pass as seg-infer runs it, a whole training step, and OpenBLAS sgemm on
  * this machine.  Prints "key value" lines.
  *
- *   bench N H W REPS
+ *   bench NET N H W REPS
+ *
+ * NET: mini (deeplab-mini, width 32, 19 classes) or r101 (DeepLabv2-R101,
+ * caffe, as seg-init --net deeplabv2 builds it).
  */
+#include <string.h>
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,14 +73,26 @@ static double sgemm_gflops(int M, int N, int K)
     return best;
 }
 
+/* OpenBLAS sgemm 1024^3 with its own threads, as a user would call it;
+ * then back to one thread for the network's own threads (par.h) */
+static double sgemm_rate(void)
+{
+    openblas_set_num_threads(dx_par_threads());
+    double g = sgemm_gflops(1024, 1024, 1024);
+    openblas_set_num_threads(1);
+    return g;
+}
+
 int main(int argc, char **argv)
 {
-    int n = argc > 1 ? atoi(argv[1]) : 2, H = argc > 2 ? atoi(argv[2]) : 256;
-    int W = argc > 3 ? atoi(argv[3]) : 512, reps = argc > 4 ? atoi(argv[4])
+    const char *net = argc > 1 ? argv[1] : "mini";
+    int n = argc > 2 ? atoi(argv[2]) : 2, H = argc > 3 ? atoi(argv[3]) : 256;
+    int W = argc > 4 ? atoi(argv[4]) : 512, reps = argc > 5 ? atoi(argv[5])
                                                             : 5;
     dx_err err;
     dx_arch a;
-    dx_arch_default(&a);
+    dx_arch_defaults(&a, strcmp(net, "r101") == 0 ? DX_NET_DEEPLABV2
+                                                  : DX_NET_MINI);
     dx_model m;
     if (dx_model_init(&m, &a, 1, &err)) {
         fprintf(stderr, "bench: %s\n", err.msg);
@@ -95,6 +111,10 @@ int main(int argc, char **argv)
         wt[i] = 0.5f;
     }
     double *t = malloc(sizeof *t * reps);
+    /* the machine's sgemm rate just before the timings (and after them,
+     * below): on a shared machine it moves */
+    int do_sgemm = !getenv("BENCH_NO_SGEMM");
+    double sgemm0 = do_sgemm ? sgemm_rate() : 0;
     /* seg-infer --bn running: one image at a time, with upsample and
      * softmax */
     for (int k = -1; k < reps; k++) {
@@ -118,14 +138,17 @@ int main(int argc, char **argv)
         fwd_cpu = cpu() - c1;
     }
     dx_batch src = {img, lab, NULL, n, H, W}, mix = {img, lab, wt, n, H, W};
-    dx_hyper h = {0.01, 1000000, 0.9, 0.9, 5e-4, 10};
+    /* the reference lr for the pretrained-size net, which diverges at a
+     * from-scratch 0.01 on random labels */
+    dx_hyper h = {a.net == DX_NET_DEEPLABV2 ? 2.5e-4 : 0.01, 1000000, 0.9,
+                  0.9, 5e-4, 10, 1};
     dx_step_result res;
     double c0 = 0;
     for (int k = -1; k < (getenv("BENCH_NO_STEP") ? -1 : reps); k++) {
         double t0 = now();
         if (k == 0)
             c0 = cpu();
-        if (dx_train_step(&m, &src, &mix, &h, &res, &err)) {
+        if (dx_train_step(&m, &src, &mix, NULL, &h, &res, &err)) {
             fprintf(stderr, "bench: %s\n", err.msg);
             return 1;
         }
@@ -134,7 +157,7 @@ int main(int argc, char **argv)
     }
     double step_cpu = (cpu() - c0) / reps;
     double step = getenv("BENCH_NO_STEP") ? 1 : median(t, reps);
-    double flops = dx_model_flops(&a, n, H, W);
+    double flops = dx_model_flops(&m, n, H, W);
     printf("flops_forward %.0f\n", flops);
     printf("infer_forward_ms %.1f\n", fwd * 1e3);
     printf("infer_cpu_ms %.1f\n", fwd_cpu * 1e3);
@@ -144,11 +167,13 @@ int main(int argc, char **argv)
     /* two passes, each forward + backward (about twice the forward) */
     printf("step_gflops %.1f\n", 6 * flops / step * 1e-9);
     printf("train_plan_mib %.0f\n",
-           dx_model_plan_bytes(&a, n, H, W, 1) / 1048576.0);
-    if (!getenv("BENCH_NO_SGEMM")) {
-        /* OpenBLAS with its own threads, as a user would call it */
+           dx_model_plan_bytes(&m, n, H, W, 1) / 1048576.0);
+    if (do_sgemm) {
+        double sgemm1 = sgemm_rate();
+        printf("sgemm_before_gflops %.1f\n", sgemm0);
+        printf("sgemm_after_gflops %.1f\n", sgemm1);
+        printf("sgemm_gflops %.1f\n", sgemm0 > sgemm1 ? sgemm0 : sgemm1);
         openblas_set_num_threads(dx_par_threads());
-        printf("sgemm_gflops %.1f\n", sgemm_gflops(1024, 1024, 1024));
         printf("sgemm_conv_gflops %.1f\n", sgemm_gflops(128, 4096, 1152));
     }
     free(img), free(lab), free(wt), free(prob), free(t);

@@ -87,7 +87,7 @@ int main(int argc, char **argv)
     dx_model s, t;
     check(dx_model_read(&s, argv[3], &err), &err);
     check(dx_model_read(&t, argv[3], &err), &err);
-    dx_hyper h = {0.01, 1000000, 0.9, 0.9, 5e-4, 1};
+    dx_hyper h = {0.01, 1000000, 0.9, 0.9, 5e-4, 1, 1};
     int C = s.arch.classes;
     size_t hw = (size_t)cw * ch, px = (size_t)n * hw;
     float *prob = malloc(sizeof *prob * px * C);
@@ -106,10 +106,10 @@ int main(int argc, char **argv)
         int idx[2];
         tns_frame si, sl, ti;
         tk[0] = now();
-        check(dx_sampler_draw(&ss, iter, n, idx, &err) ||
+        check(dx_sampler_draw(&ss, iter, n, idx, NULL, &err) ||
                   dx_sampler_load(&ss, iter, idx, n, "src.image",
                                   "src.label", &si, &sl, &err) ||
-                  dx_sampler_draw(&ts, iter, n, idx, &err) ||
+                  dx_sampler_draw(&ts, iter, n, idx, NULL, &err) ||
                   dx_sampler_load(&ts, iter, idx, n, "tgt.image", "x", &ti,
                                   NULL, &err),
               &err);
@@ -139,7 +139,7 @@ int main(int argc, char **argv)
         dx_batch sb = {si.data, sl.data, NULL, n, ch, cw};
         dx_batch mb = {mimg, mlab, mw, n, ch, cw};
         dx_step_result r;
-        check(dx_train_step(&s, &sb, &mb, &h, &r, &err), &err);
+        check(dx_train_step(&s, &sb, &mb, NULL, &h, &r, &err), &err);
         tk[5] = now();
         double alpha = dx_ema_alpha((uint64_t)r.iter, 0.99);
         for (int i = 0; i < s.nt; i++)

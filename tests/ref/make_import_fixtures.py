@@ -42,7 +42,7 @@ Fuzz seeds (tests/fuzz/corpus/pickle, tests/fuzz/corpus/torchfile): the
 pickles and containers above, of a two-tensor state_dict.
 Key lists (keys/, one "name dims..." line per tensor):
   resnet101-torchvision.txt   torchvision.models.resnet101().state_dict()
-  deeplabv2-r101.txt          import_nets.DeepLabV2(), 19 classes (DACS)
+  deeplabv2-r101.txt          dacsref.DeepLabV2(101), 19 classes (DACS)
   mmseg-r50-v1c-dlv2red.txt   mmsegmentation/DAFormer deeplabv2red R50:
                               ResNetV1c deep stem, two head branches
   mmseg-r50-v1b-dlv2.txt      the same with the V1b stem (conv1, bn1) and
@@ -257,9 +257,9 @@ def main():
     keys = os.path.join(OUT, 'keys')
     import_nets.key_list(torchvision.models.resnet101().state_dict(),
                          os.path.join(keys, 'resnet101-torchvision.txt'))
-    dl = import_nets.DeepLabV2(classes=19).state_dict()
+    dl = dacsref.DeepLabV2(101, classes=19).state_dict()
     import_nets.key_list(dl, os.path.join(keys, 'deeplabv2-r101.txt'))
-    r50 = import_nets.DeepLabV2(blocks=(3, 4, 6, 3), classes=19).state_dict()
+    r50 = dacsref.DeepLabV2(50, classes=19).state_dict()
     mm = collections.OrderedDict()
     for k, v in r50.items():
         if k.startswith('layer5.'):

@@ -10,6 +10,12 @@ static const char GOOD[] = "net=deeplab-mini\nversion=1\nwidth=32\n"
                            "classes=19\nmean=0.485,0.456,0.406\n"
                            "std=0.229,0.224,0.225\n";
 
+static const char GOOD2[] =
+    "net=deeplabv2\nversion=2\ndepth=101\nblocks=3,4,23,3\nwidth=64\n"
+    "style=caffe\nheads=2\nbn=frozen\nclasses=19\norder=bgr\n"
+    "mean=0.40787053,0.45752457,0.4810938\n"
+    "std=0.003921569,0.003921569,0.003921569\n";
+
 static int parses(const char *text)
 {
     dx_arch a;
@@ -17,11 +23,12 @@ static int parses(const char *text)
     return dx_arch_parse(&a, text, strlen(text), &err) == 0;
 }
 
-/* GOOD with one line replaced (or removed, if repl is ""). */
-static void bad(const char *key, const char *repl, const char *want)
+/* The record with one line replaced (or removed, if repl is ""). */
+static void bad_in(const char *good, const char *key, const char *repl,
+                   const char *want)
 {
     char text[1024] = "";
-    const char *p = GOOD;
+    const char *p = good;
     while (*p) {
         const char *e = strchr(p, '\n');
         size_t n = (size_t)(e - p) + 1;
@@ -49,6 +56,72 @@ static void bad(const char *key, const char *repl, const char *want)
           shown, err.msg);
 }
 
+static void bad(const char *key, const char *repl, const char *want)
+{
+    bad_in(GOOD, key, repl, want);
+}
+
+static void bad2(const char *key, const char *repl, const char *want)
+{
+    bad_in(GOOD2, key, repl, want);
+}
+
+/* The version-2 record of deeplabv2. */
+static void check_v2(void)
+{
+    dx_arch a, b;
+    dx_err err;
+    CHECK(dx_arch_parse(&a, GOOD2, strlen(GOOD2), &err) == 0,
+          "deeplabv2 record parses: %s", err.msg);
+    dx_arch_defaults(&b, DX_NET_DEEPLABV2);
+    CHECK(!memcmp(&a, &b, sizeof a), "and equals the deeplabv2 defaults");
+    char buf[512];
+    int n = dx_arch_format(&b, buf, sizeof buf);
+    CHECK(n > 0 && !strcmp(buf, GOOD2), "defaults format as the documented "
+          "text");
+    b.depth = 50;
+    b.blocks[2] = 1;
+    b.style = DX_STYLE_PYTORCH;
+    b.heads = 4;
+    b.bn_trainable = 1;
+    b.order = DX_ORDER_RGB;
+    b.width = 8;
+    b.classes = 3;
+    n = dx_arch_format(&b, buf, sizeof buf);
+    CHECK(dx_arch_parse(&a, buf, (size_t)n, &err) == 0 &&
+              !memcmp(&a, &b, sizeof a) &&
+              strstr(buf, "style=pytorch\nheads=4\nbn=train") &&
+              strstr(buf, "order=rgb") && strstr(buf, "blocks=3,4,1,3"),
+          "round trip of every key");
+    char d[96];
+    dx_arch_describe(&b, d, sizeof d);
+    CHECK(!strcmp(d, "deeplabv2 depth=50 blocks=3,4,1,3 width=8 "
+                     "style=pytorch classes=3"),
+          "described as '%s'", d);
+    bad2("depth", "depth=42\n", "bad value '42' for 'depth'");
+    bad2("blocks", "blocks=3,4,23\n", "'blocks'");
+    bad2("blocks", "blocks=3,4,23,3,1\n", "'blocks'");
+    bad2("blocks", "blocks=3,0,23,3\n", "'blocks'");
+    bad2("blocks", "blocks=3,4,65,3\n", "'blocks'");
+    bad2("style", "style=tensorflow\n", "bad value 'tensorflow' for "
+         "'style', expected caffe or pytorch");
+    bad2("heads", "heads=0\n", "'heads'");
+    bad2("heads", "heads=5\n", "'heads'");
+    bad2("bn", "bn=off\n", "expected frozen or train");
+    bad2("order", "order=gbr\n", "expected rgb or bgr");
+    bad2("version", "version=1\n", "version '1' for deeplabv2");
+    bad2("version", "version=3\n", "version '3'");
+    bad2("style", "", "no 'style' line");
+    bad2("net", "net=deeplabv3\n", "network 'deeplabv3'");
+    bad2("depth", "depth=50\ndepth=50\n", "given twice");
+    bad2("width", "width=0\n", "'width'");
+    bad2("std", "std=1,0,1\n", "'std'");
+    /* a deeplab-mini record with a deeplabv2 key */
+    bad("width", "width=32\nstyle=caffe\n", "unknown key 'style' for "
+        "deeplab-mini");
+    bad("width", "width=32\norder=bgr\n", "unknown key 'order'");
+}
+
 int main(void)
 {
     dx_arch a, b;
@@ -72,6 +145,7 @@ int main(void)
                  "net=deeplab-mini"),
           "any order, no final newline");
 
+    check_v2();
     bad("net", "net=resnet101\n", "network 'resnet101'");
     bad("version", "version=2\n", "version '2'");
     bad("width", "width=0\n", "bad value '0' for 'width'");
@@ -115,15 +189,16 @@ int main(void)
         memset(longv + 5, '1', 250);
         CHECK(!parses(longv), "over-long value rejected");
     }
-    /* mutation fuzz: random byte edits of the good record never crash and
-     * never accept something out of range */
+    /* mutation fuzz: random byte edits of the good records never crash
+     * and never accept something out of range */
     dx_rng r;
     dx_rng_init(&r, 1, "test_arch", 0);
     int accepted = 0, sane = 1;
-    for (int it = 0; it < 20000; it++) {
-        char t[256];
-        size_t len = sizeof GOOD - 1;
-        memcpy(t, GOOD, len);
+    for (int it = 0; it < 40000; it++) {
+        char t[512];
+        const char *good = it % 2 ? GOOD2 : GOOD;
+        size_t len = strlen(good);
+        memcpy(t, good, len);
         int edits = 1 + (int)dx_rng_below(&r, 4);
         for (int e = 0; e < edits; e++) {
             size_t at = dx_rng_below(&r, len);

@@ -5,20 +5,11 @@
 
 #include "dacs/augment.h"
 #include "check.h"
-#include "io/npy.h"
+#include "fixture.h"
 
 static int load(const char *name, tns_frame *f)
 {
-    const char *top = getenv("DACS_TOP");
-    char path[4096];
-    dx_err err;
-    snprintf(path, sizeof path, "%s/tests/fixtures/augment/%s",
-             top ? top : ".", name);
-    if (dx_npy_read(path, "x", f, &err)) {
-        CHECK(0, "load %s: %s", path, err.msg);
-        return -1;
-    }
-    return 0;
+    return fixture_npy("augment", name, f);
 }
 
 static double max_diff(const float *a, const float *b, size_t n)

@@ -12,10 +12,12 @@
 #include <string.h>
 
 #include "nn/act.h"
+#include "nn/aspp.h"
 #include "nn/bn.h"
 #include "check.h"
 #include "nn/conv.h"
 #include "nn/loss.h"
+#include "nn/pool.h"
 #include "base/rng.h"
 #include "nn/upsample.h"
 
@@ -93,13 +95,13 @@ static double conv_loss(void *p)
     return dotd(t->y, t->r, (size_t)t->c.cout * t->n * t->ho * t->wo);
 }
 
-static void check_conv(int cin, int cout, int stride, int pad, int dil,
-                       int n, int h, int w, int bias)
+static void check_conv(int k, int cin, int cout, int stride, int pad,
+                       int dil, int n, int h, int w, int bias)
 {
-    conv_ctx t = {.c = {cin, cout, 3, stride, pad, dil}, .n = n, .h = h,
+    conv_ctx t = {.c = {cin, cout, k, stride, pad, dil}, .n = n, .h = h,
                   .w = w};
     t.ho = dx_conv_out(&t.c, h), t.wo = dx_conv_out(&t.c, w);
-    size_t nx = (size_t)cin * n * h * w, nw = (size_t)cout * cin * 9;
+    size_t nx = (size_t)cin * n * h * w, nw = (size_t)cout * cin * k * k;
     size_t ny = (size_t)cout * n * t.ho * t.wo;
     t.x = rnd(nx, -1, 1), t.wt = rnd(nw, -1, 1);
     t.b = bias ? rnd(cout, -1, 1) : NULL;
@@ -109,8 +111,8 @@ static void check_conv(int cin, int cout, int stride, int pad, int dil,
     dx_conv_backward(dx, dw, bias ? db : NULL, t.r, t.x, t.wt, &t.c, n, h, w,
                      t.ws);
     char what[160];
-    snprintf(what, sizeof what, "conv %d->%d stride %d pad %d dil %d on "
-             "%dx%dx%d%s", cin, cout, stride, pad, dil, n, h, w,
+    snprintf(what, sizeof what, "conv%dx%d %d->%d stride %d pad %d dil %d "
+             "on %dx%dx%d%s", k, k, cin, cout, stride, pad, dil, n, h, w,
              bias ? " +bias" : "");
     char s[200];
     snprintf(s, sizeof s, "%s: dx", what);
@@ -172,6 +174,150 @@ static void check_conv_chunked(void)
           scale_free(rdw, dw, nw));
     free(x), free(wt), free(y), free(dy), free(dx), free(dw), free(ws);
     free(ry), free(rdx), free(rdw);
+}
+
+/* ---- max-pooling ---- */
+
+/* Output sides against PyTorch 1.13's nn.MaxPool2d for inputs 1, 2, 3,
+ * 4, 5, 8, 9, 16, 17, 255, 256 (k2 s2 p1 in ceil mode drops a window
+ * that would start in the padding). */
+static void check_pool_sides(void)
+{
+    static const int in[11] = {1, 2, 3, 4, 5, 8, 9, 16, 17, 255, 256};
+    static const struct {
+        dx_pool p;
+        int out[11];
+    } cases[] = {
+        {{3, 2, 1, 0}, {1, 1, 2, 2, 3, 4, 5, 8, 9, 128, 128}},
+        {{3, 2, 1, 1}, {1, 2, 2, 3, 3, 5, 5, 9, 9, 128, 129}},
+        {{2, 2, 1, 1}, {1, 2, 2, 3, 3, 5, 5, 9, 9, 128, 129}},
+        {{3, 3, 1, 0}, {1, 1, 1, 2, 2, 3, 3, 6, 6, 85, 86}},
+        {{3, 3, 1, 1}, {1, 1, 2, 2, 2, 3, 4, 6, 6, 86, 86}},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int ok = 1;
+        for (int i = 0; i < 11; i++)
+            ok &= dx_pool_out(&cases[c].p, in[i]) == cases[c].out[i];
+        CHECK(ok, "max-pool k%d s%d p%d %s mode: output sides as PyTorch's",
+              cases[c].p.k, cases[c].p.stride, cases[c].p.pad,
+              cases[c].p.ceil ? "ceil" : "floor");
+    }
+    dx_pool p = {3, 2, 0, 0};
+    CHECK(dx_pool_out(&p, 2) < 1, "max-pool: a window larger than the "
+          "input gives no output");
+}
+
+typedef struct pool_ctx {
+    dx_pool p;
+    int C, n, h, w, ho, wo;
+    float *x, *y, *r;
+} pool_ctx;
+
+static double pool_loss(void *v)
+{
+    pool_ctx *t = v;
+    dx_maxpool_forward(t->y, NULL, t->x, &t->p, t->C, t->n, t->h, t->w);
+    return dotd(t->y, t->r, (size_t)t->C * t->n * t->ho * t->wo);
+}
+
+static void check_pool(int ceil, int C, int n, int h, int w)
+{
+    pool_ctx t = {{3, 2, 1, ceil}, C, n, h, w, 0, 0, NULL, NULL, NULL};
+    t.ho = dx_pool_out(&t.p, h), t.wo = dx_pool_out(&t.p, w);
+    size_t nx = (size_t)C * n * h * w, ny = (size_t)C * n * t.ho * t.wo;
+    /* distinct values 1/64 apart, steps of 1/256: no step crosses another
+     * value, and every perturbed value is exact */
+    uint32_t *perm = malloc(sizeof *perm * nx);
+    for (size_t i = 0; i < nx; i++)
+        perm[i] = (uint32_t)i;
+    dx_rng_shuffle(&rng, perm, (uint32_t)nx);
+    t.x = zeros(nx), t.y = zeros(ny), t.r = rnd(ny, -1, 1);
+    for (size_t i = 0; i < nx; i++)
+        t.x[i] = ((float)perm[i] - (float)(nx / 2)) / 64.0f;
+    int32_t *am = malloc(sizeof *am * ny);
+    float *dx = zeros(nx);
+    dx_maxpool_forward(t.y, am, t.x, &t.p, C, n, h, w);
+    dx_maxpool_backward(dx, t.r, am, &t.p, C, n, h, w);
+    char s[120];
+    snprintf(s, sizeof s, "max-pool 3x3 s2 p1 %s mode on %dx%dx%dx%d "
+             "(out %dx%d): dx", ceil ? "ceil" : "floor", C, n, h, w, t.ho,
+             t.wo);
+    fd(s, pool_loss, &t, t.x, dx, nx, 1.0f / 256, 1e-6);
+    free(perm), free(t.x), free(t.y), free(t.r), free(am), free(dx);
+}
+
+/* ---- the ASPP classifier as one product ---- */
+
+typedef struct aspp_ctx {
+    dx_aspp a;
+    int n, h, w;
+    float *x, *wt[DX_ASPP_MAX], *b[DX_ASPP_MAX], *y, *r, *ws;
+} aspp_ctx;
+
+static double aspp_loss(void *v)
+{
+    aspp_ctx *t = v;
+    dx_aspp_forward(t->y, t->x, (const float *const *)t->wt,
+                    (const float *const *)t->b, &t->a, t->n, t->h, t->w,
+                    t->ws);
+    return dotd(t->y, t->r, (size_t)t->a.cout * t->n * t->h * t->w);
+}
+
+/* FD of every input, and the forward pass against the branches as
+ * separate convolutions (conv.h), summed. */
+static void check_aspp(int nb, int cin, int cout, int n, int h, int w)
+{
+    static const int dil[DX_ASPP_MAX] = {1, 2, 4, 6};
+    aspp_ctx t = {{cin, cout, nb, {0}}, n, h, w, NULL, {0}, {0}, NULL,
+                  NULL, NULL};
+    size_t nx = (size_t)cin * n * h * w, ny = (size_t)cout * n * h * w;
+    size_t nw = (size_t)cout * cin * 9;
+    t.x = rnd(nx, -1, 1), t.y = zeros(ny), t.r = rnd(ny, -1, 1);
+    t.ws = zeros(dx_aspp_ws_floats(&t.a, n, h, w));
+    float *dx = zeros(nx), *dw[DX_ASPP_MAX], *db[DX_ASPP_MAX];
+    for (int b = 0; b < nb; b++) {
+        t.a.dil[b] = dil[b];
+        t.wt[b] = rnd(nw, -1, 1), t.b[b] = rnd(cout, -1, 1);
+        dw[b] = zeros(nw), db[b] = zeros(cout);
+    }
+    aspp_loss(&t);
+    /* the same sum, one convolution per branch */
+    float *ref = zeros(ny);
+    size_t cws = 0;
+    for (int b = 0; b < nb; b++) {
+        dx_conv c = {cin, cout, 3, 1, dil[b], dil[b]};
+        size_t s = dx_conv_ws_floats(&c, n, h, w);
+        cws = s > cws ? s : cws;
+    }
+    float *ws = zeros(cws);
+    double err = 0, scale = 0;
+    for (int b = 0; b < nb; b++) {
+        dx_conv c = {cin, cout, 3, 1, dil[b], dil[b]};
+        dx_conv_forward(ref, t.x, t.wt[b], t.b[b], &c, n, h, w, b > 0, ws);
+    }
+    for (size_t i = 0; i < ny; i++) {
+        err = fmax(err, fabs((double)ref[i] - t.y[i]));
+        scale = fmax(scale, fabs((double)ref[i]));
+    }
+    CHECK(err <= 1e-6 * scale, "ASPP %d branches %d->%d on %dx%dx%d: one "
+          "product = the branches' convolutions summed (%.2e)", nb, cin,
+          cout, n, h, w, err / scale);
+    dx_aspp_backward(dx, dw, db, t.r, t.x, (const float *const *)t.wt,
+                     &t.a, n, h, w, t.ws);
+    char s[160];
+    snprintf(s, sizeof s, "ASPP %d branches %d->%d on %dx%dx%d: dx", nb,
+             cin, cout, n, h, w);
+    fd(s, aspp_loss, &t, t.x, dx, nx, 0.25f, 1e-5);
+    for (int b = 0; b < nb; b++) {
+        snprintf(s, sizeof s, "ASPP branch %d (dilation %d): dw", b, dil[b]);
+        fd(s, aspp_loss, &t, t.wt[b], dw[b], nw, 0.25f, 1e-5);
+        snprintf(s, sizeof s, "ASPP branch %d (dilation %d): db", b, dil[b]);
+        fd(s, aspp_loss, &t, t.b[b], db[b], (size_t)cout, 0.25f, 1e-5);
+    }
+    for (int b = 0; b < nb; b++)
+        free(t.wt[b]), free(t.b[b]), free(dw[b]), free(db[b]);
+    free(t.x), free(t.y), free(t.r), free(t.ws), free(dx), free(ref);
+    free(ws);
 }
 
 /* ---- batch-norm in train mode, with the epilogue ---- */
@@ -409,12 +555,27 @@ static void check_softmax(void)
 int main(void)
 {
     dx_rng_init(&rng, 7, "test_grad", 0);
-    check_conv(3, 4, 2, 1, 1, 2, 7, 9, 0);
-    check_conv(2, 3, 1, 2, 2, 2, 6, 7, 1);
-    check_conv(3, 2, 1, 0, 1, 1, 5, 6, 0);
-    check_conv(2, 3, 2, 3, 3, 2, 9, 8, 1);
-    check_conv(4, 2, 1, 6, 6, 1, 5, 4, 1);
+    check_conv(3, 3, 4, 2, 1, 1, 2, 7, 9, 0);
+    check_conv(3, 2, 3, 1, 2, 2, 2, 6, 7, 1);
+    check_conv(3, 3, 2, 1, 0, 1, 1, 5, 6, 0);
+    check_conv(3, 2, 3, 2, 3, 3, 2, 9, 8, 1);
+    check_conv(3, 4, 2, 1, 6, 6, 1, 5, 4, 1);
+    /* 1x1 stride 1: the plain product, in one part and (2640 columns)
+     * in two, whose weight gradients are summed */
+    check_conv(1, 3, 4, 1, 0, 1, 2, 5, 7, 1);
+    check_conv(1, 3, 4, 1, 0, 1, 2, 33, 40, 0);
+    /* 1x1 stride 2 (a caffe-style layer2 conv1 and its downsample) */
+    check_conv(1, 3, 2, 2, 0, 1, 2, 7, 8, 0);
+    /* the 7x7 stride-2 stem, on odd and even sides */
+    check_conv(7, 3, 4, 2, 3, 1, 2, 13, 10, 0);
     check_conv_chunked();
+    check_pool_sides();
+    check_pool(1, 2, 2, 9, 7);  /* odd sides */
+    check_pool(1, 2, 1, 8, 6);  /* even: ceil mode adds a window */
+    check_pool(0, 2, 2, 8, 7);
+    check_aspp(2, 3, 4, 2, 7, 9); /* dilation 2 taps partly outside */
+    check_aspp(4, 2, 3, 1, 5, 6); /* dilations 4 and 6: some taps never
+                                     inside */
     check_bn(3, 24, 0, 0);
     check_bn(2, 30, 0, 1);
     check_bn(3, 20, 1, 1);

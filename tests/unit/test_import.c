@@ -199,7 +199,7 @@ static void test_round_trip(void)
     ok = ok && dx_sd_import(&back, &rd, &p, p.root, 99, &r, &e) == 0;
     CHECK(ok && !strcmp(p.root, "module.") &&
               !memcmp(back.param, m.param, m.nparam * sizeof(float)) &&
-              !memcmp(back.stat, m.stat, m.nstat * sizeof(float)),
+              !memcmp(back.fixed, m.fixed, m.nfixed * sizeof(float)),
           "export then import gives the same parameters and statistics: %s",
           ok ? "" : e.msg);
     remove(file);

@@ -153,5 +153,27 @@ int main(void)
     CHECK(dx_labelmap_load(&a, "/nonexistent/x.map", &err) == -1 &&
               strstr(err.msg, "/nonexistent/x.map"),
           "missing file named: %s", err.msg);
+    /* the way back: train ids to the smallest id of each */
+    {
+        uint16_t back[256];
+        static const int want[19] = {7, 8, 11, 12, 13, 17, 19, 20, 21, 22,
+                                     23, 24, 25, 26, 27, 28, 31, 32, 33};
+        int bad = dx_labelmap_builtin(&a, "cityscapes", &err) ||
+                  dx_labelmap_invert(&a, back, &err);
+        for (int t = 0; t < 19 && !bad; t++)
+            bad = back[t] != want[t];
+        CHECK(!bad && back[255] == 0, "cityscapes inverted: train ids to "
+              "7..33, ignore to 0 (unlabeled)");
+        const char *t2 = "3 0\n5 2\n4 0\n";
+        CHECK(dx_labelmap_parse(&a, t2, strlen(t2), "gap", &err) == 0 &&
+                  dx_labelmap_invert(&a, back, &err) == -1 &&
+                  strstr(err.msg, "train id 1"),
+              "a train id no id maps to is refused: %s", err.msg);
+        const char *t3 = "3 0\n5 1\n2 0\n";
+        CHECK(dx_labelmap_parse(&a, t3, strlen(t3), "two", &err) == 0 &&
+                  dx_labelmap_invert(&a, back, &err) == 0 && back[0] == 2 &&
+                  back[1] == 5 && back[255] == 0,
+              "two ids of one train id: the smaller comes back");
+    }
     return check_done();
 }

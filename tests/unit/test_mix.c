@@ -1,7 +1,9 @@
 /* test_mix.c - ClassMix masks and mixing. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
+#include "fixture.h"
 #include "data/classes.h"
 #include "dacs/mix.h"
 
@@ -141,7 +143,7 @@ static void test_classmix(void)
     float wmem[32];
     uint8_t picked[2][256];
     dx_mix_batch b;
-    dx_mix_opts o = {DX_MIX_CLASS, DX_POOL_IMAGE, 0};
+    dx_mix_opts o = {.mode = DX_MIX_CLASS, .pool = DX_POOL_IMAGE};
     dx_rng r;
     dx_err err;
     dx_rng_init(&r, 42, "classmix", 3);
@@ -226,7 +228,7 @@ static void test_naive_none(void)
     float wmem[32];
     uint8_t picked[2][256];
     dx_mix_batch b;
-    dx_mix_opts o = {DX_MIX_NAIVE, DX_POOL_IMAGE, 0};
+    dx_mix_opts o = {.mode = DX_MIX_NAIVE, .pool = DX_POOL_IMAGE};
     dx_rng r;
     dx_err err;
     dx_rng_init(&r, 5, "classmix", 0);
@@ -263,8 +265,159 @@ static void test_naive_none(void)
     CHECK(zero, "none: mask all 0");
 }
 
+static int load(const char *name, tns_frame *f)
+{
+    return fixture_npy("cowmask", name, f);
+}
+
+/* Cow masks against ClassMix's recipe run by scipy
+ * (tests/ref/cowmask_ref.py), then their statistics over seeds. */
+static void test_cow(void)
+{
+    static const double SIGMA[3] = {2.5, 8.3, 30}, P[3] = {0.5, 0.3, 0.7};
+    tns_frame noise, smooth, mask;
+    if (load("noise.npy", &noise) || load("smooth.npy", &smooth) ||
+        load("mask.npy", &mask))
+        return;
+    enum { H = 40, W = 56 };
+    double nz[H * W], sm[H * W];
+    uint8_t m[H * W];
+    for (int i = 0; i < H * W; i++)
+        nz[i] = ((const float *)noise.data)[i];
+    dx_err err;
+    for (int k = 0; k < 3; k++) {
+        int rc = dx_cow_mask_of(m, sm, nz, H, W, SIGMA[k], P[k], &err);
+        double worst = 0;
+        int wrong = 0, ones = 0;
+        for (int i = 0; i < H * W; i++) {
+            double e = fabs(sm[i] - ((const float *)smooth.data)[k * H * W + i]);
+            worst = e > worst ? e : worst;
+            wrong += m[i] != ((const uint8_t *)mask.data)[k * H * W + i];
+            ones += m[i];
+        }
+        CHECK(rc == 0 && worst < 1e-6 && wrong == 0,
+              "cow sigma %g p %g = scipy's gaussian_filter and ClassMix's "
+              "threshold (smoothing off by %.1g, %d mask pixels differ, "
+              "%d of %d are 1)", SIGMA[k], P[k], worst, wrong, ones, H * W);
+    }
+    CHECK(dx_cow_mask_of(m, NULL, nz, H, W, 8, 1, &err) == -1 &&
+              dx_cow_mask_of(m, NULL, nz, H, W, 0, 0.5, &err) == -1,
+          "p outside (0, 1) or sigma 0 refused: %s", err.msg);
+    tns_frame_free(&noise);
+    tns_frame_free(&smooth);
+    tns_frame_free(&mask);
+
+    /* over seeds: 1 - p of the pixels on average, and smooth (neighbours
+     * mostly agree, unlike a coin per pixel) */
+    enum { h = 64, w = 96 };
+    static uint8_t mm[h * w];
+    double share = 0, agree = 0;
+    int runs = 40, same = 1;
+    for (int t = 0; t < runs; t++) {
+        dx_rng r;
+        dx_rng_init(&r, (uint64_t)t, "test-cow", 0);
+        if (dx_cow_mask(mm, h, w, 8, 32, 0.5, &r, &err)) {
+            CHECK(0, "cow: %s", err.msg);
+            return;
+        }
+        long ones = 0, eq = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                ones += mm[y * w + x];
+                if (x + 1 < w)
+                    eq += mm[y * w + x] == mm[y * w + x + 1];
+            }
+        share += (double)ones / (h * w) / runs;
+        agree += (double)eq / (h * (w - 1)) / runs;
+        if (t == 3) {
+            static uint8_t again[h * w];
+            dx_rng_init(&r, 3, "test-cow", 0);
+            dx_cow_mask(again, h, w, 8, 32, 0.5, &r, &err);
+            same = memcmp(again, mm, sizeof mm) == 0;
+        }
+    }
+    CHECK(fabs(share - 0.5) < 0.05 && agree > 0.9 && same,
+          "cow p 0.5 over %d seeds: %.3f of the pixels are 1, neighbours "
+          "agree %.3f, the same seed gives the same mask", runs, share,
+          agree);
+}
+
+/* Cut masks: a box of half the area, its width uniform over
+ * [w/2, w], anywhere in the image. */
+static void test_cut(void)
+{
+    enum { h = 30, w = 41 };
+    uint8_t m[h * w];
+    int bad = 0, wmin = w, wmax = 0, left = 0, right = 0;
+    for (int t = 0; t < 2000; t++) {
+        dx_rng r;
+        dx_rng_init(&r, (uint64_t)t, "test-cut", 0);
+        dx_cut_mask(m, h, w, &r);
+        int x0 = w, x1 = -1, y0 = h, y1 = -1, zeros = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                if (!m[y * w + x]) {
+                    zeros++;
+                    x0 = x < x0 ? x : x0;
+                    x1 = x > x1 ? x : x1;
+                    y0 = y < y0 ? y : y0;
+                    y1 = y > y1 ? y : y1;
+                }
+        int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+        /* a full box of round(h*w/2 / bw) rows */
+        bad += zeros != bw * bh || bh != (int)nearbyint(h * w / 2.0 / bw);
+        wmin = bw < wmin ? bw : wmin;
+        wmax = bw > wmax ? bw : wmax;
+        left += x0 == 0;
+        right += x1 == w - 1;
+    }
+    CHECK(bad == 0 && wmin == (w + 1) / 2 && wmax == w && left > 50 && right > 50,
+          "cut: 2000 boxes of half the area (%d wrong), widths %d..%d, "
+          "touching either side", bad, wmin, wmax);
+}
+
+/* classmix --mode cut and cow: source where the mask is 1, target
+ * elsewhere, the source's labels and weight 1 there. */
+static void test_mask_modes(void)
+{
+    for (int mode = DX_MIX_CUT; mode <= DX_MIX_COW; mode++) {
+        uint8_t mem[256];
+        float wmem[32];
+        dx_mix_batch b;
+        batch(&b, mem, wmem);
+        dx_mix_opts o = dx_mix_defaults();
+        o.mode = mode;
+        o.cow_sigma_lo = o.cow_sigma_hi = 1;
+        dx_rng r;
+        dx_rng_init(&r, 5, "classmix", 0);
+        dx_err err;
+        int rc = dx_classmix(&b, &o, &r, &err), bad = 0, ones = 0;
+        for (int i = 0; i < 16; i++) {
+            int s = b.mask[i];
+            ones += s;
+            bad += b.label[i] != (s ? b.src_label[i] : b.tgt_plabel[i]) ||
+                   b.weight[i] != (s ? 1.0f : b.tgt_weight[i]);
+            for (int c = 0; c < 3; c++)
+                bad += b.image[3 * i + c] != (s ? b.src_image[3 * i + c]
+                                                : b.tgt_image[3 * i + c]);
+        }
+        CHECK(rc == 0 && bad == 0 && ones > 0 && ones < 16,
+              "mode %s: the source where the mask is 1 (%d of 16), the "
+              "target elsewhere", dx_mix_mode_names[mode], ones);
+        dx_mix_batch nb = b;
+        nb.src_image = NULL;
+        CHECK(dx_classmix(&nb, &o, &r, &err) == -1 &&
+                  strstr(err.msg, dx_mix_mode_names[mode]),
+              "mode %s needs the source: %s", dx_mix_mode_names[mode],
+              err.msg);
+    }
+}
+
 int main(void)
 {
+    test_cow();
+    test_cut();
+    test_mask_modes();
     test_golden_4x4();
     test_all_ones();
     test_pick();

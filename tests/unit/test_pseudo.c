@@ -4,6 +4,9 @@
 
 #include "check.h"
 #include "dacs/pseudo.h"
+#include "base/rng.h"
+#include "data/resize.h"
+#include "data/sampler.h"
 
 /* A 1x3x2x2 probability map with known argmax and confidence:
  *   pixel 0: (0.98, 0.01, 0.01) -> 0, confident
@@ -120,8 +123,83 @@ static void test_errors(void)
           "256 classes refused: %s", err.msg);
 }
 
+/* Margins: a golden case on a whole image, then crops against MIC's way
+ * of making them (a full-size mask resized nearest, cropped and flipped
+ * with the image; lhoyer/MIC's valid_pseudo_mask). */
+static void test_margins(void)
+{
+    float wt[6 * 5];
+    for (int i = 0; i < 30; i++)
+        wt[i] = 0.5f;
+    dx_margins m = {1, 2, 1, 0};
+    size_t k = dx_pseudo_margins(wt, 1, 6, 5, NULL, &m);
+    static const char want[] = "00000"
+                               "0...."
+                               "0...."
+                               "0...."
+                               "00000"
+                               "00000";
+    int bad = 0;
+    for (int i = 0; i < 30; i++)
+        bad += (want[i] == '0') != (wt[i] == 0) ||
+               (wt[i] != 0 && wt[i] != 0.5f);
+    CHECK(bad == 0 && k == 18, "margins 1 2 1 0 on a 5x6 image: golden "
+          "(%d wrong, %zu in the margins)", bad, k);
+
+    dx_rng r;
+    dx_rng_init(&r, 1, "test-margins", 0);
+    int worst = 0, cases = 0, some = 0;
+    enum { W = 23, H = 17, N = 3 };
+    for (int t = 0; t < 300; t++) {
+        int32_t box[N * DX_BOX_LEN];
+        dx_margins mm = {(int)dx_rng_below(&r, 9), (int)dx_rng_below(&r, 20),
+                         (int)dx_rng_below(&r, 9), (int)dx_rng_below(&r, 9)};
+        float w[N * H * W];
+        int ok = 1;
+        for (int i = 0; i < N; i++) {
+            int32_t *b = box + i * DX_BOX_LEN;
+            b[DX_BOX_FW] = 20 + (int)dx_rng_below(&r, 60);
+            b[DX_BOX_FH] = 15 + (int)dx_rng_below(&r, 40);
+            b[DX_BOX_SW] = 8 + (int)dx_rng_below(&r, 50);
+            b[DX_BOX_SH] = 6 + (int)dx_rng_below(&r, 40);
+            b[DX_BOX_X] = (int)dx_rng_below(&r, 60) - 20;
+            b[DX_BOX_Y] = (int)dx_rng_below(&r, 50) - 20;
+            b[DX_BOX_FLIP] = (int)dx_rng_below(&r, 2);
+        }
+        for (int i = 0; i < N * H * W; i++)
+            w[i] = 1;
+        dx_pseudo_margins(w, N, H, W, box, &mm);
+        for (int i = 0; i < N && ok; i++) {
+            const int32_t *b = box + i * DX_BOX_LEN;
+            int fw = b[DX_BOX_FW], fh = b[DX_BOX_FH];
+            uint8_t full[80 * 60], crop[H * W];
+            for (int y = 0; y < fh; y++)
+                for (int x = 0; x < fw; x++)
+                    full[y * fw + x] = !(y < mm.top || y >= fh - mm.bottom ||
+                                         x < mm.left || x >= fw - mm.right);
+            /* padding keeps its weight: fill 1 */
+            dx_resample_nearest(crop, W, H, full, fw, fh, 1, b[DX_BOX_SW],
+                                b[DX_BOX_SH], b[DX_BOX_X], b[DX_BOX_Y], 1);
+            if (b[DX_BOX_FLIP])
+                dx_flip_rows(crop, H, W, 1);
+            int wrong = 0;
+            for (int q = 0; q < H * W; q++) {
+                wrong += (w[i * H * W + q] != 0) != (crop[q] != 0);
+                some += crop[q] == 0;
+            }
+            worst = wrong > worst ? wrong : worst;
+            cases++;
+        }
+    }
+    CHECK(worst == 0 && some > 1000,
+          "margins through %d random crop boxes (resized, padded, flipped) "
+          "equal the full-size mask resized and cropped (worst %d pixels "
+          "off)", cases, worst);
+}
+
 int main(void)
 {
+    test_margins();
     test_modes();
     test_boundary_and_ties();
     test_logits();

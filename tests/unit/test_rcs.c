@@ -1,5 +1,6 @@
 /* test_rcs.c - rare-class sampling follows P(c) = softmax((1 - f_c)/T),
- * then a uniform image among those with >= min pixels of c; statistics are
+ * then a uniform image among those with more than min pixels of c (as
+ * DAFormer's samples_with_class); statistics are
  * counted, saved, loaded and matched to their dataset. */
 #include <math.h>
 #include <stdio.h>
@@ -18,7 +19,7 @@ static int32_t counts[NI][NC] = {
     {7000, 2000, 0, 100}, {5000, 0, 0, 3000}, {6000, 0, 5000, 0}};
 
 /* Expected P(image) under a class weighting w(f) (normalised over the
- * classes that have members with >= minpx). */
+ * classes that have members with more than minpx). */
 static void expected(double (*w)(double f, double T), double T, long minpx,
                      double *pimg, double *pcls)
 {
@@ -33,7 +34,7 @@ static void expected(double (*w)(double f, double T), double T, long minpx,
     for (int c = 0; c < NC; c++) {
         f[c] /= tot;
         for (int i = 0; i < NI; i++)
-            nm[c] += counts[i][c] >= minpx && counts[i][c] > 0;
+            nm[c] += counts[i][c] > minpx;
         pcls[c] = nm[c] ? w(f[c], T) : 0;
         z += pcls[c];
     }
@@ -42,7 +43,7 @@ static void expected(double (*w)(double f, double T), double T, long minpx,
     for (int c = 0; c < NC; c++) {
         pcls[c] /= z;
         for (int i = 0; i < NI; i++)
-            if (counts[i][c] >= minpx && counts[i][c] > 0)
+            if (counts[i][c] > minpx)
                 pimg[i] += pcls[c] / nm[c];
     }
 }
@@ -91,7 +92,7 @@ static void statistical(double T, long minpx)
         int i = dx_rcs_draw(&r, &rng, &c);
         obs[i]++;
         ocls[c]++;
-        if (counts[i][c] < minpx || counts[i][c] == 0)
+        if (counts[i][c] <= minpx)
             obs[0] += 1000000; /* an image without the class: fail below */
     }
     /* chi-square, 5 degrees of freedom: 20.5 is p = 0.001 */
@@ -124,10 +125,16 @@ int main(void)
         dx_rcs_stats st = {.n = NI, .classes = NC, .counts = &counts[0][0]};
         dx_rcs r;
         dx_err err;
-        CHECK(dx_rcs_init(&r, &st, 0.01, 3000, &err) == 0 &&
+        CHECK(dx_rcs_init(&r, &st, 0.01, 2999, &err) == 0 &&
                   r.prob[3] > 0.98 && r.prob[1] > r.prob[2] &&
                   r.prob[0] < 1e-6,
               "T=0.01: the rarest class dominates, the commonest vanishes");
+        dx_rcs_free(&r);
+        /* image 4 holds exactly 3000 pixels of class 3: not more */
+        CHECK(dx_rcs_init(&r, &st, 0.01, 3000, &err) == 0 &&
+                  r.nmembers[3] == 0 && r.prob[3] == 0 &&
+                  r.nmembers[2] == 2 && r.min_pixels == 3000,
+              "an image needs more than min_pixels of a class, not as many");
         dx_rcs_free(&r);
         CHECK(dx_rcs_init(&r, &st, 0.01, 20000, &err) == -1 &&
                   strstr(err.msg, "20000"),
