@@ -120,6 +120,26 @@ static void append_log(const dx_step_result *r)
         dx_die("--log %s: write failed", opt.log);
 }
 
+/* A weighted pair (image, label, weight) of s, if any of its frames is
+ * there (and off is not set): 1 with p filled (labels as u8 in *y, freed
+ * by the caller), 0 when absent, -1 on error. */
+static int weighted_pair(tns_stream *s, const char *img, const char *lbl,
+                         const char *wt, int off, int C, dx_batch *p,
+                         tns_frame *y, dx_err *err)
+{
+    if (off || (tns_stream_find(s, img) < 0 && tns_stream_find(s, lbl) < 0 &&
+                tns_stream_find(s, wt) < 0))
+        return 0;
+    const tns_frame *i, *l, *w;
+    if (!(i = dx_need_image(s, img, err)) ||
+        !(l = dx_need_label(s, lbl, i, C, err)) ||
+        !(w = dx_need_weight(s, wt, i, err)) || dx_labels_u8(y, l, err))
+        return -1;
+    *p = (dx_batch){i->data, y->data, w->data, (int)i->dims[0],
+                    (int)i->dims[1], (int)i->dims[2]};
+    return 1;
+}
+
 /* One step of m on the batch in s: the source pair, the mixed pair and
  * MIC's masked pair where they are in s. */
 static int step(dx_model *m, const tns_stream *bs, dx_step_result *r,
@@ -127,41 +147,23 @@ static int step(dx_model *m, const tns_stream *bs, dx_step_result *r,
 {
     int C = m->arch.classes;
     tns_stream *s = (tns_stream *)bs;
-    const tns_frame *si, *sl = NULL, *mi = NULL, *ml = NULL, *mw = NULL;
+    const tns_frame *si, *sl;
+    *with_mic = 0;
     if (!(si = dx_need_image(s, opt.si, err)) ||
         !(sl = dx_need_label(s, opt.sl, si, C, err)))
         return -1;
-    int has_mix = !opt.no_mix && (tns_stream_find(s, opt.mi) >= 0 ||
-                                  tns_stream_find(s, opt.ml) >= 0 ||
-                                  tns_stream_find(s, opt.mw) >= 0);
-    if (has_mix && (!(mi = dx_need_image(s, opt.mi, err)) ||
-                    !(ml = dx_need_label(s, opt.ml, mi, C, err)) ||
-                    !(mw = dx_need_weight(s, opt.mw, mi, err))))
-        return -1;
-    const tns_frame *ki = NULL, *kl = NULL, *kw = NULL;
-    int has_mic = !opt.no_mic && (tns_stream_find(s, opt.ki) >= 0 ||
-                                  tns_stream_find(s, opt.kl) >= 0 ||
-                                  tns_stream_find(s, opt.kw) >= 0);
-    *with_mic = has_mic;
-    if (has_mic && (!(ki = dx_need_image(s, opt.ki, err)) ||
-                    !(kl = dx_need_label(s, opt.kl, ki, C, err)) ||
-                    !(kw = dx_need_weight(s, opt.kw, ki, err))))
-        return -1;
     tns_frame ys = {0}, ym = {0}, yk = {0};
-    int rc = -1;
-    if (dx_labels_u8(&ys, sl, err) ||
-        (has_mix && dx_labels_u8(&ym, ml, err)) ||
-        (has_mic && dx_labels_u8(&yk, kl, err)))
+    dx_batch src, mix, mic;
+    int rc = -1, has_mix = 0, has_mic = 0;
+    if ((has_mix = weighted_pair(s, opt.mi, opt.ml, opt.mw, opt.no_mix, C,
+                                 &mix, &ym, err)) < 0 ||
+        (has_mic = weighted_pair(s, opt.ki, opt.kl, opt.kw, opt.no_mic, C,
+                                 &mic, &yk, err)) < 0 ||
+        dx_labels_u8(&ys, sl, err))
         goto done;
-    dx_batch src = {si->data, ys.data, NULL, (int)si->dims[0],
-                    (int)si->dims[1], (int)si->dims[2]};
-    dx_batch mix = {0}, mic = {0};
-    if (has_mix)
-        mix = (dx_batch){mi->data, ym.data, mw->data, (int)mi->dims[0],
-                         (int)mi->dims[1], (int)mi->dims[2]};
-    if (has_mic)
-        mic = (dx_batch){ki->data, yk.data, kw->data, (int)ki->dims[0],
-                         (int)ki->dims[1], (int)ki->dims[2]};
+    *with_mic = has_mic;
+    src = (dx_batch){si->data, ys.data, NULL, (int)si->dims[0],
+                     (int)si->dims[1], (int)si->dims[2]};
     rc = dx_train_step(m, &src, has_mix ? &mix : NULL, has_mic ? &mic : NULL,
                        &opt.h, r, err);
 done:

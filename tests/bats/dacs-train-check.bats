@@ -8,12 +8,9 @@
 
 load helpers
 
-TRAIN="$DACS_TOP/pipelines/dacs-train"
-
 setup_file() {
-    export DATA="$BATS_FILE_TMPDIR/data" ODD="$BATS_FILE_TMPDIR/odd"
-    PATH="$DACS_BIN:$PATH" synth-city --quiet --size 96x48 --source 6 \
-        --train 6 --val 2 --seed 3 "$DATA"
+    tiny_data
+    export ODD="$BATS_FILE_TMPDIR/odd"
     # the same scenes two rows shorter: labels of another size
     PATH="$DACS_BIN:$PATH" synth-city --quiet --size 96x46 --source 2 \
         --train 1 --val 1 --seed 3 "$ODD"
@@ -176,7 +173,7 @@ bad_source() {
         "--threads 65|--threads: expected an integer in [1, 64], got '65'" \
         "--source-map nosuch|--source-map: expected cityscapes, gta5, synthia or a readable map file, got 'nosuch'" \
         "--exclude nosuch|--exclude: nosuch: no such readable file" \
-        "--target-type foo|--target-type: expected one of cityscapes gta5 synthia, got 'foo'" \
+        "--target-type foo|--target-type: expected cityscapes, gta5 or synthia, got 'foo'" \
         "--crop 0x4|--crop: expected WIDTHxHEIGHT, got '0x4'" \
         "--warmup 5|unknown option '--warmup'"; do
         run_split train run ${args%%|*}

@@ -7,12 +7,8 @@
 
 load helpers
 
-TRAIN="$DACS_TOP/pipelines/dacs-train"
-
 setup_file() {
-    export DATA="$BATS_FILE_TMPDIR/data"
-    PATH="$DACS_BIN:$PATH" synth-city --quiet --size 96x48 --source 6 \
-        --train 6 --val 2 --seed 3 "$DATA"
+    tiny_data
 }
 
 # a tiny DACS run: a width-4 net on 48x32 crops

@@ -9,12 +9,8 @@
 
 load helpers
 
-TRAIN="$DACS_TOP/pipelines/dacs-train"
-
 setup_file() {
-    export DATA="$BATS_FILE_TMPDIR/data"
-    PATH="$DACS_BIN:$PATH" synth-city --quiet --size 96x48 --source 6 \
-        --train 6 --val 2 --seed 3 "$DATA"
+    tiny_data
     # the reference: 40 iterations never stopped
     "$DACS_TOP/pipelines/dacs-train" --source "$DATA/source" \
         --target "$DATA/target" --iters 40 --crop 48x32 --width 4 \
@@ -69,6 +65,19 @@ assert_consistent() { # RUN
     [ "$s" -gt 0 ] || return 0
     [ -d "$1/ckpt/$(printf '%06d' "$s")" ]
     cmp "$1/student.tns" "$1/ckpt/$(printf '%06d' "$s")/student.tns"
+}
+
+# the driver PID, sent a signal, ends with STATUS and says so (PATTERN,
+# in err), every stage stopped, the run consistent and resumable
+assert_stopped_by() { # PID STATUS PATTERN
+    status=0
+    wait "$1" || status=$?
+    [ "$status" -eq "$2" ]
+    grep -q "stopped by $3" err
+    assert_all_stopped run
+    [ -z "$(pgrep -f "$T/run")" ]
+    assert_consistent run
+    assert_resumes_to_ref run
 }
 
 assert_resumes_to_ref() { # RUN
@@ -136,14 +145,7 @@ SH
     pid=$!
     wait_rows run 6
     kill -TERM "$pid"
-    status=0
-    wait "$pid" || status=$?
-    [ "$status" -eq 143 ]
-    grep -q "stopped by SIGTERM; the checkpoints in .* are those of iteration" err
-    assert_all_stopped run
-    [ -z "$(pgrep -f "$T/run")" ]
-    assert_consistent run
-    assert_resumes_to_ref run
+    assert_stopped_by "$pid" 143 "SIGTERM; the checkpoints in .* are those of iteration"
 }
 
 @test "Ctrl-C (SIGINT to the process group) stops the run the same way" {
@@ -155,14 +157,7 @@ SH
     pid=$!
     wait_rows run 6
     kill -INT -- "-$pid"
-    status=0
-    wait "$pid" || status=$?
-    [ "$status" -eq 130 ]
-    grep -q "stopped by SIGINT" err
-    assert_all_stopped run
-    [ -z "$(pgrep -f "$T/run")" ]
-    assert_consistent run
-    assert_resumes_to_ref run
+    assert_stopped_by "$pid" 130 SIGINT
 }
 
 @test "a full disk while a checkpoint set is written keeps the previous set" {

@@ -282,6 +282,31 @@ static void test_segments(void)
     free(eb);
 }
 
+/* Three segments of one 3-byte frame "y" written to path (live or not);
+ * the bytes of the file in buf, their count returned. */
+static size_t three_segments(const char *path, int live, unsigned char *buf,
+                             size_t cap)
+{
+    dx_err err;
+    tns_writer w;
+    tns_frame f;
+    int64_t d = 3;
+    tns_frame_alloc(&f, "y", DX_U8, 1, &d, &err);
+    tns_create(&w, path, &err);
+    w.live = live;
+    for (int k = 0; k < 3; k++) {
+        tns_write(&w, &f, &err);
+        tns_end_segment(&w, &err);
+    }
+    CHECK(tns_finish(&w, &err) == 0, "three segments written (live %d)",
+          live);
+    tns_frame_free(&f);
+    FILE *fp = fopen(path, "rb");
+    size_t len = fread(buf, 1, cap, fp);
+    fclose(fp);
+    return len;
+}
+
 /* A writer of several segments: the reader sees exactly those segments, and
  * a stream cut after any of them but the last is an error. */
 static void test_final_marker(void)
@@ -289,22 +314,8 @@ static void test_final_marker(void)
     dx_err err;
     char path[] = "/tmp/dacs-test-XXXXXX";
     close(mkstemp(path));
-    tns_writer w;
-    tns_frame f;
-    int64_t d = 3;
-    tns_frame_alloc(&f, "y", DX_U8, 1, &d, &err);
-    tns_create(&w, path, &err);
-    for (int k = 0; k < 3; k++) {
-        tns_write(&w, &f, &err);
-        tns_end_segment(&w, &err);
-    }
-    CHECK(tns_finish(&w, &err) == 0, "three segments written");
-    tns_frame_free(&f);
-
-    FILE *fp = fopen(path, "rb");
     unsigned char buf[512];
-    size_t len = fread(buf, 1, sizeof buf, fp);
-    fclose(fp);
+    size_t len = three_segments(path, 0, buf, sizeof buf);
     unlink(path);
     /* each segment: frame (8+4+8+1+4 header, 3 payload, 4 crc) + marker */
     size_t seg = 8 + 4 + 8 + 1 + 4 + 3 + 4 + 20;
@@ -379,22 +390,8 @@ static void test_live(void)
     dx_err err;
     char path[] = "/tmp/dacs-test-XXXXXX";
     close(mkstemp(path));
-    tns_writer w;
-    tns_frame f;
-    int64_t d = 3;
-    tns_frame_alloc(&f, "y", DX_U8, 1, &d, &err);
-    tns_create(&w, path, &err);
-    w.live = 1;
-    for (int k = 0; k < 3; k++) {
-        tns_write(&w, &f, &err);
-        tns_end_segment(&w, &err);
-    }
-    CHECK(tns_finish(&w, &err) == 0, "three live segments written");
-    tns_frame_free(&f);
-    FILE *fp = fopen(path, "rb");
     unsigned char buf[512];
-    size_t len = fread(buf, 1, sizeof buf, fp);
-    fclose(fp);
+    size_t len = three_segments(path, 1, buf, sizeof buf);
     size_t seg = 8 + 4 + 8 + 1 + 4 + 3 + 4 + 20;
     CHECK(len == 3 * seg + 20, "three segments and a closing marker: %zu "
           "bytes", len);
@@ -442,6 +439,7 @@ static void test_live(void)
     CHECK(count_segments(path, &err) == -1 && strstr(err.msg, "reserved"),
           "the closing flag without the final one is refused: %s", err.msg);
     /* a live writer of nothing: one empty batch, as a plain empty stream */
+    tns_writer w;
     tns_create(&w, path, &err);
     w.live = 1;
     CHECK(tns_finish(&w, &err) == 0 && count_segments(path, &err) == 1,
