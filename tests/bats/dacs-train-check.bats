@@ -201,6 +201,23 @@ bad_source() {
     [[ $stderr == *"--init junk.tns: not a dacs checkpoint"* ]]
 }
 
+@test "--init: a DeepLabv2 checkpoint sets the run's network; another --net or --depth is refused" {
+    seg-init --net deeplabv2 --depth 18 --style pytorch --width 2 -o v2.tns
+    run_split train run --init v2.tns --net deeplab-mini --width 3
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"--net deeplab-mini: the --init checkpoint has net=deeplabv2"* ]]
+    [[ $stderr == *"--width 3: the --init checkpoint has width=2"* ]]
+    run_split train run --init v2.tns --net deeplabv2 --depth 50
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"--depth 50: the --init checkpoint has depth=18"* ]]
+    [ ! -e run ]
+    "$TRAIN" --source "$DATA/source" --target "$DATA/target" --iters 1 \
+        --crop 48x32 --init v2.tns --threads 1 run 2>/dev/null
+    grep -qx "net=deeplabv2" run/config
+    grep -qx "depth=18" run/config
+    grep -qx "style=pytorch" run/config
+}
+
 @test "the run directory: a file is refused, another driver in it is refused" {
     echo x >afile
     run_split train afile
