@@ -33,23 +33,36 @@ static double max_diff(const float *a, const float *b, size_t n)
     return m;
 }
 
+/* Read the fixture file and recognise its state_dict(s) with o; a
+ * failure is a failed check (ts and p then need no freeing). */
+static int recognise(const char *file, const dx_sd_opts *o, dx_tset *ts,
+                     dx_sd_plan *p)
+{
+    char path[256];
+    dx_err e;
+    snprintf(path, sizeof path, DIR "%s", file);
+    if (dx_tset_read(ts, path, 0, &e))
+        return CHECK(0, "%s: %s", file, e.msg), -1;
+    if (dx_sd_recognise(ts, o, p, &e)) {
+        dx_tset_free(ts);
+        return CHECK(0, "%s: %s", file, e.msg), -1;
+    }
+    return 0;
+}
+
 /* Import file (its student, or with teacher its teacher), run it on
  * tgt.image, compare with the frame want. */
 static void forward(const char *file, const char *want, const char *root,
                     int teacher, int64_t iteration)
 {
-    char path[256];
     dx_tset ts;
     dx_sd_plan p;
     dx_model m;
     dx_match r;
     dx_err e;
-    snprintf(path, sizeof path, DIR "%s", file);
     dx_sd_opts o = {.teacher = teacher};
-    if (dx_tset_read(&ts, path, 0, &e) || dx_sd_recognise(&ts, &o, &p, &e)) {
-        CHECK(0, "%s: %s", file, e.msg);
+    if (recognise(file, &o, &ts, &p))
         return;
-    }
     CHECK(!strcmp(p.root, root) && p.iteration == iteration &&
               (!teacher || !strcmp(p.teacher, "ema_model.")),
           "%s: state_dict under '%s' (expected '%s'), iteration %lld",
@@ -196,18 +209,14 @@ static void dl_forward(const char *file, const char *want, int teacher,
                        const dx_arch_opts *ao, const char *map, int style,
                        int order, int heads, int head)
 {
-    char path[256];
     dx_tset ts;
     dx_sd_plan p;
     dx_model m;
     dx_match r;
     dx_err e;
-    snprintf(path, sizeof path, DIR "%s", file);
     dx_sd_opts o = {.teacher = teacher, .arch = ao};
-    if (dx_tset_read(&ts, path, 0, &e) || dx_sd_recognise(&ts, &o, &p, &e)) {
-        CHECK(0, "%s: %s", file, e.msg);
+    if (recognise(file, &o, &ts, &p))
         return;
-    }
     const dx_arch *a = &p.arch;
     CHECK(a->net == DX_NET_DEEPLABV2 && a->depth == 50 &&
               a->blocks[0] == 1 && a->blocks[3] == 1 && a->width == 1 &&
