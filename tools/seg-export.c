@@ -17,7 +17,8 @@
     "a state_dict that torch.load and load_state_dict(strict=True) accept\n" \
     "for the network's PyTorch module, with PyTorch's num_batches_tracked\n" \
     "buffers (0); or as safetensors or NumPy .npz with the same names.\n"    \
-    "What was written is said on stderr.\n"                                  \
+    "What was written is said on stderr.  -o FILE is required: a zip or\n" \
+    "safetensors file is not written to a pipe.\n"                         \
     "\n"                                                                     \
     "options:\n"                                                             \
     "  --format F          torch (zip format, as torch.save), safetensors or\n" \
