@@ -108,7 +108,11 @@ int main(int argc, char **argv)
         if (dx_model_read(&m, opt.from, &err) ||
             dx_model_alloc_state(&m, 0, &err))
             dx_die_err(&err);
+        /* weights only: SGD momentum all zero (no state: a later
+         * --optimizer adamw may start from it too) */
         m.iter = 0;
+        m.optim = DX_OPTIM_SGD;
+        m.optim_step = 0;
         memset(m.state[0], 0, m.nparam * sizeof *m.state[0]);
     } else {
         dx_arch a;

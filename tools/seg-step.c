@@ -1,5 +1,6 @@
-/* seg-step - one SGD step of the student on a source batch and, when
- * present, a mixed batch; writes the new checkpoint atomically.
+/* seg-step - one optimiser step (SGD or AdamW) of the student on a source
+ * batch and, when present, a mixed and a masked batch; writes the new
+ * checkpoint atomically.
  *
  *   seg-step -m CKPT -o CKPT [-i IN] [--lr LR] [--iters T] [--log FILE] ...
  *   seg-step --stream -m CKPT [-o OUT] [--until T] [--checkpoint-every K]
@@ -18,7 +19,7 @@
 
 #define USAGE                                                                 \
     "usage: seg-step -m CKPT -o CKPT [OPTIONS] < BATCH\n"                     \
-    "One SGD step of the student (DACS steps 7-8, dacs-method(7)): loss\n"    \
+    "One step of the student (DACS steps 7-8, dacs-method(7)): loss\n"       \
     "CE(src) over non-ignored pixels + mean(weight * CE(mix)) over all\n"     \
     "pixels [+ mic-lambda * mean(weight * CE(mic)), MIC's masked target],\n" \
     "one train-mode pass each, gradients summed, one update.  stderr gets\n" \
@@ -42,14 +43,23 @@
     "  --mic-weight NAME   their weights (default %s)\n"                     \
     "  --no-mic            ignore the masked frames even if present\n"       \
     "  --mic-lambda L      weight of the masked term (default %g, MIC's)\n"  \
-    "  --lr LR             base learning rate lr0 (default %g, for training\n" \
-    "                      from scratch)\n"                                   \
+    "  --optimizer KIND    sgd (DACS) or adamw (DAFormer) (default sgd);\n" \
+    "                      a checkpoint holding the other's state is refused\n" \
+    "  --lr LR             base learning rate lr0 (default sgd %g, for\n"    \
+    "                      training from scratch; adamw %g)\n"              \
     "  --iters T           schedule length: lr = lr0*(1-t/T)^power at step\n" \
     "                      t = meta.iter; t must be < T (default %ld)\n"      \
-    "  --power P           poly exponent (default %g)\n"                      \
+    "  --power P           poly exponent (default sgd %g, adamw %g)\n"       \
+    "  --warmup N          linear warmup over the first N steps, as mmcv's:\n" \
+    "                      lr times 1-(1-t/N)*(1-ratio) for t < N (default\n" \
+    "                      sgd %ld, adamw %ld)\n"                            \
+    "  --warmup-ratio R    the warmup's starting factor (default %g)\n"      \
     "  --momentum M        SGD momentum (default %g)\n"                       \
-    "  --weight-decay D    weight decay, on every trained parameter (default\n" \
-    "                      %g)\n"                                             \
+    "  --betas B1,B2       AdamW's moment decays (default %g,%g)\n"          \
+    "  --eps E             AdamW's denominator term (default %g)\n"          \
+    "  --weight-decay D    weight decay (default sgd %g, on every trained\n" \
+    "                      parameter; adamw %g, decoupled, none on\n"       \
+    "                      batch-norm weights and biases)\n"               \
     "  --head-lr-mult K    learning-rate multiplier of the classifier (head.*\n" \
     "                      of deeplab-mini, layer5.* of deeplabv2) (default\n" \
     "                      %g)\n"                                             \
@@ -73,9 +83,10 @@
     "                      RUN/ckpt/NNNNNN/student.tns and link\n"           \
     "                      RUN/student.tns to it (when no later stage does)\n"
 
-/* The reference DACS schedule (dacs-method(7)), lr0 for training from
- * scratch. */
-static const dx_hyper HYPER = {0.01, 250000, 0.9, 0.9, 5e-4, 10, 1};
+/* MIC's weight of the masked term; the optimisers' defaults are
+ * dx_optim_defaults's (DACS's SGD schedule with lr0 for training from
+ * scratch, DAFormer's AdamW). */
+static const double MIC_LAMBDA = 1;
 
 static const char *const FRAMES[8] = {"src.image", "src.label", "mix.image",
                                       "mix.label", "mix.weight", "mic.image",
@@ -88,7 +99,50 @@ static struct {
     int no_mix, no_mic, stream;
     long ckpt_every, until;
     dx_hyper h;
+    /* the optimiser options given, applied over the kind's defaults */
+    int kind;
+    dx_optim given;
+    int has_lr, has_power, has_warmup, has_ratio, has_mom, has_betas,
+        has_eps, has_decay, has_head;
 } opt = {.cli.take = DX_CLI_QUIET | DX_CLI_THREADS, .until = -1};
+
+/* --betas B1,B2, each in [0, 1). */
+static void betas(const char *s, double *b1, double *b2)
+{
+    char *end;
+    *b1 = strtod(s, &end);
+    if (end == s || *end != ',' || !(*b1 >= 0 && *b1 < 1))
+        dx_die("--betas: '%s' is not B1,B2 with 0 <= B < 1", s);
+    const char *t = end + 1;
+    *b2 = strtod(t, &end);
+    if (end == t || *end || !(*b2 >= 0 && *b2 < 1))
+        dx_die("--betas: '%s' is not B1,B2 with 0 <= B < 1", s);
+}
+
+/* The kind's defaults (dx_optim_defaults), then the options given; an
+ * option of the other optimiser is an error. */
+static void settle_optimizer(void)
+{
+    long iters = opt.h.opt.iters;
+    dx_optim *o = &opt.h.opt, *g = &opt.given;
+    dx_optim_defaults(o, opt.kind);
+    if (iters)
+        o->iters = iters;
+    if (opt.kind == DX_OPTIM_SGD && (opt.has_betas || opt.has_eps))
+        dx_die("--%s is AdamW's: give --optimizer adamw, or leave it out",
+               opt.has_betas ? "betas" : "eps");
+    if (opt.kind == DX_OPTIM_ADAMW && opt.has_mom)
+        dx_die("--momentum is SGD's: AdamW takes --betas B1,B2");
+    if (opt.has_lr) o->lr = g->lr;
+    if (opt.has_power) o->power = g->power;
+    if (opt.has_warmup) o->warmup = g->warmup;
+    if (opt.has_ratio) o->warmup_ratio = g->warmup_ratio;
+    if (opt.has_mom) o->momentum = g->momentum;
+    if (opt.has_betas) o->beta1 = g->beta1, o->beta2 = g->beta2;
+    if (opt.has_eps) o->eps = g->eps;
+    if (opt.has_decay) o->decay = g->decay;
+    if (opt.has_head) o->head_mult = g->head_mult;
+}
 
 /* The log, open for appending; a header line first if it is new. */
 static FILE *open_log(void)
@@ -107,7 +161,7 @@ static void log_row(FILE *fp, const dx_step_result *r)
 {
     fprintf(fp, "%ld\t%.6f\t%.6f\t%.6f\t%.6g\t%.6g\t%.6f\n", r->iter,
             r->loss_src + r->loss_mix + r->loss_mic, r->loss_src,
-            r->loss_mix, r->lr, r->lr * opt.h.head_mult, r->loss_mic);
+            r->loss_mix, r->lr, r->lr * opt.h.opt.head_mult, r->loss_mic);
     if (fflush(fp) != 0)
         dx_die("--log %s: write failed", opt.log);
 }
@@ -268,13 +322,15 @@ static int stream(dx_model *m)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
-    opt.h = HYPER;
+    opt.h.mic_lambda = MIC_LAMBDA;
     opt.si = FRAMES[0], opt.sl = FRAMES[1], opt.mi = FRAMES[2];
     opt.ml = FRAMES[3], opt.mw = FRAMES[4];
     opt.ki = FRAMES[5], opt.kl = FRAMES[6], opt.kw = FRAMES[7];
     enum { O_SI = DX_OPT_TOOL, O_SL, O_MI, O_ML, O_MW, O_NOMIX, O_LR,
            O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG, O_KI, O_KL, O_KW,
-           O_NOMIC, O_MICL, O_STREAM, O_CKPT_EVERY, O_UNTIL, O_CKPT_DIR };
+           O_NOMIC, O_MICL, O_STREAM, O_CKPT_EVERY, O_UNTIL, O_CKPT_DIR,
+           O_OPTIM, O_WARMUP, O_RATIO, O_BETAS, O_EPS };
+    static const char *const KINDS[] = {"sgd", "adamw", NULL};
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"output", required_argument, NULL, 'o'},
@@ -301,7 +357,13 @@ int main(int argc, char **argv)
         {"checkpoint-every", required_argument, NULL, O_CKPT_EVERY},
         {"until", required_argument, NULL, O_UNTIL},
         {"checkpoint-dir", required_argument, NULL, O_CKPT_DIR},
+        {"optimizer", required_argument, NULL, O_OPTIM},
+        {"warmup", required_argument, NULL, O_WARMUP},
+        {"warmup-ratio", required_argument, NULL, O_RATIO},
+        {"betas", required_argument, NULL, O_BETAS},
+        {"eps", required_argument, NULL, O_EPS},
         {0, 0, 0, 0}};
+    dx_optim *g = &opt.given;
     int c;
     while ((c = dx_cli_next(&opt.cli, argc, argv, "m:o:i:", longopts)) != -1) {
         switch (c) {
@@ -321,21 +383,46 @@ int main(int argc, char **argv)
         case O_MICL:
             opt.h.mic_lambda = dx_arg_double("--mic-lambda", optarg, 0, 1e3);
             break;
-        case O_LR: opt.h.lr = dx_arg_double("--lr", optarg, 0, 1e3); break;
-        case O_ITERS:
-            opt.h.iters = dx_arg_long("--iters", optarg, 1, INT32_MAX);
+        case O_LR:
+            g->lr = dx_arg_double("--lr", optarg, 0, 1e3);
+            opt.has_lr = 1;
             break;
-        case O_POWER: opt.h.power = dx_arg_double("--power", optarg, 0, 100); break;
+        case O_ITERS:
+            opt.h.opt.iters = dx_arg_long("--iters", optarg, 1, INT32_MAX);
+            break;
+        case O_POWER:
+            g->power = dx_arg_double("--power", optarg, 0, 100);
+            opt.has_power = 1;
+            break;
+        case O_WARMUP:
+            g->warmup = dx_arg_long("--warmup", optarg, 0, INT32_MAX);
+            opt.has_warmup = 1;
+            break;
+        case O_RATIO:
+            g->warmup_ratio = dx_arg_double("--warmup-ratio", optarg, 0, 1);
+            opt.has_ratio = 1;
+            break;
         case O_MOM:
-            opt.h.momentum = dx_arg_double("--momentum", optarg, 0, 1);
+            g->momentum = dx_arg_double("--momentum", optarg, 0, 1);
+            opt.has_mom = 1;
+            break;
+        case O_BETAS:
+            betas(optarg, &g->beta1, &g->beta2);
+            opt.has_betas = 1;
+            break;
+        case O_EPS:
+            g->eps = dx_arg_double("--eps", optarg, 1e-30, 1);
+            opt.has_eps = 1;
             break;
         case O_DECAY:
-            opt.h.decay = dx_arg_double("--weight-decay", optarg, 0, 1);
+            g->decay = dx_arg_double("--weight-decay", optarg, 0, 1);
+            opt.has_decay = 1;
             break;
         case O_HEAD:
-            opt.h.head_mult = dx_arg_double("--head-lr-mult", optarg, 0,
-                                            1e6);
+            g->head_mult = dx_arg_double("--head-lr-mult", optarg, 0, 1e6);
+            opt.has_head = 1;
             break;
+        case O_OPTIM: opt.kind = dx_arg_enum("--optimizer", optarg, KINDS); break;
         case O_LOG: opt.log = optarg; break;
         case O_STREAM: opt.stream = 1; break;
         case O_CKPT_EVERY:
@@ -346,15 +433,22 @@ int main(int argc, char **argv)
             opt.until = dx_arg_long("--until", optarg, 1, INT32_MAX);
             break;
         case O_CKPT_DIR: opt.ckpt_dir = optarg; break;
-        case 'h':
+        case 'h': {
+            dx_optim sgd, adamw;
+            dx_optim_defaults(&sgd, DX_OPTIM_SGD);
+            dx_optim_defaults(&adamw, DX_OPTIM_ADAMW);
             dx_cli_help(&opt.cli, USAGE, FRAMES[0], FRAMES[1], FRAMES[2],
                         FRAMES[3], FRAMES[4], FRAMES[5], FRAMES[6],
-                        FRAMES[7], HYPER.mic_lambda, HYPER.lr, HYPER.iters,
-                        HYPER.power, HYPER.momentum, HYPER.decay,
-                        HYPER.head_mult);
+                        FRAMES[7], MIC_LAMBDA, sgd.lr, adamw.lr, sgd.iters,
+                        sgd.power, adamw.power, sgd.warmup, adamw.warmup,
+                        sgd.warmup_ratio, sgd.momentum, adamw.beta1,
+                        adamw.beta2, adamw.eps, sgd.decay, adamw.decay,
+                        sgd.head_mult);
+        }
         }
     }
     dx_cli_end(&opt.cli, argc, argv);
+    settle_optimizer();
     if (!opt.model)
         dx_die("no model: give the checkpoint with -m CKPT");
     if (!opt.stream && (opt.ckpt_every || opt.until >= 0 || opt.ckpt_dir))
@@ -363,13 +457,15 @@ int main(int argc, char **argv)
     if (!opt.out && !opt.stream)
         dx_die("no output: give the new checkpoint with -o CKPT (it may "
                "equal -m)");
-    if (opt.stream && opt.until > opt.h.iters)
+    if (opt.stream && opt.until > opt.h.opt.iters)
         dx_die("--until %ld is past the schedule's end, --iters %ld",
-               opt.until, opt.h.iters);
+               opt.until, opt.h.opt.iters);
     dx_err err;
     dx_model m;
     if (dx_model_read(&m, opt.model, &err))
         dx_die_err(&err);
+    if (dx_optim_check(&m, opt.h.opt.kind, &err))
+        dx_die("%s: %s", opt.model, err.msg);
     if (opt.stream)
         return stream(&m);
     tns_stream s;

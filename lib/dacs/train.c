@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include "nn/loss.h"
-#include "nn/sgd.h"
 
 int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
                   dx_err *err)
@@ -86,11 +85,12 @@ int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
     long t = m->iter;
     r->iter = t;
     r->loss_src = r->loss_mix = r->loss_mic = 0;
-    if (t >= h->iters)
+    if (t >= h->opt.iters)
         return dx_fail(err, "iteration %ld: the checkpoint has done %ld "
                        "steps, the schedule has --iters %ld", t, t,
-                       h->iters);
-    if (dx_model_alloc_grad(m, err) || dx_model_alloc_state(m, 0, err))
+                       h->opt.iters);
+    if (dx_optim_check(m, h->opt.kind, err) ||
+        dx_model_alloc_grad(m, err))
         return -1;
     dx_model_zero_grad(m);
     if (dx_train_pass(m, src, 0, &r->loss_src, err))
@@ -109,17 +109,13 @@ int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
         return dx_fail(err, "iteration %ld: gradient of '%s' is not "
                        "finite; checkpoint not written", t,
                        tensor_at(m, at));
-    r->lr = dx_poly_lr(h->lr, t, h->iters, h->power);
-    float mom = (float)h->momentum, wd = (float)h->decay;
-    for (int i = 0; i < m->nt; i++) {
-        dx_tensor *p = &m->t[i];
-        if (p->trainable)
-            dx_sgd_step(p->data, p->state[0], p->grad, p->count,
-                        (float)(p->head ? r->lr * h->head_mult : r->lr), mom,
-                        wd);
-    }
-    if (!all_finite(m->param, m->nparam, &at) ||
-        !all_finite(m->state[0], m->nparam, &at))
+    r->lr = dx_optim_lr(&h->opt, t);
+    if (dx_optim_step(m, &h->opt, r->lr, err))
+        return -1;
+    int bad = !all_finite(m->param, m->nparam, &at);
+    for (int k = 0; k < DX_OPT_SLOTS && !bad; k++)
+        bad = m->state[k] && !all_finite(m->state[k], m->nparam, &at);
+    if (bad)
         return dx_fail(err, "iteration %ld: the update of '%s' is not "
                        "finite; checkpoint not written", t,
                        tensor_at(m, at));

@@ -2,7 +2,8 @@
  *
  * Separate forward passes in train-mode batch-norm (each updates the
  * running statistics: source, mixed, masked, in this order), each followed
- * by its backward pass; the gradients add up; then one SGD step:
+ * by its backward pass; the gradients add up; then one optimiser step
+ * (SGD or AdamW, optim.h):
  *
  *   L = CE(f(x_s), y_s)               mean over pixels whose label is not 255
  *     + mean(w_m * CE(f(x_m), y_m))   mean over all pixels; 255 adds 0
@@ -25,6 +26,7 @@
 
 #include "base/err.h"
 #include "nn/model.h"
+#include "nn/optim.h"
 
 /* A batch: images (n, H, W, 3), labels (n, H, W) with 0..C-1 or 255,
  * weights (n, H, W) or NULL. */
@@ -36,19 +38,16 @@ typedef struct dx_batch {
 } dx_batch;
 
 typedef struct dx_hyper {
-    double lr;        /* lr0 of the poly schedule */
-    long iters;       /* T */
-    double power;     /* 0.9 */
-    double momentum;  /* 0.9 */
-    double decay;     /* weight decay, 5e-4 */
-    double head_mult; /* classifier learning-rate multiplier, 10 */
+    dx_optim opt;      /* the optimiser and its schedule (optim.h): SGD
+                          as DACS or AdamW as DAFormer */
     double mic_lambda; /* weight of the masked term, 1 (MIC's) */
 } dx_hyper;
 
 typedef struct dx_step_result {
     double loss_src, loss_mix; /* loss_mix 0 without a mixed batch */
     double loss_mic;           /* lambda_mic times its mean; 0 without */
-    double lr;                 /* the body's learning rate of this step */
+    double lr;                 /* the body's learning rate of this step
+                                  (warmup and poly applied) */
     long iter;                 /* index t of the step taken */
 } dx_step_result;
 
@@ -61,9 +60,11 @@ int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
 
 /* The whole step on m: zero the gradients, the source pass, the mixed pass
  * (if mix), the masked pass (if mic, whose weights must be there), then
- * SGD at t = m->iter, and m->iter + 1.  Fails, naming the iteration, if
- * the loss, a gradient or an updated parameter is not finite; m is then
- * not fit to be saved. */
+ * the optimiser's update at lr(t), t = m->iter, and m->iter + 1.  Fails
+ * before any pass if m holds another optimiser's state (dx_optim_check);
+ * fails, naming the iteration, if the loss, a gradient, an updated
+ * parameter or the optimiser state is not finite; m is then not fit to be
+ * saved. */
 int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
                   const dx_batch *mic, const dx_hyper *h, dx_step_result *r,
                   dx_err *err);

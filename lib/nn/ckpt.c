@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "nn/model.h"
+#include "nn/optim.h"
 
 static int shape_is(const tns_frame *f, int rank, const int64_t *dims)
 {
@@ -78,9 +79,114 @@ static int take(const tns_stream *s, const char *name, const dx_tensor *t,
     return 0;
 }
 
-static void opt_name(char *buf, size_t cap, const dx_tensor *t)
+/* The frame of state slot k of tensor t: opt.NAME (SGD's momentum,
+ * AdamW's exp_avg), opt.exp_avg_sq.NAME (AdamW's second moment). */
+static void slot_name(char *buf, size_t cap, int k, const dx_tensor *t)
 {
-    snprintf(buf, cap, "opt.%s", t->name);
+    snprintf(buf, cap, k == 0 ? "opt.%s" : "opt.exp_avg_sq.%s", t->name);
+}
+
+static int slots_of(int kind)
+{
+    return kind == DX_OPTIM_ADAMW ? 2 : 1;
+}
+
+/* The optimiser's kind from opt.optimizer (absent: SGD, as checkpoints
+ * before AdamW). */
+static int state_kind(const tns_stream *s, int *kind, dx_err *err)
+{
+    *kind = DX_OPTIM_SGD;
+    if (tns_stream_find(s, "opt.optimizer") < 0)
+        return 0;
+    tns_frame *f = tns_stream_need((tns_stream *)s, "opt.optimizer", DX_U8,
+                                   1, err);
+    if (!f)
+        return dx_wrap(err, "checkpoint: ");
+    for (int k = 0; k < DX_OPTIM_END; k++) {
+        const char *nm = dx_optim_name(k);
+        if (f->count == strlen(nm) && !memcmp(f->data, nm, f->count)) {
+            *kind = k;
+            return 0;
+        }
+    }
+    return dx_fail(err, "checkpoint: opt.optimizer is '%.*s', expected "
+                   "sgd or adamw", (int)(f->count > 32 ? 32 : f->count),
+                   (const char *)f->data);
+}
+
+/* The optimiser state of m from s: all of its frames or none. */
+static int load_state(dx_model *m, const tns_stream *s, const char *desc,
+                      dx_err *err)
+{
+    int kind;
+    if (state_kind(s, &kind, err))
+        return -1;
+    int slots = slots_of(kind), have = 0, want = 0;
+    char on[96];
+    for (int i = 0; i < m->nt; i++)
+        for (int k = 0; k < slots && m->t[i].trainable; k++) {
+            slot_name(on, sizeof on, k, &m->t[i]);
+            want++;
+            have += tns_stream_find(s, on) >= 0;
+        }
+    int named = tns_stream_find(s, "opt.optimizer") >= 0;
+    if (have == 0 && !named)
+        return 0; /* no state */
+    for (int i = 0; i < m->nt && have != want; i++)
+        for (int k = 0; k < slots && m->t[i].trainable; k++) {
+            slot_name(on, sizeof on, k, &m->t[i]);
+            if (tns_stream_find(s, on) < 0)
+                return dx_fail(err, "checkpoint has %d of %d %s optimizer "
+                               "frames: '%s' is missing", have, want,
+                               dx_optim_name(kind), on);
+        }
+    if (kind == DX_OPTIM_ADAMW) {
+        tns_frame *fs = tns_stream_need((tns_stream *)s, "opt.step", DX_I32,
+                                        0, err);
+        if (!fs)
+            return dx_wrap(err, "checkpoint: ");
+        int32_t step = *(const int32_t *)fs->data;
+        if (step < 0)
+            return dx_fail(err, "checkpoint: opt.step is %d, expected >= 0",
+                           (int)step);
+        m->optim_step = step;
+    }
+    for (int k = 0; k < slots; k++) {
+        if (dx_model_alloc_state(m, k, err))
+            return -1;
+        for (int i = 0; i < m->nt; i++) {
+            dx_tensor *t = &m->t[i];
+            if (!t->trainable)
+                continue;
+            slot_name(on, sizeof on, k, t);
+            if (take(s, on, t, t->state[k], desc, err))
+                return -1;
+            for (size_t j = 0; k == 1 && j < t->count; j++)
+                if (t->state[k][j] < 0)
+                    return dx_fail(err, "checkpoint frame '%s' element %zu "
+                                   "is %g, expected a second moment >= 0",
+                                   on, j, (double)t->state[k][j]);
+        }
+    }
+    m->optim = kind;
+    return 0;
+}
+
+/* A frame the checkpoint of m may hold. */
+static int known_frame(const dx_model *m, const char *name)
+{
+    if (!strcmp(name, "meta.arch") || !strcmp(name, "meta.iter") ||
+        !strcmp(name, "opt.optimizer"))
+        return 1;
+    if (!strcmp(name, "opt.step"))
+        return m->optim == DX_OPTIM_ADAMW;
+    const char *base = name;
+    if (m->optim == DX_OPTIM_ADAMW && !strncmp(name, "opt.exp_avg_sq.", 15))
+        base = name + 15;
+    else if (!strncmp(name, "opt.", 4))
+        base = name + 4;
+    int i = dx_model_find(m, base);
+    return i >= 0 && (base == name || m->t[i].trainable);
 }
 
 int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err)
@@ -105,8 +211,6 @@ int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err)
     if (check_frames(&a, s, desc, err) || dx_model_create(m, &a, err))
         return -1;
     m->iter = iter;
-    int nopt = 0, nparams = 0;
-    char on[96];
     for (int i = 0; i < m->nt; i++) {
         dx_tensor *t = &m->t[i];
         if (take(s, t->name, t, t->data, desc, err))
@@ -119,43 +223,16 @@ int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err)
                         (double)t->data[j]);
                 goto fail;
             }
-        if (!t->trainable)
-            continue;
-        opt_name(on, sizeof on, t);
-        nparams++;
-        nopt += tns_stream_find(s, on) >= 0;
     }
-    if (nopt != 0 && nopt != nparams) {
-        for (int i = 0; i < m->nt; i++) {
-            opt_name(on, sizeof on, &m->t[i]);
-            if (m->t[i].trainable && tns_stream_find(s, on) < 0) {
-                dx_fail(err, "checkpoint has %d of %d optimizer frames: "
-                        "'%s' is missing", nopt, nparams, on);
-                goto fail;
-            }
-        }
-    }
-    if (nopt && dx_model_alloc_state(m, 0, err))
+    if (load_state(m, s, desc, err))
         goto fail;
-    for (int i = 0; i < m->nt && nopt; i++) {
-        dx_tensor *t = &m->t[i];
-        opt_name(on, sizeof on, t);
-        if (t->trainable && take(s, on, t, t->state[0], desc, err))
-            goto fail;
-    }
     /* Anything else means another architecture or a corrupt file. */
-    for (int j = 0; j < s->n; j++) {
-        const char *name = s->v[j].name;
-        int known = !strcmp(name, "meta.arch") || !strcmp(name, "meta.iter");
-        const char *base = strncmp(name, "opt.", 4) == 0 ? name + 4 : name;
-        int i = known ? -1 : dx_model_find(m, base);
-        known |= i >= 0 && (base == name || m->t[i].trainable);
-        if (!known) {
+    for (int j = 0; j < s->n; j++)
+        if (!known_frame(m, s->v[j].name)) {
             dx_fail(err, "checkpoint has frame '%s', which %s does not "
-                    "have (another architecture?)", name, desc);
+                    "have (another architecture?)", s->v[j].name, desc);
             goto fail;
         }
-    }
     return 0;
 fail:
     dx_model_free(m);
@@ -182,7 +259,8 @@ static tns_frame view(const char *name, int dtype, int rank,
 int dx_model_write(const dx_model *m, tns_writer *w, int with_opt,
                    dx_err *err)
 {
-    if (with_opt && !m->state[0])
+    if (with_opt && (m->optim == DX_OPTIM_NONE ||
+                     !m->state[slots_of(m->optim) - 1]))
         return dx_fail(err, "the model has no optimizer state to write");
     char text[DX_ARCH_MAX_TEXT];
     int len = dx_arch_format(&m->arch, text, sizeof text);
@@ -202,16 +280,31 @@ int dx_model_write(const dx_model *m, tns_writer *w, int with_opt,
         if (tns_write(w, &f, err))
             return -1;
     }
-    for (int i = 0; i < m->nt && with_opt; i++) {
-        const dx_tensor *t = &m->t[i];
-        char on[96];
-        if (!t->trainable)
-            continue;
-        opt_name(on, sizeof on, t);
-        f = view(on, DX_F32, t->rank, t->dims, t->count, t->state[0]);
+    if (!with_opt)
+        return 0;
+    if (m->optim == DX_OPTIM_ADAMW) {
+        const char *nm = dx_optim_name(m->optim);
+        int64_t nl = (int64_t)strlen(nm);
+        int32_t step = m->optim_step > INT32_MAX ? INT32_MAX
+                                                 : (int32_t)m->optim_step;
+        f = view("opt.optimizer", DX_U8, 1, &nl, (size_t)nl, nm);
+        if (tns_write(w, &f, err))
+            return -1;
+        f = view("opt.step", DX_I32, 0, NULL, 1, &step);
         if (tns_write(w, &f, err))
             return -1;
     }
+    for (int k = 0; k < slots_of(m->optim); k++)
+        for (int i = 0; i < m->nt; i++) {
+            const dx_tensor *t = &m->t[i];
+            char on[96];
+            if (!t->trainable)
+                continue;
+            slot_name(on, sizeof on, k, t);
+            f = view(on, DX_F32, t->rank, t->dims, t->count, t->state[k]);
+            if (tns_write(w, &f, err))
+                return -1;
+        }
     return 0;
 }
 

@@ -55,6 +55,7 @@ int dx_model_create(dx_model *m, const dx_arch *a, dx_err *err)
     if (dx_arch_check(a, err) || dx_net_build(&m->net, a, err))
         return -1;
     m->arch = *a;
+    m->optim = DX_OPTIM_NONE;
     m->t = m->net.t;
     m->nt = m->net.nt;
     size_t np = 0, nf = 0;
@@ -150,6 +151,7 @@ int dx_model_init(dx_model *m, const dx_arch *a, uint64_t seed, dx_err *err)
         dx_model_free(m);
         return -1;
     }
+    m->optim = DX_OPTIM_SGD;
     int summed = m->net.layer[m->net.nlayer - 1].run;
     dx_rng root;
     dx_rng_init(&root, seed, "seg-init", 0);

@@ -39,9 +39,21 @@ enum dx_bnmode {
     DX_BN_END
 };
 
+/* The optimiser whose state a model holds (optim.h). */
+enum dx_optim_kind {
+    DX_OPTIM_SGD,   /* slot 0: momentum buffers */
+    DX_OPTIM_ADAMW, /* slot 0: exp_avg, slot 1: exp_avg_sq, and a step
+                       count */
+    DX_OPTIM_END
+};
+#define DX_OPTIM_NONE (-1) /* no state: a fresh optimiser */
+
 typedef struct dx_model {
     dx_arch arch;
     long iter; /* completed optimiser steps (meta.iter) */
+    int optim;        /* DX_OPTIM_* of the state held, or DX_OPTIM_NONE */
+    long optim_step;  /* AdamW's step count (opt.step), for its bias
+                         correction; 0 otherwise */
 
     /* the tensor table, checkpoint order (net.t) */
     int nt;
@@ -82,8 +94,8 @@ typedef struct dx_model {
  * optimiser state.  Fails if a is out of range. */
 int dx_model_create(dx_model *m, const dx_arch *a, dx_err *err);
 /* Build an untrained model of architecture a, drawn from seed (seg-init(1)
- * says how for each network), with zero optimiser state slot 0 and iter
- * 0. */
+ * says how for each network), with zero SGD momentum (state slot 0, which
+ * counts as no state: optim.h) and iter 0. */
 int dx_model_init(dx_model *m, const dx_arch *a, uint64_t seed, dx_err *err);
 void dx_model_free(dx_model *m);
 /* Allocate the gradients (zero), or optimiser state slot k (zero), if not
@@ -95,18 +107,26 @@ int dx_model_find(const dx_model *m, const char *name);
 
 /* ---- checkpoints (ckpt.c) ----
  * A checkpoint is one tns segment: meta.arch, meta.iter, every tensor of
- * the table in order, then opt.NAME (state slot 0) of every trainable
- * tensor, or none of them. */
+ * the table in order, then the optimiser state, if any:
+ *   SGD     opt.NAME (state slot 0, the momentum buffer) of every
+ *           trainable tensor
+ *   AdamW   opt.optimizer (u8 text "adamw"), opt.step (i32 scalar, the
+ *           step count of the bias correction), opt.NAME (slot 0,
+ *           exp_avg) of every trainable tensor, then
+ *           opt.exp_avg_sq.NAME (slot 1) of every trainable tensor
+ * All optimiser frames are named opt.*, so that ema-merge(1) and
+ * seg-export(1) leave them out as one group. */
 
 /* Load a checkpoint from the frames of s.  Every tensor must be there
  * with its exact shape, f32 and finite (checked before anything is
  * allocated for it), running variances >= 0; frames it does not know are
- * an error.  opt.* frames are all present or all absent (absent: no state,
- * as a fresh PyTorch optimizer). */
+ * an error.  The state frames of the optimiser (opt.optimizer absent or
+ * "sgd": SGD) are all present or all absent (absent: no state, as a fresh
+ * PyTorch optimizer); AdamW's exp_avg_sq must be >= 0. */
 int dx_model_load(dx_model *m, const tns_stream *s, dx_err *err);
-/* Write meta.arch, meta.iter, the tensors and (with_opt) opt.*, in
- * checkpoint order, without ending the segment.  with_opt needs state
- * slot 0. */
+/* Write meta.arch, meta.iter, the tensors and (with_opt) the optimiser
+ * state, in checkpoint order, without ending the segment.  with_opt
+ * needs the state (m->optim not DX_OPTIM_NONE). */
 int dx_model_write(const dx_model *m, tns_writer *w, int with_opt,
                    dx_err *err);
 /* dx_model_load from a file (NULL or "-": stdin); messages name it. */

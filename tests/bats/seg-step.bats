@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# seg-step: one SGD step of the student.
+# seg-step: one step (SGD or AdamW) of the student.
 
 load helpers
 load segdata
@@ -191,15 +191,83 @@ setup_file() {
     [ ! -e x.tns ]
 }
 
+@test "seg-step --optimizer adamw: both moments and the step count in the checkpoint" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    # seg-init's zero momentum is no state: AdamW starts from it
+    seg-step --optimizer adamw --iters 100 --warmup 10 -m "$C8" -o a1.tns <b.tns 2>/dev/null
+    seg-step --optimizer adamw --iters 100 --warmup 10 -m a1.tns -o a2.tns --log log.tsv <b.tns 2>/dev/null
+    run tns info a2.tns
+    assert_line --regexp $'opt.optimizer\tu8\t5'
+    assert_line --regexp $'opt.step\ti32\tscalar\tmin 2\tmax 2'
+    assert_line --regexp $'^[0-9]+\topt.head.0.weight\tf32\t7x16x3x3'
+    assert_line --regexp $'opt.exp_avg_sq.head.0.weight\tf32\t7x16x3x3\tmin [0-9]'
+    refute_output --partial "opt.exp_avg_sq.stem.0.bn.running_mean"
+    # DAFormer's lr 6e-5, warmup: 6e-5 * (1 - 1/100) * (1 - (1 - 1/10)(1 - 1e-6))
+    run cat log.tsv
+    assert_line --index 1 --regexp $'^1\t[0-9.]+\t[0-9.]+\t[0-9.]+\t5.94005e-06\t5.94005e-05\t'
+    # ema-merge leaves all of the optimiser out
+    tns drop 'opt.*' <"$C8" >t.tns
+    ema-merge t.tns a2.tns -o t.tns 2>/dev/null
+    run tns info t.tns
+    refute_output --partial "opt."
+}
+
+@test "seg-step: one optimizer per run; AdamW and SGD options do not mix" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    seg-step -m "$C8" -o s.tns <b.tns 2>/dev/null
+    run_split seg-step --optimizer adamw -m s.tns -o x.tns <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == "seg-step: s.tns: the checkpoint holds sgd optimizer state (momentum buffers), expected adamw"*"seg-init --from"* ]]
+    seg-step --optimizer adamw -m "$C8" -o a.tns <b.tns 2>/dev/null
+    run_split seg-step -m a.tns -o x.tns <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"holds adamw optimizer state"* ]]
+    # weights alone start afresh with either
+    seg-init --from a.tns -o w.tns
+    seg-step -m w.tns -o x.tns <b.tns 2>/dev/null
+    rm x.tns
+    for args in "--betas 0.9,0.999" "--eps 1e-8" "--optimizer adamw --momentum 0.9" \
+        "--optimizer adam" "--optimizer adamw --betas 0.9" "--optimizer adamw --betas 1,0.9" \
+        "--optimizer adamw --betas 0.9,0.999x" "--warmup -1" "--warmup-ratio 2"; do
+        run_split seg-step -m "$C8" -o x.tns $args <b.tns
+        assert_clean_failure seg-step
+    done
+    [ ! -e x.tns ]
+    # a checkpoint missing part of AdamW's state is refused
+    tns drop 'opt.exp_avg_sq.head.0.bias' <a.tns >p.tns
+    run_split seg-step --optimizer adamw -m p.tns -o x.tns <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"'opt.exp_avg_sq.head.0.bias' is missing"* ]]
+    tns drop 'opt.step' <a.tns >p.tns
+    run_split seg-step --optimizer adamw -m p.tns -o x.tns <b.tns
+    assert_clean_failure seg-step
+    [[ $stderr == *"opt.step"* ]]
+}
+
+@test "seg-step --optimizer adamw: resuming gives the bytes of one run" {
+    mkbatch b.tns 2 16 24 7 1 src mix
+    o="--optimizer adamw --iters 10 --warmup 2"
+    seg-step $o -m "$C8" -o a.tns <b.tns 2>/dev/null
+    seg-step $o -m a.tns -o a.tns <b.tns 2>/dev/null
+    seg-step $o -m a.tns -o a.tns <b.tns 2>/dev/null
+    seg-step $o -m "$C8" -o r.tns <b.tns 2>/dev/null
+    tns cat r.tns >r2.tns
+    seg-step $o -m r2.tns -o r2.tns <b.tns 2>/dev/null
+    seg-step $o -m r2.tns -o r2.tns <b.tns 2>/dev/null
+    cmp a.tns r2.tns
+}
+
 @test "seg-step: --help matches the options" {
     run seg-step --help
     assert_success
     for o in --model --output --input --src-image --src-label --mix-image \
         --mix-label --mix-weight --no-mix --lr --iters --power --momentum \
-        --weight-decay --head-lr-mult --log; do
+        --weight-decay --head-lr-mult --log --optimizer --warmup \
+        --warmup-ratio --betas --eps; do
         assert_output --partial -- "$o"
     done
-    assert_output --partial "default 0.01"
+    assert_output --partial "default sgd 0.01"
+    assert_output --partial "adamw 6e-05"
     assert_output --partial "default 250000"
 }
 

@@ -140,8 +140,10 @@ int main(int argc, char **argv)
     dx_batch src = {img, lab, NULL, n, H, W}, mix = {img, lab, wt, n, H, W};
     /* the reference lr for the pretrained-size net, which diverges at a
      * from-scratch 0.01 on random labels */
-    dx_hyper h = {a.net == DX_NET_DEEPLABV2 ? 2.5e-4 : 0.01, 1000000, 0.9,
-                  0.9, 5e-4, 10, 1};
+    dx_hyper h = {.mic_lambda = 1};
+    dx_optim_defaults(&h.opt, DX_OPTIM_SGD);
+    h.opt.lr = a.net == DX_NET_DEEPLABV2 ? 2.5e-4 : 0.01;
+    h.opt.iters = 1000000;
     dx_step_result res;
     double c0 = 0;
     for (int k = -1; k < (getenv("BENCH_NO_STEP") ? -1 : reps); k++) {

@@ -202,6 +202,32 @@ CAFFE_MEAN = tuple(v / 255 for v in (104.00698793, 116.66876762,
 CAFFE_STD = (1 / 255,) * 3
 
 
+def randomise(net, g, is_head=lambda name: False):
+    """Fill net from generator g, as the fixtures do: conv weights
+    He-uniform, batch-norm weights in [0.5, 1.5), head biases (is_head) in
+    [-0.1, 0.1), other biases in [-0.2, 0.2), running means in [-0.3, 0.3)
+    and variances in [0.5, 2)."""
+    def urand(shape, lo, hi):
+        return lo + (hi - lo) * torch.rand(shape, generator=g)
+
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if p.dim() == 4:
+                fan = p.shape[1] * p.shape[2] * p.shape[3]
+                p.copy_(urand(p.shape, -1, 1) * (6.0 / fan) ** 0.5)
+            elif name.endswith('bias') and is_head(name):
+                p.copy_(urand(p.shape, -0.1, 0.1))
+            elif name.endswith('weight'):
+                p.copy_(urand(p.shape, 0.5, 1.5))
+            else:
+                p.copy_(urand(p.shape, -0.2, 0.2))
+        for name, b in net.named_buffers():
+            if name.endswith('running_mean'):
+                b.copy_(urand(b.shape, -0.3, 0.3))
+            elif name.endswith('running_var'):
+                b.copy_(urand(b.shape, 0.5, 2.0))
+
+
 def normalise(img_u8, dtype=torch.float32, mean=MEAN, std=STD, bgr=False):
     """(N,H,W,3) uint8 RGB tensor -> (N,3,H,W) (x/255 - mean)/std in
     float32, channels reversed first if bgr (mean and std are then in

@@ -73,22 +73,7 @@ def fixture(out, net, arch, C, N, H, Wd, it, seed, momentum, norm):
     def is_head(name):
         return name.startswith('head') or name.startswith('layer5')
 
-    with torch.no_grad():
-        for name, p in net.named_parameters():
-            if p.dim() == 4:
-                fan = p.shape[1] * p.shape[2] * p.shape[3]
-                p.copy_(urand(p.shape, -1, 1) * (6.0 / fan) ** 0.5)
-            elif name.endswith('bias') and is_head(name):
-                p.copy_(urand(p.shape, -0.1, 0.1))
-            elif name.endswith('weight'):
-                p.copy_(urand(p.shape, 0.5, 1.5))
-            else:
-                p.copy_(urand(p.shape, -0.2, 0.2))
-        for name, b in net.named_buffers():
-            if name.endswith('running_mean'):
-                b.copy_(urand(b.shape, -0.3, 0.3))
-            elif name.endswith('running_var'):
-                b.copy_(urand(b.shape, 0.5, 2.0))
+    dacsref.randomise(net, g, is_head)
     # float32 values, then the reference in float64
     net = net.float().double()
     params = dict(net.named_parameters())

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 
 static int check_n, check_failed;
@@ -35,6 +36,21 @@ __attribute__((format(printf, 2, 3))) static int check_report(int ok, const char
     check_report(fabs((double)(a) - (double)(b)) <=                          \
                      (atol) + (rtol) * fabs((double)(b)),                    \
                  __VA_ARGS__)
+
+/* The scale-free error max|a - b| / max|b| over n values (NaN in a
+ * sticks). */
+static inline double check_relerr(const float *a, const float *b, size_t n)
+{
+    double d = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)a[i] - b[i]);
+        if (!(e <= d))
+            d = e;
+        if (fabs(b[i]) > s)
+            s = fabs(b[i]);
+    }
+    return d / (s > 0 ? s : 1e-30);
+}
 
 static inline int check_done(void)
 {

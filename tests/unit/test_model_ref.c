@@ -52,19 +52,6 @@ static const tns_frame *need(const char *name)
     return f;
 }
 
-/* max|a-b| / max|b| over n values */
-static double relerr(const float *a, const float *b, size_t n)
-{
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = fabs((double)a[i] - b[i]);
-        if (!(e <= d))
-            d = e; /* NaN sticks */
-        if (fabs(b[i]) > s)
-            s = fabs(b[i]);
-    }
-    return d / (s > 0 ? s : 1e-30);
-}
 
 /* The largest gradient of the fixture's network: the scale below which a
  * tensor's own gradient is a sum that cancels (see GRAD_FLOOR). */
@@ -73,7 +60,7 @@ static double worst_grad;
 static void cmp(const char *what, const float *got, const float *want,
                 size_t n, double tol)
 {
-    double e = relerr(got, want, n);
+    double e = check_relerr(got, want, n);
     if (!strncmp(what, "ref.grad.", 9)) {
         double s = 0;
         for (size_t i = 0; i < n; i++)
@@ -189,7 +176,14 @@ static void run(const char *path, double tol_grad)
     /* the step */
     dx_batch src = {si->data, sl->data, NULL, N, H, W};
     dx_batch mix = {mi->data, ml->data, mw->data, N, H, W};
-    dx_hyper h = {hy[0], (long)hy[1], hy[2], hy[3], hy[4], hy[5], 1};
+    dx_hyper h = {.mic_lambda = 1};
+    dx_optim_defaults(&h.opt, DX_OPTIM_SGD);
+    h.opt.lr = hy[0];
+    h.opt.iters = (long)hy[1];
+    h.opt.power = hy[2];
+    h.opt.momentum = hy[3];
+    h.opt.decay = hy[4];
+    h.opt.head_mult = hy[5];
     long iter0 = m.iter;
     dx_step_result r;
     ok = dx_train_step(&m, &src, &mix, NULL, &h, &r, &err) == 0;
