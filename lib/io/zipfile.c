@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zip.h>
 
 #include "io/atomic.h"
@@ -176,6 +177,14 @@ int dx_zipw_add(dx_zipw *w, const char *name, const void *data, size_t len,
     }
     if (zip_set_file_compression(w->za, (zip_uint64_t)i, ZIP_CM_STORE, 0))
         return dx_fail(err, "zip: cannot store '%s': %s", name,
+                       zip_strerror(w->za));
+    /* Every entry dated 1980-01-01 00:00 in the DOS fields, which libzip
+     * fills from local time: the same bytes whenever and wherever the file
+     * is written (libzip would put the time of writing there). */
+    struct tm epoch = {.tm_year = 80, .tm_mon = 0, .tm_mday = 1,
+                       .tm_isdst = -1};
+    if (zip_file_set_mtime(w->za, (zip_uint64_t)i, mktime(&epoch), 0))
+        return dx_fail(err, "zip: cannot date '%s': %s", name,
                        zip_strerror(w->za));
     return 0;
 }

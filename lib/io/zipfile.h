@@ -49,7 +49,8 @@ typedef struct dx_zipw {
 } dx_zipw;
 
 int dx_zipw_open(dx_zipw *w, dx_err *err);
-/* Add a stored (uncompressed) entry; data must stay valid until
+/* Add a stored (uncompressed) entry, dated 1980-01-01 00:00 so that the
+ * same entries give the same bytes at any time; data must stay valid until
  * dx_zipw_commit or dx_zipw_abort. */
 int dx_zipw_add(dx_zipw *w, const char *name, const void *data, size_t len,
                 dx_err *err);
