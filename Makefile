@@ -13,6 +13,10 @@
 #
 # Dependencies are found with pkg-config: libpng, zlib, openblas, libzip
 # (PyTorch zip and NumPy .npz files), jansson (safetensors headers).
+# Optional: Open MPI (pkg-config ompi-c; libopenmpi-dev and openmpi-bin)
+# for data-parallel training: when found (or with MPI=1) bin/mpi-hub is
+# built, the one MPI process of each rank (mpi-hub(1)); MPI=0 leaves it
+# out.  Nothing else links MPI.
 #
 # lib/ is built in wings, each a folder, each allowed to use only the wings
 # before it in this order (lib/README says what each holds; the test
@@ -25,6 +29,9 @@ MANDIR  ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/dacs
 PKG_CONFIG ?= pkg-config
 PKGS := libpng zlib openblas libzip jansson
+
+MPI_PKG := ompi-c
+MPI     ?= $(shell $(PKG_CONFIG) --exists $(MPI_PKG) && echo 1)
 
 CC      ?= cc
 OPT     ?= -O2
@@ -50,6 +57,9 @@ endif
 LIB_SRC   := $(foreach w,$(WINGS),$(wildcard lib/$(w)/*.c))
 LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
+ifneq ($(MPI),1)
+TOOL_SRC  := $(filter-out tools/mpi-hub.c,$(TOOL_SRC))
+endif
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -82,6 +92,12 @@ $(LIBA): $(LIB_OBJ)
 $(BIN)/%: tools/%.c $(LIBA) | $(BIN) $(BUILD)/dep
 	$(CC) $(DX_CFLAGS) $(DEPS) $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
 
+# the one tool that includes mpi.h
+$(BIN)/mpi-hub: tools/mpi-hub.c $(LIBA) | $(BIN) $(BUILD)/dep
+	$(CC) $(DX_CFLAGS) $(shell $(PKG_CONFIG) --cflags $(MPI_PKG)) $(DEPS) \
+	    $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS) \
+	    $(shell $(PKG_CONFIG) --libs $(MPI_PKG))
+
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBA) | $(BUILD)/tests $(BUILD)/dep
 	$(CC) $(DX_CFLAGS) $(DEPS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
 
@@ -99,7 +115,8 @@ $(BUILD)/tests $(BUILD)/replay $(BUILD)/dep $(BIN):
 check: deps
 	@$(MAKE) --no-print-directory all $(UNITS) $(REPLAYS)
 	@DACS_BIN=$(abspath $(BIN)) DACS_UNIT=$(abspath $(BUILD)/tests) \
-	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) tests/run
+	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) \
+	    DACS_MPI=$(MPI) tests/run
 
 # The PyTorch tier: seg-import and seg-export both ways against live
 # PyTorch (Debian's python3-torch, run as /usr/bin/python3); its own

@@ -236,7 +236,8 @@ static void merge(dx_cli *c, const char *shortopts,
     size_t at = (size_t)snprintf(c->shorts, sizeof c->shorts, "%s",
                                  shortopts ? shortopts : "");
     for (int k = 0; k < NSHARED; k++) {
-        if (!(c->take & SHARED[k].bit))
+        /* -h (bit ~0u) comes with every tool, even one taking none */
+        if (!(c->take & SHARED[k].bit) && SHARED[k].bit != ~0u)
             continue;
         c->all[n++] = SHARED[k].opt;
         int v = SHARED[k].opt.val;
