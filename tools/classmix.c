@@ -50,6 +50,9 @@
     "  --seed S            random seed (default 0)\n"                         \
     "  --iter T            iteration, keys the draws with the seed (default\n" \
     "                      0); segment k of the input uses iteration T+k\n"   \
+    "  --share R/K         the batches are share R of K of the global ones\n" \
+    "                      (seg-batch --share): item i draws as item R+i*K\n" \
+    "                      (default 0/1: whole batches)\n"                  \
     "\n"                                                                      \
     "strong augmentation of OUT.image (labels, weights and mask only flip):\n" \
     "  --no-augment        no colour jitter and no blur\n"                    \
@@ -218,7 +221,7 @@ int main(int argc, char **argv)
            O_SEED, O_ITER,
            O_NOAUG, O_NOJIT, O_JITP, O_BRI, O_CON, O_SAT, O_HUE, O_NOBLUR,
            O_BLURP, O_SIGMA, O_BLURF, O_FLIP, O_FLIPP, O_SRC, O_TGT,
-           O_PREFIX };
+           O_PREFIX, O_SHARE };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, O_MODE},
         {"pool", required_argument, NULL, O_POOL},
@@ -228,6 +231,7 @@ int main(int argc, char **argv)
         {"classes", required_argument, NULL, O_CLASSES},
         {"seed", required_argument, NULL, O_SEED},
         {"iter", required_argument, NULL, O_ITER},
+        {"share", required_argument, NULL, O_SHARE},
         {"no-augment", no_argument, NULL, O_NOAUG},
         {"no-jitter", no_argument, NULL, O_NOJIT},
         {"jitter-p", required_argument, NULL, O_JITP},
@@ -283,6 +287,11 @@ int main(int argc, char **argv)
             break;
         case O_ITER:
             opt.iter = dx_arg_u64("--iter", optarg);
+            break;
+        case O_SHARE:
+            dx_arg_share("--share", optarg, &opt.mix.share.part,
+                         &opt.mix.share.parts);
+            opt.aug.share = opt.mix.share;
             break;
         case O_NOAUG:
             opt.aug.jitter = opt.aug.blur = 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/coll.h"
 #include "data/batch.h"
 #include "nn/model.h"
 #include "io/tns.h"
@@ -54,7 +55,12 @@
     "                      lr_head loss_mic (a header line first if FILE is\n" \
     "                      new)\n"                                           \
     "  -i, --input FILE    the batch stream (default: stdin); all its\n"      \
-    "                      segments are read as one batch\n"
+    "                      segments are read as one batch\n"                   \
+    "  --mpi SOCKET        data parallelism (dacs-train --mpi): the batch is\n" \
+    "                      this rank's share; batch-norm statistics, loss\n"  \
+    "                      denominators, losses and gradients are summed\n"  \
+    "                      over the ranks by the rank's mpi-hub(1) at SOCKET,\n" \
+    "                      so every rank takes the step of the global batch\n"
 
 /* The reference DACS schedule (dacs-method(7)), lr0 for training from
  * scratch. */
@@ -66,7 +72,7 @@ static const char *const FRAMES[8] = {"src.image", "src.label", "mix.image",
 
 static struct {
     dx_cli cli;
-    const char *model, *out, *log;
+    const char *model, *out, *log, *mpi;
     const char *si, *sl, *mi, *ml, *mw, *ki, *kl, *kw;
     int no_mix, no_mic;
     dx_hyper h;
@@ -96,7 +102,7 @@ int main(int argc, char **argv)
     opt.ki = FRAMES[5], opt.kl = FRAMES[6], opt.kw = FRAMES[7];
     enum { O_SI = DX_OPT_TOOL, O_SL, O_MI, O_ML, O_MW, O_NOMIX, O_LR,
            O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG, O_KI, O_KL, O_KW,
-           O_NOMIC, O_MICL };
+           O_NOMIC, O_MICL, O_MPI };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"output", required_argument, NULL, 'o'},
@@ -119,6 +125,7 @@ int main(int argc, char **argv)
         {"weight-decay", required_argument, NULL, O_DECAY},
         {"head-lr-mult", required_argument, NULL, O_HEAD},
         {"log", required_argument, NULL, O_LOG},
+        {"mpi", required_argument, NULL, O_MPI},
         {0, 0, 0, 0}};
     int c;
     while ((c = dx_cli_next(&opt.cli, argc, argv, "m:o:i:", longopts)) != -1) {
@@ -155,6 +162,7 @@ int main(int argc, char **argv)
                                             1e6);
             break;
         case O_LOG: opt.log = optarg; break;
+        case O_MPI: opt.mpi = optarg; break;
         case 'h':
             dx_cli_help(&opt.cli, USAGE, FRAMES[0], FRAMES[1], FRAMES[2],
                         FRAMES[3], FRAMES[4], FRAMES[5], FRAMES[6],
@@ -211,6 +219,12 @@ int main(int argc, char **argv)
     if (has_mic)
         mic = (dx_batch){ki->data, yk.data, kw->data, (int)ki->dims[0],
                          (int)ki->dims[1], (int)ki->dims[2]};
+    dx_coll coll;
+    if (opt.mpi) {
+        if (dx_coll_open(&coll, opt.mpi, "seg-step", &err))
+            dx_die_err(&err);
+        m.coll = &coll;
+    }
     dx_step_result r;
     if (dx_train_step(&m, &src, has_mix ? &mix : NULL, has_mic ? &mic : NULL,
                       &opt.h, &r, &err) ||
@@ -225,6 +239,7 @@ int main(int argc, char **argv)
                 r.loss_src + r.loss_mix, r.loss_src, r.loss_mix, r.lr);
     if (opt.log)
         append_log(&r);
+    dx_coll_close(m.coll);
     tns_frame_free(&ys);
     tns_frame_free(&ym);
     tns_frame_free(&yk);

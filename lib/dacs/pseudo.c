@@ -105,16 +105,12 @@ int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
         }
     }
     st->pixels = (uint64_t)n * hw;
-    st->lambda = st->pixels ? (double)st->confident / (double)st->pixels : 0;
     size_t total = (size_t)n * hw;
-    for (size_t p = 0; p < total; p++) {
-        if (mode == DX_WEIGHT_THRESHOLD_UNIFORM)
-            weight[p] = (float)st->lambda;
-        else if (mode == DX_WEIGHT_THRESHOLD)
-            weight[p] = weight[p] >= ftau ? 1.0f : 0.0f;
-        else
-            weight[p] = 1.0f;
-    }
+    for (size_t p = 0; p < total && mode != DX_WEIGHT_THRESHOLD_UNIFORM; p++)
+        weight[p] = mode == DX_WEIGHT_THRESHOLD
+                        ? (weight[p] >= ftau ? 1.0f : 0.0f)
+                        : 1.0f;
+    dx_pseudo_lambda(st, weight, total, mode);
     return 0;
 }
 
@@ -142,4 +138,12 @@ size_t dx_pseudo_margins(float *weight, int n, int h, int w,
         }
     }
     return in;
+}
+
+void dx_pseudo_lambda(dx_pseudo_stats *st, float *weight, size_t count,
+                      int mode)
+{
+    st->lambda = st->pixels ? (double)st->confident / (double)st->pixels : 0;
+    for (size_t p = 0; p < count && mode == DX_WEIGHT_THRESHOLD_UNIFORM; p++)
+        weight[p] = (float)st->lambda;
 }

@@ -59,6 +59,14 @@ int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
                    const float *score, int n, int c, size_t hw, int logits,
                    double tau, int mode, dx_err *err);
 
+/* Data parallelism: after st's pixels, confident and hist have been
+ * summed over the ranks (each holding a share of the batch), lambda from
+ * those sums and, in threshold_uniform mode, the weights of this rank's
+ * count pixels set to it: the lambda of one process with the whole batch.
+ * The other modes' weights do not depend on the batch. */
+void dx_pseudo_lambda(dx_pseudo_stats *st, float *weight, size_t count,
+                      int mode);
+
 /* Margins of the full-size image whose pseudo-labels are not trusted, in
  * its pixels: DAFormer zeroes the weight of the top 15 and bottom 120 rows
  * of its 1024x512 target crops (the ego car and the rectification border;

@@ -34,3 +34,45 @@ ranks() {
         rm -rf "$dir"
         exit "$rc"' ranks "$@"
 }
+
+# tns_close A B TOL: the frames of the streams A and B (checkpoints) have
+# the same names, types and shapes, integer and text frames are equal, and
+# every float differs by at most TOL * (1 + |b|); prints the largest such
+# difference, relative to (1 + |b|), as "maxdiff X".
+tns_close() {
+    local a=$1 b=$2 tol=$3 d
+    d=$(mktemp -d)
+    tns npy-out --dir "$d/a" -i "$a" && tns npy-out --dir "$d/b" -i "$b" ||
+        return 1
+    perl -e '
+        my ($da, $db, $tol) = @ARGV;
+        sub npy { # descr, shape, payload
+            open(my $f, "<:raw", $_[0]) or die "$_[0]: $!\n";
+            local $/; my $s = <$f>;
+            my $hl = unpack("v", substr($s, 8, 2));
+            my $h = substr($s, 10, $hl);
+            my ($descr) = $h =~ /.descr.: .([^\x27]*)./;
+            my ($shape) = $h =~ /.shape.: \(([^)]*)\)/;
+            return ($descr, $shape, substr($s, 10 + $hl));
+        }
+        opendir(my $dh, $da) or die; my @f = sort grep { /\.npy$/ } readdir($dh);
+        opendir(my $dh2, $db) or die; my @g = sort grep { /\.npy$/ } readdir($dh2);
+        "@f" eq "@g" or die "frames differ: @f / @g\n";
+        my $worst = 0; my $where = "";
+        for my $n (@f) {
+            my ($ta, $sa, $pa) = npy("$da/$n"); my ($tb, $sb, $pb) = npy("$db/$n");
+            "$ta $sa" eq "$tb $sb" or die "$n: $ta ($sa) vs $tb ($sb)\n";
+            if ($ta ne "<f4") { $pa eq $pb or die "$n: $ta frames differ\n"; next }
+            my @x = unpack("f<*", $pa); my @y = unpack("f<*", $pb);
+            for my $i (0 .. $#x) {
+                my $e = abs($x[$i] - $y[$i]) / (1 + abs($y[$i]));
+                ($worst, $where) = ($e, "$n\[$i\]: $x[$i] vs $y[$i]") if $e > $worst;
+            }
+        }
+        printf "maxdiff %.3g %s\n", $worst, $where;
+        exit($worst <= $tol ? 0 : 1);
+    ' "$d/a" "$d/b" "$tol"
+    local rc=$?
+    rm -rf "$d"
+    return $rc
+}
