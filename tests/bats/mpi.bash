@@ -17,7 +17,8 @@ mpi_skip_unless_built() {
 }
 
 # ranks K CMD...: run CMD on K ranks of one job, each rank with its own
-# mpi-hub (DACS_COLL_SOCKET names its socket, DACS_RANK its rank); the job
+# mpi-hub (DACS_COLL_SOCKET names its socket, DACS_RANK its rank,
+# DACS_RANKS the number of ranks); the job
 # is stopped after 120 s, so a hang fails instead of waiting.
 ranks() {
     local k=$1
@@ -26,7 +27,7 @@ ranks() {
         dir=$(mktemp -d)
         coproc HUB { exec mpi-hub --socket "$dir/hub.sock"; }
         read -r rank size <&"${HUB[0]}" || exit 1
-        DACS_COLL_SOCKET=$dir/hub.sock DACS_RANK=$rank "$@"
+        DACS_COLL_SOCKET=$dir/hub.sock DACS_RANK=$rank DACS_RANKS=$size "$@"
         rc=$?
         [ "$rc" -eq 0 ] && echo done >&"${HUB[1]}"
         exec {HUB[1]}>&-
@@ -75,4 +76,37 @@ tns_close() {
     local rc=$?
     rm -rf "$d"
     return $rc
+}
+
+# dacs_loop DIR ITERS: DACS's per-iteration pipeline, run ITERS times in DIR
+# (student.tns there to start from; teacher.tns and val.tsv are made) on
+# the synth-city $DATA, global batch 4.  As a rank ($DACS_COLL_SOCKET set)
+# it draws its share of every batch and sums over the ranks; rank 0 alone
+# evaluates at the end.
+dacs_loop() {
+    local dir=$1 iters=$2 t share=() mpi=()
+    if [ -n "${DACS_COLL_SOCKET:-}" ]; then
+        share=(--share "$DACS_RANK/$DACS_RANKS")
+        mpi=(--mpi "$DACS_COLL_SOCKET")
+    fi
+    local geo=(--batch 4 --crop 48x32 --seed 5 --quiet "${share[@]}")
+    ema-merge --quiet "$dir/teacher.tns" "$dir/student.tns" -o "$dir/teacher.tns"
+    for ((t = 0; t < iters; t++)); do
+        tns cat <(seg-batch --prefix src --root "$DATA/source" \
+                    --dataset gta5 --iter "$t" "${geo[@]}") \
+                <(seg-batch --prefix tgt --root "$DATA/target" \
+                    --dataset cityscapes --no-labels --iter "$t" "${geo[@]}") |
+            seg-infer -m "$dir/teacher.tns" --bn batch "${mpi[@]}" |
+            pseudolabel --quiet "${mpi[@]}" |
+            classmix --seed 5 --iter "$t" "${share[@]}" |
+            seg-step --quiet -m "$dir/student.tns" -o "$dir/student.tns" \
+                --lr 0.005 --iters "$iters" "${mpi[@]}" || return 1
+        ema-merge --quiet "$dir/teacher.tns" "$dir/student.tns" \
+            -o "$dir/teacher.tns" || return 1
+    done
+    [ "${DACS_RANK:-0}" -eq 0 ] || return 0
+    seg-batch --dataset cityscapes --root "$DATA/target" --split val \
+        --prefix tgt --sequential --quiet |
+        seg-infer -m "$dir/teacher.tns" --argmax |
+        miou --classes 19 --format tsv -o "$dir/val.tsv"
 }
