@@ -81,3 +81,28 @@ TOL=1e-4
     tns_close k4/0/teacher.tns "$REF/teacher.tns" "$TOL"
     cmp k4/0/val.tsv "$REF/val.tsv"
 }
+
+@test "a rank killed mid-run stops the others with a clear error, no hang" {
+    mpi_skip_unless_built
+    for r in 0 1; do
+        mkdir -p "kill/$r"
+        cp "$BATS_FILE_TMPDIR/s0.tns" "kill/$r/student.tns"
+    done
+    export -f dacs_loop
+    ranks 2 bash -c 'echo $$ >"kill/pid$DACS_RANK"; dacs_loop "kill/$DACS_RANK" 1000' \
+        >out 2>&1 &
+    local job=$!
+    # once both ranks have taken a step, kill rank 1 (its chain of stages)
+    for ((i = 0; i < 300; i++)); do
+        [ -s kill/pid1 ] && [ -s kill/1/teacher.tns ] && [ kill/1/student.tns -nt kill/1/teacher.tns ] && break
+        sleep 0.1
+    done
+    kill -9 "$(cat kill/pid1)"
+    # ranks() stops the job after 120 s: finishing well before is no hang
+    SECONDS=0
+    run wait "$job"
+    cat out
+    [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+    [ "$SECONDS" -lt 60 ]
+    grep -q "mpi-hub: rank 1 of 2: its driver ended before saying 'done'" out
+}
