@@ -161,8 +161,11 @@ fuzz: $(FUZZERS)
 valgrind: all
 	@DACS_BIN=$(abspath $(BIN)) tests/valgrind-run
 
+# the network tools (tests/bench/run), then, when built with MPI, the
+# gradient sum over 2 local ranks (tests/bench/allreduce)
 bench: all
 	@DACS_BIN=$(abspath $(BIN)) tests/bench/run
+	@DACS_BIN=$(abspath $(BIN)) tests/bench/allreduce
 
 deps:
 	@pipelines/install-deps
