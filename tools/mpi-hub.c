@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -173,10 +174,13 @@ static void reduce(void *x, size_t n, unsigned type, char *scratch)
 typedef struct client {
     int fd;
     char role[DX_COLL_TAG];
+    int mem;     /* its memory file, where its sums lie */
+    void *map;
+    size_t cap;
 } client;
 
-static char *buf, *scratch;
-static size_t buf_cap, scratch_cap;
+static char *scratch;
+static size_t scratch_cap;
 
 /* Serve one request of client c; 0, or -1 when it has gone. */
 static int serve(client *c)
@@ -193,16 +197,22 @@ static int serve(client *c)
         abort_job("'%s' sent %llu values; at most %zu are summed at once",
                   c->role, q.n, (size_t)INT32_MAX / width);
     size_t bytes = (size_t)q.n * width;
+    if (q.cap != c->cap) {
+        if (c->map)
+            munmap(c->map, c->cap);
+        c->map = mmap(NULL, (size_t)q.cap, PROT_READ | PROT_WRITE,
+                      MAP_SHARED, c->mem, 0);
+        if (c->map == MAP_FAILED)
+            abort_job("cannot map the %llu bytes shared by '%s' (%s)",
+                      q.cap, c->role, strerror(errno));
+        c->cap = (size_t)q.cap;
+    }
+    if (bytes > c->cap)
+        abort_job("'%s' sums %zu bytes in a memory file of %zu", c->role,
+                  bytes, c->cap);
     /* the small case gathers K copies, the large one K blocks of n/K */
     size_t need = bytes <= SMALL_BYTES ? bytes * (size_t)size
                                        : bytes + (size_t)size * width;
-    if (bytes > buf_cap) {
-        free(buf);
-        if (!(buf = malloc(bytes)))
-            abort_job("cannot allocate %zu MiB for '%s'", bytes >> 20,
-                      q.tag);
-        buf_cap = bytes;
-    }
     if (need > scratch_cap) {
         free(scratch);
         if (!(scratch = malloc(need)))
@@ -210,17 +220,53 @@ static int serve(client *c)
                       q.tag);
         scratch_cap = need;
     }
-    /* a client dying mid-request would leave the other ranks waiting */
-    if (dx_coll_read(c->fd, buf, bytes))
-        abort_job("'%s' ended in the middle of sending '%.*s'", c->role,
-                  DX_COLL_TAG, q.tag);
     check_step(&q);
-    reduce(buf, (size_t)q.n, q.type, scratch);
-    if (dx_coll_write(c->fd, &q, sizeof q) ||
-        dx_coll_write(c->fd, buf, bytes))
+    reduce(c->map, (size_t)q.n, q.type, scratch);
+    if (dx_coll_write(c->fd, &q, sizeof q))
         abort_job("'%s' ended before taking the sum '%.*s'", c->role,
                   DX_COLL_TAG, q.tag);
     return 0;
+}
+
+/* Take a new client on fd: its hello and memory file; 0 or -1. */
+static int hello(int fd, client *c)
+{
+    dx_coll_hello h;
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf};
+    ssize_t k;
+    do
+        k = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+    while (k < 0 && errno == EINTR);
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    if (k != (ssize_t)sizeof h || h.magic != DX_COLL_MAGIC || !cm ||
+        cm->cmsg_type != SCM_RIGHTS)
+        return -1;
+    memset(c, 0, sizeof *c);
+    c->fd = fd;
+    memcpy(&c->mem, CMSG_DATA(cm), sizeof c->mem);
+    snprintf(c->role, sizeof c->role, "%.*s", DX_COLL_TAG - 1, h.role);
+    h.rank = rank;
+    h.size = size;
+    if (dx_coll_write(fd, &h, sizeof h)) {
+        close(c->mem);
+        return -1;
+    }
+    return 0;
+}
+
+static void drop(client *c)
+{
+    close(c->fd);
+    close(c->mem);
+    if (c->map)
+        munmap(c->map, c->cap);
 }
 
 /* A command line from the driver on stdin; returns 1 for done. */
@@ -297,29 +343,17 @@ int main(int argc, char **argv)
                 continue;
             if (serve(&cl[k]) == 0)
                 continue;
-            close(cl[k].fd);
+            drop(&cl[k]);
             cl[k] = cl[--ncl];
             pf[2 + k] = pf[2 + ncl];
             k--;
         }
         if (pf[1].revents & POLLIN) {
             int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-            dx_coll_hello h;
-            if (fd >= 0 && ncl < MAX_CLIENTS &&
-                !dx_coll_read(fd, &h, sizeof h) &&
-                h.magic == DX_COLL_MAGIC) {
-                cl[ncl].fd = fd;
-                snprintf(cl[ncl].role, sizeof cl[ncl].role, "%.*s",
-                         DX_COLL_TAG - 1, h.role);
-                h.rank = rank;
-                h.size = size;
-                if (dx_coll_write(fd, &h, sizeof h) == 0)
-                    ncl++;
-                else
-                    close(fd);
-            } else if (fd >= 0) {
+            if (fd >= 0 && (ncl == MAX_CLIENTS || hello(fd, &cl[ncl])))
                 close(fd);
-            }
+            else if (fd >= 0)
+                ncl++;
         }
         if (pf[0].revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t k = read(0, line + have, sizeof line - 1 - have);
@@ -342,11 +376,10 @@ int main(int argc, char **argv)
         }
     }
     for (int k = 0; k < ncl; k++)
-        close(cl[k].fd);
+        drop(&cl[k]);
     close(lfd);
     unlink(sock_path);
     MPI_Finalize();
-    free(buf);
     free(scratch);
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -71,18 +72,44 @@ int dx_coll_open(dx_coll *c, const char *path, const char *role,
     }
     dx_coll_hello h = {.magic = DX_COLL_MAGIC};
     snprintf(h.role, sizeof h.role, "%s", role);
-    if (dx_coll_write(fd, &h, sizeof h) || dx_coll_read(fd, &h, sizeof h)) {
+    int mem = memfd_create("dacs-coll", MFD_CLOEXEC);
+    if (mem < 0) {
         close(fd);
+        return dx_fail(err, "memfd_create: %s", strerror(errno));
+    }
+    /* the hello, with the memory file's descriptor */
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct iovec iov = {&h, sizeof h};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &mem, sizeof mem);
+    ssize_t sent;
+    do
+        sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
+    while (sent < 0 && errno == EINTR);
+    if (sent != (ssize_t)sizeof h || dx_coll_read(fd, &h, sizeof h)) {
+        close(fd);
+        close(mem);
         return gone(role, "hello", err);
     }
     if (h.magic != DX_COLL_MAGIC || h.size < 1 || h.rank < 0 ||
         h.rank >= h.size) {
         close(fd);
+        close(mem);
         return dx_fail(err, "--mpi %s: the peer is not an mpi-hub of this "
                        "version (magic %#x, rank %d of %d)", path, h.magic,
                        h.rank, h.size);
     }
     c->fd = fd;
+    c->mem = mem;
     c->rank = h.rank;
     c->size = h.size;
     return 0;
@@ -90,10 +117,14 @@ int dx_coll_open(dx_coll *c, const char *path, const char *role,
 
 void dx_coll_close(dx_coll *c)
 {
-    if (c && c->fd >= 0)
-        close(c->fd);
-    if (c)
-        c->fd = -1;
+    if (!c || c->fd < 0)
+        return;
+    close(c->fd);
+    close(c->mem);
+    if (c->map)
+        munmap(c->map, c->cap);
+    c->fd = -1;
+    c->map = NULL;
 }
 
 static int sum(dx_coll *c, void *x, size_t n, size_t width, unsigned type,
@@ -104,20 +135,39 @@ static int sum(dx_coll *c, void *x, size_t n, size_t width, unsigned type,
     if (c->fd < 0)
         return dx_fail(err, "%s: '%s': no connection to mpi-hub", c->role,
                        what);
-    dx_coll_req q = {.magic = DX_COLL_MAGIC, .type = type, .n = n};
+    size_t bytes = n * width;
+    if (bytes > c->cap) {
+        /* grow the shared file: whole MiB, at least twice the old size */
+        size_t cap = (bytes + ((size_t)1 << 20) - 1) & ~(((size_t)1 << 20) - 1);
+        if (cap < 2 * c->cap)
+            cap = 2 * c->cap;
+        if (c->map)
+            munmap(c->map, c->cap);
+        c->map = NULL;
+        c->cap = 0;
+        void *p = MAP_FAILED;
+        if (ftruncate(c->mem, (off_t)cap) == 0)
+            p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_SHARED, c->mem, 0);
+        if (p == MAP_FAILED)
+            return dx_fail(err, "%s: '%s': cannot share %zu MiB with mpi-hub "
+                           "(%s)", c->role, what, cap >> 20, strerror(errno));
+        c->map = p;
+        c->cap = cap;
+    }
+    dx_coll_req q = {.magic = DX_COLL_MAGIC, .type = type, .n = n,
+                     .cap = c->cap};
     /* a long tag is cut short: it only has to match across the ranks */
     if (snprintf(q.tag, sizeof q.tag, "%s:%s", c->role, what) < 0)
         q.tag[0] = 0;
+    memcpy(c->map, x, bytes);
     if (dx_coll_write(c->fd, &q, sizeof q) ||
-        dx_coll_write(c->fd, x, n * width) ||
         dx_coll_read(c->fd, &q, sizeof q))
         return gone(c->role, what, err);
     if (q.magic != DX_COLL_MAGIC || q.type != type || q.n != n)
         return dx_fail(err, "%s: '%s': mpi-hub answered %llu values of "
                        "type %u, expected %zu of type %u", c->role, what,
                        q.n, q.type, n, type);
-    if (dx_coll_read(c->fd, x, n * width))
-        return gone(c->role, what, err);
+    memcpy(x, c->map, bytes);
     return 0;
 }
 

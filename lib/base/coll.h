@@ -8,9 +8,12 @@
  * (open-mpi/ompi issue #7025).  So each rank has exactly one MPI process,
  * mpi-hub(1), started by the driver and living for the whole run; the
  * stages that take part in a reduction (seg-step, seg-infer --bn batch,
- * pseudolabel) reach their rank's hub over a Unix-domain socket, send it
- * a buffer and get back the sum over the ranks.  This module is that
- * client; it does not use MPI, so every tool builds without it.
+ * pseudolabel) reach their rank's hub over a Unix-domain socket and get
+ * back the sum over the ranks of a buffer.  The buffer itself is never
+ * sent through the socket: it lies in a memory file (memfd) the client
+ * shares with the hub, which sums it there in place; the socket carries
+ * only the requests.  This module is that client; it does not use MPI,
+ * so every tool builds without it.
  *
  * The sum is in a fixed order: element i of the result is
  *     ((x_0[i] + x_1[i]) + x_2[i]) + ... + x_{K-1}[i]
@@ -38,6 +41,9 @@ typedef struct dx_coll {
     int fd;                   /* the connection to mpi-hub */
     int rank, size;           /* this rank and the number of ranks, K */
     char role[DX_COLL_TAG];   /* the client's name, for the tags */
+    int mem;                  /* the shared memory file */
+    void *map;                /* its mapping, cap bytes */
+    size_t cap;
 } dx_coll;
 
 /* Connect to the hub listening at path (mpi-hub --socket) as role (the
@@ -56,11 +62,13 @@ int dx_coll_sum_f32(dx_coll *c, float *x, size_t n, const char *what,
                     dx_err *err);
 
 /* ---- the wire format between dx_coll and mpi-hub(1) ----
- * Little-endian host structs over a SOCK_STREAM Unix socket, one request
- * and one reply at a time:
- *   hello:   client dx_coll_hello, hub dx_coll_hello (rank, size filled)
- *   sum:     client dx_coll_req + n values; hub dx_coll_req (status 0)
- *            + n values, the sums
+ * Host structs over a SOCK_STREAM Unix socket, one request and one
+ * reply at a time:
+ *   hello:   client dx_coll_hello with the memory file's descriptor
+ *            (SCM_RIGHTS); hub dx_coll_hello (rank, size filled)
+ *   sum:     the n values at the start of the memory file, then client
+ *            dx_coll_req (cap: the file's size, which the hub maps anew
+ *            when it changes); hub dx_coll_req when the sums are there
  */
 #define DX_COLL_MAGIC 0x44584331u /* "DXC1" */
 enum dx_coll_type { DX_COLL_F32 = 1, DX_COLL_F64 = 2 };
@@ -75,6 +83,7 @@ typedef struct dx_coll_req {
     unsigned magic;
     unsigned type;   /* dx_coll_type */
     unsigned long long n;
+    unsigned long long cap; /* bytes of the memory file */
     char tag[DX_COLL_TAG];
 } dx_coll_req;
 
