@@ -34,6 +34,9 @@
     "    on stdout once every rank has sent it), 'done' (MPI_Finalize and\n" \
     "    exit 0).  The end of stdin before 'done' (the driver died) aborts\n" \
     "    the whole job: every rank stops, none waits for ever.\n"          \
+    "After 'done', one line on stderr: the sums served, their megabytes,\n" \
+    "the seconds spent summing (of which the gradients) and waiting for\n" \
+    "the other ranks to reach a sum.\n"                                   \
     "\n"                                                                      \
     "options:\n"                                                              \
     "  --socket PATH       the socket to create (required; a path on this\n" \
@@ -45,8 +48,15 @@
  * all-to-all, then all-gather) so that each rank adds 1/K of them */
 #define SMALL_BYTES (256 * 1024)
 
-static int rank, size;
+static int rank, size, quiet;
 static const char *sock_path;
+/* what the run cost: sums served, their bytes, the seconds spent waiting
+ * for the other ranks to reach each sum, and in summing (transfer and
+ * adding), per kind of sum: the gradients and the rest */
+static struct {
+    long n, n_grad;
+    double bytes, wait, sum, sum_grad;
+} stat;
 
 static _Noreturn void abort_job(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
@@ -220,8 +230,17 @@ static int serve(client *c)
                       q.tag);
         scratch_cap = need;
     }
+    double t0 = now();
     check_step(&q);
+    double t1 = now();
     reduce(c->map, (size_t)q.n, q.type, scratch);
+    double t2 = now();
+    int grad = strstr(q.tag, ":gradient") != NULL;
+    stat.n++, stat.n_grad += grad;
+    stat.bytes += (double)bytes;
+    stat.wait += t1 - t0;
+    stat.sum += t2 - t1;
+    stat.sum_grad += grad ? t2 - t1 : 0;
     if (dx_coll_write(c->fd, &q, sizeof q))
         abort_job("'%s' ended before taking the sum '%.*s'", c->role,
                   DX_COLL_TAG, q.tag);
@@ -288,7 +307,7 @@ static int command(const char *line)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
-    dx_cli cli = {0};
+    dx_cli cli = {.take = DX_CLI_QUIET};
     enum { O_SOCKET = DX_OPT_TOOL };
     static const struct option longopts[] = {
         {"socket", required_argument, NULL, O_SOCKET}, {0, 0, 0, 0}};
@@ -300,6 +319,7 @@ int main(int argc, char **argv)
             dx_cli_help(&cli, USAGE);
     }
     dx_cli_end(&cli, argc, argv);
+    quiet = cli.quiet;
     if (!sock_path)
         dx_die("no socket: give its path with --socket PATH");
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -378,6 +398,11 @@ int main(int argc, char **argv)
     for (int k = 0; k < ncl; k++)
         drop(&cl[k]);
     close(lfd);
+    if (!quiet)
+        fprintf(stderr, "mpi-hub: rank %d of %d: %ld sums (%.1f MB), "
+                "%.2f s summing (%ld gradients: %.2f s), %.2f s waiting for "
+                "the other ranks\n", rank, size, stat.n, stat.bytes / 1e6,
+                stat.sum, stat.n_grad, stat.sum_grad, stat.wait);
     unlink(sock_path);
     MPI_Finalize();
     free(scratch);

@@ -25,7 +25,7 @@ ranks() {
     shift
     timeout -k 5 120 mpirun -n "$k" bash -c '
         dir=$(mktemp -d)
-        coproc HUB { exec mpi-hub --socket "$dir/hub.sock"; }
+        coproc HUB { exec mpi-hub --quiet --socket "$dir/hub.sock"; }
         read -r rank size <&"${HUB[0]}" || exit 1
         DACS_COLL_SOCKET=$dir/hub.sock DACS_RANK=$rank DACS_RANKS=$size "$@"
         rc=$?
