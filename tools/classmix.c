@@ -55,20 +55,8 @@
     "                      (default 0/1: whole batches)\n"                  \
     "\n"                                                                      \
     "strong augmentation of OUT.image (labels, weights and mask only flip):\n" \
-    "  --no-augment        no colour jitter and no blur\n"                    \
-    "  --no-jitter         no colour jitter\n"                                \
-    "  --jitter-p P        probability of colour jitter (default %g)\n"       \
-    "  --brightness S      jitter strength of brightness (default %g)\n"     \
-    "  --contrast S        ... of contrast (default %g)\n"                    \
-    "  --saturation S      ... of saturation (default %g)\n"                  \
-    "  --hue S             ... of hue, at most 0.5 (default %g)\n"            \
-    "  --no-blur           no Gaussian blur\n"                                \
-    "  --blur-p P          probability of blur (default %g)\n"                \
-    "  --sigma LO,HI       blur sigma ~ U(LO, HI) (default %g,%g)\n"          \
-    "  --blur-frac F       kernel side ~ F x image side, odd (default %g)\n"  \
-    "  --flip              horizontal flip of image, label, weight and mask\n" \
-    "                      (default off)\n"                                   \
-    "  --flip-p P          probability of the flip when on (default %g)\n"    \
+    DX_AUG_USAGE                                                              \
+    DX_AUG_FLIP_USAGE                                                         \
     "\n"                                                                      \
     "frames and output:\n"                                                    \
     "  --src P             source prefix (default %s)\n"                      \
@@ -100,10 +88,9 @@ static _Noreturn void help(void)
     dx_mix_opts m = dx_mix_defaults();
     dx_cli_help(&opt.cli, USAGE, dx_mix_mode_names[m.mode],
                 dx_mix_pool_names[m.pool], m.cow_sigma_lo, m.cow_sigma_hi,
-                m.cow_p, DX_NUM_CLASSES, a.jitter_p,
-                a.brightness, a.contrast, a.saturation, a.hue, a.blur_p,
-                a.sigma_min, a.sigma_max, a.blur_frac, a.flip_p, DEFAULT_SRC,
-                DEFAULT_TGT, DEFAULT_OUT);
+                m.cow_p, DX_NUM_CLASSES, DX_AUG_USAGE_ARGS(a),
+                DX_AUG_FLIP_USAGE_ARGS(a), DEFAULT_SRC, DEFAULT_TGT,
+                DEFAULT_OUT);
 }
 
 static void report(long seg, int n, uint8_t (*picked)[256],
@@ -207,21 +194,13 @@ static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
     return process(s, seg, ctx, err);
 }
 
-static double prob_arg(const char *o, const char *v)
-{
-    return dx_arg_double(o, v, 0, 1);
-}
-
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     dx_aug_defaults(&opt.aug);
     opt.mix = dx_mix_defaults();
     enum { O_MODE = DX_OPT_TOOL, O_POOL, O_KEEP, O_COWS, O_COWP, O_CLASSES,
-           O_SEED, O_ITER,
-           O_NOAUG, O_NOJIT, O_JITP, O_BRI, O_CON, O_SAT, O_HUE, O_NOBLUR,
-           O_BLURP, O_SIGMA, O_BLURF, O_FLIP, O_FLIPP, O_SRC, O_TGT,
-           O_PREFIX, O_SHARE };
+           O_SEED, O_ITER, O_SRC, O_TGT, O_PREFIX, O_SHARE };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, O_MODE},
         {"pool", required_argument, NULL, O_POOL},
@@ -232,19 +211,8 @@ int main(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED},
         {"iter", required_argument, NULL, O_ITER},
         {"share", required_argument, NULL, O_SHARE},
-        {"no-augment", no_argument, NULL, O_NOAUG},
-        {"no-jitter", no_argument, NULL, O_NOJIT},
-        {"jitter-p", required_argument, NULL, O_JITP},
-        {"brightness", required_argument, NULL, O_BRI},
-        {"contrast", required_argument, NULL, O_CON},
-        {"saturation", required_argument, NULL, O_SAT},
-        {"hue", required_argument, NULL, O_HUE},
-        {"no-blur", no_argument, NULL, O_NOBLUR},
-        {"blur-p", required_argument, NULL, O_BLURP},
-        {"sigma", required_argument, NULL, O_SIGMA},
-        {"blur-frac", required_argument, NULL, O_BLURF},
-        {"flip", no_argument, NULL, O_FLIP},
-        {"flip-p", required_argument, NULL, O_FLIPP},
+        DX_AUG_LONGOPTS,
+        DX_AUG_FLIP_LONGOPTS,
         {"src", required_argument, NULL, O_SRC},
         {"tgt", required_argument, NULL, O_TGT},
         {"prefix", required_argument, NULL, O_PREFIX},
@@ -252,6 +220,8 @@ int main(int argc, char **argv)
         {0, 0, 0, 0}};
     int ch;
     while ((ch = dx_cli_next(&opt.cli, argc, argv, "v", longopts)) != -1) {
+        if (dx_aug_option(&opt.aug, ch, optarg))
+            continue;
         switch (ch) {
         case O_MODE:
             opt.mix.mode = dx_arg_enum("--mode", optarg, dx_mix_mode_names);
@@ -262,19 +232,10 @@ int main(int argc, char **argv)
         case O_KEEP:
             opt.mix.keep_ignore = 1;
             break;
-        case O_COWS: {
-            char *comma = strchr(optarg, ',');
-            if (!comma)
-                dx_die("--cow-sigma: expected LO,HI, got '%s'", optarg);
-            *comma = 0;
-            opt.mix.cow_sigma_lo = dx_arg_double("--cow-sigma", optarg, 0.1,
-                                                 1e4);
-            opt.mix.cow_sigma_hi = dx_arg_double("--cow-sigma", comma + 1,
-                                                 0.1, 1e4);
-            if (opt.mix.cow_sigma_hi < opt.mix.cow_sigma_lo)
-                dx_die("--cow-sigma: HI must not be below LO");
+        case O_COWS:
+            dx_arg_range("--cow-sigma", optarg, 0.1, 1e4, &opt.mix.cow_sigma_lo,
+                         &opt.mix.cow_sigma_hi);
             break;
-        }
         case O_COWP:
             opt.mix.cow_p = dx_arg_double("--cow-p", optarg, 1e-6, 1 - 1e-6);
             break;
@@ -292,54 +253,6 @@ int main(int argc, char **argv)
             dx_arg_share("--share", optarg, &opt.mix.share.part,
                          &opt.mix.share.parts);
             opt.aug.share = opt.mix.share;
-            break;
-        case O_NOAUG:
-            opt.aug.jitter = opt.aug.blur = 0;
-            break;
-        case O_NOJIT:
-            opt.aug.jitter = 0;
-            break;
-        case O_JITP:
-            opt.aug.jitter_p = prob_arg("--jitter-p", optarg);
-            break;
-        case O_BRI:
-            opt.aug.brightness = dx_arg_double("--brightness", optarg, 0, 10);
-            break;
-        case O_CON:
-            opt.aug.contrast = dx_arg_double("--contrast", optarg, 0, 10);
-            break;
-        case O_SAT:
-            opt.aug.saturation = dx_arg_double("--saturation", optarg, 0, 10);
-            break;
-        case O_HUE:
-            opt.aug.hue = dx_arg_double("--hue", optarg, 0, 0.5);
-            break;
-        case O_NOBLUR:
-            opt.aug.blur = 0;
-            break;
-        case O_BLURP:
-            opt.aug.blur_p = prob_arg("--blur-p", optarg);
-            break;
-        case O_SIGMA: {
-            char *comma = strchr(optarg, ',');
-            if (!comma)
-                dx_die("--sigma: expected LO,HI, got '%s'", optarg);
-            *comma = 0;
-            opt.aug.sigma_min = dx_arg_double("--sigma", optarg, 1e-3, 100);
-            opt.aug.sigma_max = dx_arg_double("--sigma", comma + 1, 1e-3,
-                                              100);
-            if (opt.aug.sigma_max < opt.aug.sigma_min)
-                dx_die("--sigma: HI must not be below LO");
-            break;
-        }
-        case O_BLURF:
-            opt.aug.blur_frac = dx_arg_double("--blur-frac", optarg, 0, 1);
-            break;
-        case O_FLIP:
-            opt.aug.flip = 1;
-            break;
-        case O_FLIPP:
-            opt.aug.flip_p = prob_arg("--flip-p", optarg);
             break;
         case O_SRC:
             opt.src = optarg;

@@ -47,12 +47,7 @@
     "  --classes N         labels hold classes 0..N-1 and 255 (default %d)\n" \
     "\n"                                                                      \
     "colour augmentation before the mask (MIC's separatetrgaug):\n"          \
-    "  --no-augment        no colour jitter and no blur\n"                    \
-    "  --jitter S          jitter strength of brightness, contrast,\n"       \
-    "                      saturation and hue (default %g)\n"               \
-    "  --jitter-p P        probability of colour jitter (default %g)\n"       \
-    "  --no-blur           no Gaussian blur\n"                                \
-    "  --blur-p P          probability of blur (default %g)\n"                \
+    DX_AUG_USAGE                                                              \
     "\n"                                                                      \
     "frames and output:\n"                                                    \
     "  --tgt P             target prefix (default %s)\n"                      \
@@ -81,8 +76,8 @@ static _Noreturn void help(void)
     dx_aug_opts a;
     dx_mic_aug_defaults(&a);
     dx_cli_help(&opt.cli, USAGE, m.block, m.ratio, m.fill[0], m.fill[1],
-                m.fill[2], DX_NUM_CLASSES, a.brightness, a.jitter_p,
-                a.blur_p, DEFAULT_TGT, DEFAULT_OUT);
+                m.fill[2], DX_NUM_CLASSES, DX_AUG_USAGE_ARGS(a), DEFAULT_TGT,
+                DEFAULT_OUT);
 }
 
 /* The frames in: image, plabel, weight; out: image, label, weight, mask. */
@@ -159,8 +154,7 @@ int main(int argc, char **argv)
     opt.mic = dx_mic_defaults();
     dx_mic_aug_defaults(&opt.aug);
     enum { O_BLOCK = DX_OPT_TOOL, O_RATIO, O_FILL, O_SEED, O_ITER,
-           O_CLASSES, O_NOAUG, O_JIT, O_JITP, O_NOBLUR, O_BLURP, O_TGT,
-           O_PREFIX, O_SHARE };
+           O_CLASSES, O_TGT, O_PREFIX, O_SHARE };
     static const struct option longopts[] = {
         {"block", required_argument, NULL, O_BLOCK},
         {"ratio", required_argument, NULL, O_RATIO},
@@ -169,17 +163,15 @@ int main(int argc, char **argv)
         {"iter", required_argument, NULL, O_ITER},
         {"share", required_argument, NULL, O_SHARE},
         {"classes", required_argument, NULL, O_CLASSES},
-        {"no-augment", no_argument, NULL, O_NOAUG},
-        {"jitter", required_argument, NULL, O_JIT},
-        {"jitter-p", required_argument, NULL, O_JITP},
-        {"no-blur", no_argument, NULL, O_NOBLUR},
-        {"blur-p", required_argument, NULL, O_BLURP},
+        DX_AUG_LONGOPTS,
         {"tgt", required_argument, NULL, O_TGT},
         {"prefix", required_argument, NULL, O_PREFIX},
         {"verbose", no_argument, NULL, 'v'},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = dx_cli_next(&opt.cli, argc, argv, "v", longopts)) != -1) {
+        if (dx_aug_option(&opt.aug, ch, optarg))
+            continue;
         switch (ch) {
         case O_BLOCK:
             opt.mic.block = (int)dx_arg_long("--block", optarg, 1, 4096);
@@ -212,23 +204,6 @@ int main(int argc, char **argv)
         case O_CLASSES:
             opt.classes = (int)dx_arg_long("--classes", optarg, 1,
                                            DX_MAX_CLASSES);
-            break;
-        case O_NOAUG:
-            opt.aug.jitter = opt.aug.blur = 0;
-            break;
-        case O_JIT:
-            opt.aug.brightness = opt.aug.contrast = opt.aug.saturation =
-                dx_arg_double("--jitter", optarg, 0, 0.5);
-            opt.aug.hue = opt.aug.brightness;
-            break;
-        case O_JITP:
-            opt.aug.jitter_p = dx_arg_double("--jitter-p", optarg, 0, 1);
-            break;
-        case O_NOBLUR:
-            opt.aug.blur = 0;
-            break;
-        case O_BLURP:
-            opt.aug.blur_p = dx_arg_double("--blur-p", optarg, 0, 1);
             break;
         case O_TGT:
             opt.tgt = optarg;

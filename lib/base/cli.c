@@ -120,6 +120,21 @@ double dx_arg_double(const char *opt, const char *s, double lo, double hi)
     return v;
 }
 
+void dx_arg_range(const char *opt, const char *s, double lo, double hi,
+                  double *a, double *b)
+{
+    const char *comma = strchr(s, ',');
+    char first[64];
+    if (!comma || (size_t)(comma - s) >= sizeof first)
+        dx_die("%s: expected LO,HI, got '%s'", opt, s);
+    memcpy(first, s, (size_t)(comma - s));
+    first[comma - s] = 0;
+    *a = dx_arg_double(opt, first, lo, hi);
+    *b = dx_arg_double(opt, comma + 1, lo, hi);
+    if (*b < *a)
+        dx_die("%s: HI must not be below LO, got '%s'", opt, s);
+}
+
 void dx_arg_size(const char *opt, const char *s, long max, long *w, long *h)
 {
     char *end;

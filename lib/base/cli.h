@@ -38,6 +38,9 @@ int dx_getopt(int argc, char **argv, const char *shortopts,
 long dx_arg_long(const char *opt, const char *s, long lo, long hi);
 uint64_t dx_arg_u64(const char *opt, const char *s);
 double dx_arg_double(const char *opt, const char *s, double lo, double hi);
+/* "LO,HI", two numbers with lo <= LO <= HI <= hi, into *a and *b. */
+void dx_arg_range(const char *opt, const char *s, double lo, double hi,
+                  double *a, double *b);
 /* "WxH", each in [1, max]. */
 void dx_arg_size(const char *opt, const char *s, long max, long *w, long *h);
 /* "R/K": share R of K of a batch (base/rng.h), 0 <= R < K <= 4096. */

@@ -251,6 +251,57 @@ void dx_aug_defaults(dx_aug_opts *o)
     o->flip_p = 0.5;
 }
 
+int dx_aug_option(dx_aug_opts *o, int code, const char *arg)
+{
+    switch (code) {
+    case DX_OPT_AUG:
+        o->jitter = o->blur = 0;
+        return 1;
+    case DX_OPT_AUG_NOJIT:
+        o->jitter = 0;
+        return 1;
+    case DX_OPT_AUG_JIT:
+        o->brightness = o->contrast = o->saturation =
+            dx_arg_double("--jitter", arg, 0, 0.5);
+        o->hue = o->brightness;
+        return 1;
+    case DX_OPT_AUG_JITP:
+        o->jitter_p = dx_arg_double("--jitter-p", arg, 0, 1);
+        return 1;
+    case DX_OPT_AUG_BRI:
+        o->brightness = dx_arg_double("--brightness", arg, 0, 10);
+        return 1;
+    case DX_OPT_AUG_CON:
+        o->contrast = dx_arg_double("--contrast", arg, 0, 10);
+        return 1;
+    case DX_OPT_AUG_SAT:
+        o->saturation = dx_arg_double("--saturation", arg, 0, 10);
+        return 1;
+    case DX_OPT_AUG_HUE:
+        o->hue = dx_arg_double("--hue", arg, 0, 0.5);
+        return 1;
+    case DX_OPT_AUG_NOBLUR:
+        o->blur = 0;
+        return 1;
+    case DX_OPT_AUG_BLURP:
+        o->blur_p = dx_arg_double("--blur-p", arg, 0, 1);
+        return 1;
+    case DX_OPT_AUG_SIGMA:
+        dx_arg_range("--sigma", arg, 1e-3, 100, &o->sigma_min, &o->sigma_max);
+        return 1;
+    case DX_OPT_AUG_BLURF:
+        o->blur_frac = dx_arg_double("--blur-frac", arg, 0, 1);
+        return 1;
+    case DX_OPT_AUG_FLIP:
+        o->flip = 1;
+        return 1;
+    case DX_OPT_AUG_FLIPP:
+        o->flip_p = dx_arg_double("--flip-p", arg, 0, 1);
+        return 1;
+    }
+    return 0;
+}
+
 int dx_strong_augment(uint8_t *image, uint8_t *label, float *weight,
                       uint8_t *mask, int n, int h, int w,
                       const dx_aug_opts *o, const dx_rng *r,

@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/cli.h"
 #include "base/err.h"
 #include "data/resize.h"
 #include "base/rng.h"
@@ -77,6 +78,66 @@ typedef struct dx_aug_opts {
 } dx_aug_opts;
 
 void dx_aug_defaults(dx_aug_opts *o);
+
+/* ---- its command-line options ----
+ *
+ * Spelt, parsed and described once for the tools that apply the
+ * augmentation (classmix, mic-mask).  A tool puts DX_AUG_LONGOPTS (and
+ * DX_AUG_FLIP_LONGOPTS when it flips) in its getopt_long table, hands
+ * every option code it gets to dx_aug_option first, and has DX_AUG_USAGE
+ * (DX_AUG_FLIP_USAGE) in its --help format with DX_AUG_USAGE_ARGS(a)
+ * (DX_AUG_FLIP_USAGE_ARGS(a)) as the arguments, a holding its defaults.
+ * The codes lie above any tool's own (DX_OPT_TOOL + 0x100 up). */
+enum { DX_OPT_AUG = DX_OPT_TOOL + 0x100, DX_OPT_AUG_NOJIT, DX_OPT_AUG_JIT,
+       DX_OPT_AUG_JITP, DX_OPT_AUG_BRI, DX_OPT_AUG_CON, DX_OPT_AUG_SAT,
+       DX_OPT_AUG_HUE, DX_OPT_AUG_NOBLUR, DX_OPT_AUG_BLURP,
+       DX_OPT_AUG_SIGMA, DX_OPT_AUG_BLURF, DX_OPT_AUG_FLIP,
+       DX_OPT_AUG_FLIPP };
+
+#define DX_AUG_LONGOPTS                                                    \
+    {"no-augment", no_argument, NULL, DX_OPT_AUG},                         \
+    {"no-jitter", no_argument, NULL, DX_OPT_AUG_NOJIT},                    \
+    {"jitter", required_argument, NULL, DX_OPT_AUG_JIT},                   \
+    {"jitter-p", required_argument, NULL, DX_OPT_AUG_JITP},                \
+    {"brightness", required_argument, NULL, DX_OPT_AUG_BRI},               \
+    {"contrast", required_argument, NULL, DX_OPT_AUG_CON},                 \
+    {"saturation", required_argument, NULL, DX_OPT_AUG_SAT},               \
+    {"hue", required_argument, NULL, DX_OPT_AUG_HUE},                      \
+    {"no-blur", no_argument, NULL, DX_OPT_AUG_NOBLUR},                     \
+    {"blur-p", required_argument, NULL, DX_OPT_AUG_BLURP},                 \
+    {"sigma", required_argument, NULL, DX_OPT_AUG_SIGMA},                  \
+    {"blur-frac", required_argument, NULL, DX_OPT_AUG_BLURF}
+#define DX_AUG_FLIP_LONGOPTS                                               \
+    {"flip", no_argument, NULL, DX_OPT_AUG_FLIP},                          \
+    {"flip-p", required_argument, NULL, DX_OPT_AUG_FLIPP}
+
+#define DX_AUG_USAGE                                                       \
+    "  --no-augment        no colour jitter and no blur\n"                 \
+    "  --no-jitter         no colour jitter\n"                             \
+    "  --jitter S          the four strengths below at once\n"             \
+    "  --jitter-p P        probability of colour jitter (default %g)\n"    \
+    "  --brightness S      jitter strength of brightness (default %g)\n"   \
+    "  --contrast S        ... of contrast (default %g)\n"                 \
+    "  --saturation S      ... of saturation (default %g)\n"               \
+    "  --hue S             ... of hue, at most 0.5 (default %g)\n"         \
+    "  --no-blur           no Gaussian blur\n"                             \
+    "  --blur-p P          probability of blur (default %g)\n"             \
+    "  --sigma LO,HI       blur sigma ~ U(LO, HI) (default %g,%g)\n"       \
+    "  --blur-frac F       kernel side ~ F x image side, odd (default %g)\n"
+#define DX_AUG_USAGE_ARGS(a)                                               \
+    (a).jitter_p, (a).brightness, (a).contrast, (a).saturation, (a).hue,  \
+        (a).blur_p, (a).sigma_min, (a).sigma_max, (a).blur_frac
+#define DX_AUG_FLIP_USAGE                                                  \
+    "  --flip              horizontal flip of image, label, weight and mask\n" \
+    "                      (default off)\n"                                \
+    "  --flip-p P          probability of the flip when on (default %g)\n"
+#define DX_AUG_FLIP_USAGE_ARGS(a) (a).flip_p
+
+/* Apply option code (a DX_OPT_AUG* code) with its argument arg (NULL for
+ * those without) to o.  Returns 1 when code is one of them, 0 when it is
+ * not (the tool's own); a value out of range ends the tool with one line
+ * naming the option (base/cli.h). */
+int dx_aug_option(dx_aug_opts *o, int code, const char *arg);
 
 /* What was drawn for a batch (for reports and tests). */
 typedef struct dx_aug_draw {

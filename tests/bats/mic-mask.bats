@@ -131,3 +131,36 @@ target_big() {
     assert_refused mic-mask out.tns "mic.image" mic-mask --block 2 once.tns -o out.tns
     mic-mask --block 2 --replace once.tns >/dev/null
 }
+
+@test "mic-mask and classmix share one set of augmentation options" {
+    target4 in.tns
+    # every option classmix takes for the colour augmentation, mic-mask takes
+    for o in --no-augment --no-jitter --no-blur; do
+        mic-mask --block 2 $o in.tns >/dev/null || fail "mic-mask $o"
+    done
+    for o in "--jitter 0.3" "--jitter-p 0.5" "--brightness 0.1" "--contrast 0.1" \
+        "--saturation 0.1" "--hue 0.1" "--blur-p 1" "--sigma 0.5,0.6" "--blur-frac 0.2"; do
+        # shellcheck disable=SC2086
+        mic-mask --block 2 $o in.tns >/dev/null || fail "mic-mask $o"
+        classmix --help | grep -q -- "${o%% *} " || fail "classmix has no ${o%% *}"
+    done
+    # the same checks, the same messages
+    for t in mic-mask classmix; do
+        run_split $t --sigma 2,1 in.tns
+        assert_clean_failure $t
+        [[ $stderr == "$t: --sigma: HI must not be below LO, got '2,1'" ]]
+        run_split $t --sigma 2 in.tns
+        assert_clean_failure $t
+        [[ $stderr == "$t: --sigma: expected LO,HI, got '2'" ]]
+        run_split $t --hue 0.6 in.tns
+        assert_clean_failure $t
+        [[ $stderr == "$t: --hue: expected a number in [0, 0.5], got '0.6'" ]]
+    done
+    # --jitter S is the four strengths at once
+    mic-mask --block 2 --jitter-p 1 --no-blur --jitter 0.3 --seed 5 in.tns >a.tns
+    mic-mask --block 2 --jitter-p 1 --no-blur --brightness 0.3 --contrast 0.3 \
+        --saturation 0.3 --hue 0.3 --seed 5 in.tns >b.tns
+    cmp a.tns b.tns
+    mic-mask --block 2 --jitter-p 1 --no-blur --jitter 0.1 --seed 5 in.tns >c.tns
+    ! cmp -s a.tns c.tns
+}
