@@ -261,25 +261,16 @@ static int serve(client *c)
 static int hello(int fd, client *c)
 {
     dx_coll_hello h;
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {&h, sizeof h};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = u.buf,
-                         .msg_controllen = sizeof u.buf};
-    ssize_t k;
-    do
-        k = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-    while (k < 0 && errno == EINTR);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    if (k != (ssize_t)sizeof h || h.magic != DX_COLL_MAGIC || !cm ||
-        cm->cmsg_type != SCM_RIGHTS)
+    int mem;
+    if (dx_coll_recv_fd(fd, &h, sizeof h, &mem))
         return -1;
+    if (h.magic != DX_COLL_MAGIC) {
+        close(mem);
+        return -1;
+    }
     memset(c, 0, sizeof *c);
     c->fd = fd;
-    memcpy(&c->mem, CMSG_DATA(cm), sizeof c->mem);
+    c->mem = mem;
     snprintf(c->role, sizeof c->role, "%.*s", DX_COLL_TAG - 1, h.role);
     h.rank = rank;
     h.size = size;

@@ -42,6 +42,52 @@ int dx_coll_write(int fd, const void *buf, size_t len)
     return 0;
 }
 
+/* The control buffer of one descriptor. */
+typedef union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+} fd_cmsg;
+
+int dx_coll_send_fd(int sock, const void *buf, size_t len, int fd)
+{
+    fd_cmsg u;
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &fd, sizeof fd);
+    ssize_t k;
+    do
+        k = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    while (k < 0 && errno == EINTR);
+    return k == (ssize_t)len ? 0 : -1;
+}
+
+int dx_coll_recv_fd(int sock, void *buf, size_t len, int *fd)
+{
+    fd_cmsg u;
+    struct iovec iov = {buf, len};
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+                         .msg_control = u.buf,
+                         .msg_controllen = sizeof u.buf};
+    ssize_t k;
+    do
+        k = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (k < 0 && errno == EINTR);
+    struct cmsghdr *cm = k == (ssize_t)len ? CMSG_FIRSTHDR(&msg) : NULL;
+    if (!cm || cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) {
+        if (k >= 0)
+            errno = 0;
+        return -1;
+    }
+    memcpy(fd, CMSG_DATA(cm), sizeof *fd);
+    return 0;
+}
+
 static int gone(const char *role, const char *what, dx_err *err)
 {
     return dx_fail(err, "%s: mpi-hub closed the connection during '%s' "
@@ -78,24 +124,8 @@ int dx_coll_open(dx_coll *c, const char *path, const char *role,
         return dx_fail(err, "memfd_create: %s", strerror(errno));
     }
     /* the hello, with the memory file's descriptor */
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct iovec iov = {&h, sizeof h};
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-                         .msg_control = u.buf,
-                         .msg_controllen = sizeof u.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &mem, sizeof mem);
-    ssize_t sent;
-    do
-        sent = sendmsg(fd, &msg, MSG_NOSIGNAL);
-    while (sent < 0 && errno == EINTR);
-    if (sent != (ssize_t)sizeof h || dx_coll_read(fd, &h, sizeof h)) {
+    if (dx_coll_send_fd(fd, &h, sizeof h, mem) ||
+        dx_coll_read(fd, &h, sizeof h)) {
         close(fd);
         close(mem);
         return gone(role, "hello", err);

@@ -91,5 +91,10 @@ typedef struct dx_coll_req {
  * 0, or -1 with errno (0 for an end of stream on read). */
 int dx_coll_read(int fd, void *buf, size_t len);
 int dx_coll_write(int fd, const void *buf, size_t len);
+/* One message of len bytes (a hello) with a file descriptor passed along
+ * (SCM_RIGHTS): 0, or -1 with errno (0: end of stream, or no descriptor
+ * came with it).  The received descriptor is close-on-exec. */
+int dx_coll_send_fd(int sock, const void *buf, size_t len, int fd);
+int dx_coll_recv_fd(int sock, void *buf, size_t len, int *fd);
 
 #endif
