@@ -6,7 +6,9 @@
  * gives the buffers of every rank, so each can compute the expected sum,
  * rank 0's buffer plus rank 1's and so on, left to right in float and
  * double; the hub's answer must be those bits exactly, for a small sum
- * (gathered whole) and a large one (split into blocks). */
+ * (gathered whole) and a large one (split into blocks).  With
+ * DACS_COLL_OUT_OF_STEP set, rank 1 sums a buffer of another size first:
+ * the hub must stop the job (mpi.bats checks its message). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,8 @@ int main(void)
     if (path) {
         CHECK(dx_coll_open(&c, path, "test_coll", &err) == 0,
               "connected to %s: %s", path, err.msg);
+        if (getenv("DACS_COLL_OUT_OF_STEP") && c.rank == 1)
+            one_sum(&c, 999, 0);
         one_sum(&c, 1000, 0);        /* small: gathered whole */
         one_sum(&c, 1000, 1);
         one_sum(&c, 300001, 1);      /* large: blocks, n not a multiple
