@@ -5,7 +5,8 @@
 #   make check SAN=1     the same under AddressSanitizer + UBSan (build/san)
 #   make check-torch     seg-import/seg-export against live PyTorch (needs
 #                        python3-torch; never part of make check)
-#   make bench           throughput figures (see tests/bench)
+#   make bench           throughput figures, network and whole iterations
+#                        (see tests/bench)
 #   make fuzz            libFuzzer targets, FUZZ_SECONDS each (clang)
 #   make valgrind        a short DACS run under valgrind memcheck
 #   make demo            install dependencies, build, and run the full demo
@@ -161,10 +162,13 @@ fuzz: $(FUZZERS)
 valgrind: all
 	@DACS_BIN=$(abspath $(BIN)) tests/valgrind-run
 
-# the network tools (tests/bench/run), then, when built with MPI, the
-# gradient sum over 2 local ranks (tests/bench/allreduce)
+# the network tools (tests/bench/run), whole DACS iterations: the ring,
+# one pipeline per iteration, in process and PyTorch (tests/bench/loop);
+# then, when built with MPI, the gradient sum over 2 local ranks
+# (tests/bench/allreduce)
 bench: all
 	@DACS_BIN=$(abspath $(BIN)) tests/bench/run
+	@DACS_BIN=$(abspath $(BIN)) tests/bench/loop
 	@DACS_BIN=$(abspath $(BIN)) tests/bench/allreduce
 
 deps:

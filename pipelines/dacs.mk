@@ -29,12 +29,16 @@ RUN    ?=
 MODE   ?= dacs
 SOURCE ?=
 TARGET ?=
-# any dacs-train option, as NAME=value (e.g. LR=0.01 ITERS=40000)
-TRAIN_VARS := SOURCE_TYPE SOURCE_SPLIT SOURCE_RESIZE TARGET_TYPE \
-    TARGET_SPLIT TARGET_RESIZE VAL_SPLIT CROP SCALE FLIP BATCH WIDTH \
+# any dacs-train option, as NAME=value (e.g. LR=0.01 ITERS=40000): every
+# option of dacs-train but --mode, --source and --target (above), and no
+# other (tests/bats/dacs-train.bats holds the two lists together)
+TRAIN_VARS := SOURCE_TYPE SOURCE_SPLIT SOURCE_RESIZE SOURCE_MAP EXCLUDE \
+    TARGET_TYPE TARGET_SPLIT TARGET_RESIZE TARGET_MAP TARGET_EXCLUDE \
+    VAL VAL_TYPE VAL_SPLIT VAL_EXCLUDE CROP SCALE FLIP BATCH NET DEPTH STYLE WIDTH \
     CLASSES INIT LR ITERS HEAD_LR_MULT TAU WEIGHT MIX KEEP_IGNORE POOL \
     JITTER BLUR MIX_FLIP TEACHER_BN ALPHA SEED EVAL_EVERY EVAL_RESIZE \
-    EVAL_LIMIT EVAL_BN SAMPLE_EVERY SNAPSHOT_EVERY THREADS WARMUP
+    EVAL_LIMIT EVAL_BN SAMPLE_EVERY SNAPSHOT_EVERY CHECKPOINT_EVERY RING \
+    THREADS
 train_opts = $(foreach v,$(TRAIN_VARS),$(if $($(v)),--$(subst _,-,$(shell echo $(v) | tr A-Z a-z)) $($(v))))
 
 .PHONY: train demo demo-runs demo-quick report clean-demo

@@ -77,7 +77,7 @@ static struct {
     dx_mix_opts mix;
     dx_aug_opts aug;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
-                     DX_CLI_REPLACE | DX_CLI_DROP,
+                     DX_CLI_REPLACE | DX_CLI_DROP | DX_CLI_LIVE,
          .src = DEFAULT_SRC, .tgt = DEFAULT_TGT, .prefix = DEFAULT_OUT,
          .classes = DX_NUM_CLASSES};
 
@@ -284,6 +284,7 @@ int main(int argc, char **argv)
                         k < 2 ? opt.src : k < 5 ? opt.tgt : opt.prefix,
                         NAMES[k].suffix, tns_name_ok);
 
+    tns_set_live(opt.cli.live);
     dx_err err;
     if (tns_filter(opt.cli.in, opt.cli.out, segment, names, opt.cli.drop,
                    opt.cli.ndrop, &err))

@@ -35,6 +35,10 @@
     "  --prefix P          frame name prefix (default %s)\n"                  \
     "  --prob NAME         input frame (default PREFIX.prob)\n"              \
     "  --no-lambda         do not append the PREFIX.lambda frame\n"         \
+    "  --from-argmax       read the arg-max instead of the probabilities:\n" \
+    "                      PREFIX.pred (u8 NxHxW) and PREFIX.conf (f32 NxHxW,\n" \
+    "                      in [0, 1]), as seg-infer --argmax writes them;\n" \
+    "                      the same outputs, from a stream C times smaller\n" \
     "\n"                                                                      \
     "margins (weight 0; in pixels of the full-size image, mapped to each\n" \
     "crop through PREFIX.box, seg-batch --emit-box; lambda is unchanged):\n" \
@@ -57,13 +61,14 @@
 static struct {
     dx_cli cli;
     const char *prob, *prefix, *box;
-    int no_lambda;
+    int no_lambda, from_argmax;
     dx_pseudo_opts p;
     dx_margins m;
     const char *mpi;
     dx_coll *coll;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
-                     DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP,
+                     DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP |
+                     DX_CLI_LIVE,
          .prefix = DEFAULT_PREFIX};
 
 static int has_margins(void)
@@ -90,27 +95,39 @@ static void report(long seg, const dx_pseudo_stats *st, int c, size_t in)
 }
 
 /* Validate one batch, compute, and append the outputs to s. */
-static int process(tns_stream *s, long seg, const char *names[3],
+static int process(tns_stream *s, long seg, const char *names[5],
                    dx_err *err)
 {
-    const tns_frame *p = dx_need_prob(s, opt.prob, NULL, err);
-    if (!p)
-        return -1;
-    if (dx_check_prob(p, opt.p.logits, err)) {
-        char m[DX_ERRLEN];
-        snprintf(m, sizeof m, "%s", err->msg);
-        return opt.p.logits ? -1 : dx_fail(err, "%s (logits? see --logits)",
-                                           m);
+    const tns_frame *p = NULL, *pred = NULL, *conf = NULL;
+    if (opt.from_argmax) {
+        if (!(conf = dx_need_conf(s, names[4], NULL, err)) ||
+            !(pred = dx_need_label(s, names[3], conf, DX_MAX_CLASSES, err)))
+            return -1;
+        if (pred->dtype != DX_U8)
+            return dx_fail(err, "frame '%s' has dtype %s, expected u8 (an "
+                           "arg-max)", pred->name,
+                           dx_dtype_name(pred->dtype));
+    } else {
+        if (!(p = dx_need_prob(s, opt.prob, NULL, err)))
+            return -1;
+        if (dx_check_prob(p, opt.p.logits, err)) {
+            char m[DX_ERRLEN];
+            snprintf(m, sizeof m, "%s", err->msg);
+            return opt.p.logits ? -1
+                                : dx_fail(err, "%s (logits? see --logits)", m);
+        }
     }
+    const tns_frame *like = p ? p : conf;
+    int64_t n = like->dims[0], c = p ? p->dims[1] : DX_MAX_CLASSES;
+    int64_t h = like->dims[p ? 2 : 1], w = like->dims[p ? 3 : 2];
     const tns_frame *box = NULL;
-    if (has_margins() && !(box = dx_need_box(s, opt.box, p, err))) {
+    if (has_margins() && !(box = dx_need_box(s, opt.box, like, err))) {
         char m[DX_ERRLEN];
         snprintf(m, sizeof m, "%s", err->msg);
         return dx_fail(err, "%s (--ignore-* margins are in pixels of the "
                        "full-size image; seg-batch --emit-box writes the "
                        "boxes that map them to a crop)", m);
     }
-    int64_t n = p->dims[0], c = p->dims[1], h = p->dims[2], w = p->dims[3];
     tns_frame lab = {0}, wt = {0}, lam = {0};
     int64_t dims[3] = {n, h, w};
     dx_pseudo_stats st;
@@ -118,25 +135,33 @@ static int process(tns_stream *s, long seg, const char *names[3],
         tns_frame_alloc(&wt, names[1], DX_F32, 3, dims, err) ||
         tns_frame_alloc(&lam, names[2], DX_F32, 0, NULL, err))
         goto fail;
-    if (dx_pseudolabel(lab.data, wt.data, &st, p->data, (int)n, (int)c,
-                       (size_t)(h * w), opt.p.logits, opt.p.tau, opt.p.mode,
-                       err)) {
-        dx_wrap(err, "frame '%s': ", p->name);
+    if (p ? dx_pseudolabel(lab.data, wt.data, &st, p->data, (int)n, (int)c,
+                           (size_t)(h * w), opt.p.logits, opt.p.tau,
+                           opt.p.mode, err)
+          : dx_pseudolabel_argmax(lab.data, wt.data, &st, pred->data,
+                                  conf->data, (size_t)(n * h * w), opt.p.tau,
+                                  opt.p.mode, err)) {
+        dx_wrap(err, "frame '%s': ", like->name);
         goto fail;
     }
     if (opt.coll) {
-        /* the global batch's counts, then its lambda */
+        /* the global batch's counts (the whole histogram: with
+         * --from-argmax a rank's classes end where its arg-max does),
+         * then its lambda */
         double sum[2 + DX_MAX_CLASSES];
         sum[0] = (double)st.pixels, sum[1] = (double)st.confident;
-        for (int k = 0; k < c; k++)
+        for (int k = 0; k < DX_MAX_CLASSES; k++)
             sum[2 + k] = (double)st.hist[k];
-        if (dx_coll_sum_f64(opt.coll, sum, 2 + (size_t)c, "lambda", err))
+        if (dx_coll_sum_f64(opt.coll, sum, 2 + DX_MAX_CLASSES, "lambda", err))
             goto fail;
         st.pixels = (uint64_t)sum[0], st.confident = (uint64_t)sum[1];
-        for (int k = 0; k < c; k++)
+        for (int k = 0; k < DX_MAX_CLASSES; k++)
             st.hist[k] = (uint64_t)sum[2 + k];
         dx_pseudo_lambda(&st, wt.data, (size_t)(n * h * w), opt.p.mode);
     }
+    if (!p) /* the classes: as far as the arg-max reaches */
+        for (c = DX_MAX_CLASSES; c > 1 && !st.hist[c - 1]; c--)
+            ;
     *(float *)lam.data = (float)st.lambda;
     size_t in = has_margins() ? dx_pseudo_margins(wt.data, (int)n, (int)h,
                                                   (int)w, box->data, &opt.m)
@@ -167,7 +192,7 @@ int main(int argc, char **argv)
     dx_cli_init(argc, argv);
     dx_pseudo_defaults(&opt.p);
     enum { O_WEIGHT = DX_OPT_TOOL, O_THRESHOLD, O_LOGITS, O_PREFIX, O_PROB,
-           O_NOLAMBDA, O_TOP, O_BOTTOM, O_LEFT, O_RIGHT, O_BOX, O_MPI };
+           O_NOLAMBDA, O_ARGMAX, O_TOP, O_BOTTOM, O_LEFT, O_RIGHT, O_BOX, O_MPI };
     static const struct option longopts[] = {
         {"weight", required_argument, NULL, O_WEIGHT},
         {"threshold", required_argument, NULL, O_THRESHOLD},
@@ -175,6 +200,7 @@ int main(int argc, char **argv)
         {"prefix", required_argument, NULL, O_PREFIX},
         {"prob", required_argument, NULL, O_PROB},
         {"no-lambda", no_argument, NULL, O_NOLAMBDA},
+        {"from-argmax", no_argument, NULL, O_ARGMAX},
         {"ignore-top", required_argument, NULL, O_TOP},
         {"ignore-bottom", required_argument, NULL, O_BOTTOM},
         {"ignore-left", required_argument, NULL, O_LEFT},
@@ -202,6 +228,9 @@ int main(int argc, char **argv)
             break;
         case O_NOLAMBDA:
             opt.no_lambda = 1;
+            break;
+        case O_ARGMAX:
+            opt.from_argmax = 1;
             break;
         case O_TOP:
             opt.m.top = (int)dx_arg_long("--ignore-top", optarg, 0, 1 << 20);
@@ -233,9 +262,16 @@ int main(int argc, char **argv)
         }
     }
     dx_cli_end(&opt.cli, argc, argv);
+    if (opt.from_argmax && (opt.prob || opt.p.logits))
+        dx_die("--from-argmax reads PREFIX.pred and PREFIX.conf: it takes "
+               "no --prob or --logits");
     char prob[TNS_MAX_NAME + 1], plabel[TNS_MAX_NAME + 1],
         weight[TNS_MAX_NAME + 1], lambda[TNS_MAX_NAME + 1],
-        box[TNS_MAX_NAME + 1];
+        pred[TNS_MAX_NAME + 1], conf[TNS_MAX_NAME + 1], box[TNS_MAX_NAME + 1];
+    dx_arg_prefixed(pred, sizeof pred, "--prefix", opt.prefix, "pred",
+                    tns_name_ok);
+    dx_arg_prefixed(conf, sizeof conf, "--prefix", opt.prefix, "conf",
+                    tns_name_ok);
     dx_arg_prefixed(prob, sizeof prob, "--prefix", opt.prefix, "prob",
                     tns_name_ok);
     dx_arg_prefixed(plabel, sizeof plabel, "--prefix", opt.prefix, "plabel",
@@ -250,8 +286,9 @@ int main(int argc, char **argv)
         opt.prob = prob;
     if (!opt.box)
         opt.box = box;
-    const char *names[3] = {plabel, weight, lambda};
+    const char *names[5] = {plabel, weight, lambda, pred, conf};
 
+    tns_set_live(opt.cli.live);
     dx_err err;
     static dx_coll coll;
     if (opt.mpi) {

@@ -3,13 +3,15 @@
  *   seg-batch --dataset KIND --root DIR [options]      batches to stdout
  *   seg-batch ... --sequential                         a whole split
  *   seg-batch ... --make-rcs-stats FILE                class statistics
+ *   seg-batch ... --check                              every item checked
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/classes.h"
 #include "base/cli.h"
+#include "base/par.h"
+#include "data/classes.h"
 #include "data/dataset.h"
 #include "data/item.h"
 #include "data/labelmap.h"
@@ -40,6 +42,11 @@
     "                      no PREFIX.label\n"                                 \
     "  --limit K           use K images evenly spaced over the sorted list\n" \
     "                      (default 0: all)\n"                                \
+    "  --exclude FILE      known-bad items, one a line, named by image or\n" \
+    "                      label (relative to the root, or in full); they\n" \
+    "                      are never read, and an iteration that would draw\n" \
+    "                      one draws a stand-in, keyed by the iteration:\n"  \
+    "                      every other draw stays as it was\n"              \
     "\n"                                                                      \
     "batches:\n"                                                              \
     "  --prefix P          frame name prefix (default %s); it also keys the\n" \
@@ -47,7 +54,14 @@
     "  --batch N           images per batch (default %d; 1 with --sequential)\n" \
     "  --seed S            seed of every random choice (default 0)\n"        \
     "  --iter T            iteration of the first batch (default 0)\n"       \
-    "  --iters K           write K batches, iterations T..T+K-1 (default 1)\n" \
+    "  --iters K           write K batches, iterations T..T+K-1 (default 1),\n" \
+    "                      the same bytes as K runs with --iter T, T+1, ...;\n" \
+    "                      every item they draw is decoded and checked before\n" \
+    "                      the first batch goes out, unless --no-check\n"    \
+    "  --no-check          write batches as they are drawn, without that\n"  \
+    "                      check (a stream of a whole run, checked before\n" \
+    "                      with --check); a bad file then stops the stream\n" \
+    "                      at its batch\n"                                   \
     "  --share R/K         write share R of K of each batch: its items R,\n" \
     "                      R+K, R+2K, ..., drawn exactly as in the whole\n" \
     "                      batch (rank R of K of a data-parallel run,\n"   \
@@ -72,6 +86,17 @@
     "                      more of its labelled pixels, up to 10 times\n"    \
     "                      (mmseg's RandomCrop; DAFormer: 0.75) (default\n"  \
     "                      %g: off)\n"                                       \
+    "\n"                                                                      \
+    "checking a dataset before a run:\n"                                       \
+    "  --check             check every item and exit: its files exist, are\n" \
+    "                      PNGs of the dataset's encodings, the label has its\n" \
+    "                      image's size (headers only), and, with labels,\n" \
+    "                      every label id is the map's and maps below\n"   \
+    "                      --classes; prints every problem, one a line, and\n" \
+    "                      exits 1 if there was any; labels are decoded on\n" \
+    "                      --threads threads\n"                               \
+    "  --classes C         with --check: the model's classes (default: the\n" \
+    "                      map's)\n"                                          \
     "\n"                                                                      \
     "evaluation:\n"                                                           \
     "  --sequential        stream every image in order, uncropped (resized\n" \
@@ -103,16 +128,18 @@ static struct {
     dx_cli cli;
     int kind;
     const char *root, *split, *list, *map, *prefix;
-    const char *make_stats, *stats;
+    const char *make_stats, *stats, *exclude;
     int labels, batch, iters, sequential, flip, emit_index, split_set;
-    int label_colors, emit_box, emit_names, full_labels;
+    int label_colors, check, no_check, classes;
+    int emit_box, emit_names, full_labels;
     long limit;
     uint64_t seed, iter;
     long resize_w, resize_h, crop_w, crop_h;
     double scale_lo, scale_hi, rcs, cat_max_ratio;
     dx_rcs_opts rcs_opts;
     dx_share share;
-} opt = {.cli.take = DX_CLI_OUTPUT | DX_CLI_QUIET, .kind = -1,
+} opt = {.cli.take = DX_CLI_OUTPUT | DX_CLI_QUIET | DX_CLI_THREADS |
+                     DX_CLI_LIVE, .kind = -1,
          .split = DEFAULT_SPLIT, .prefix = DEFAULT_PREFIX, .labels = 1,
          .iters = 1};
 
@@ -131,7 +158,8 @@ static void parse(int argc, char **argv)
     enum { O_DATASET = DX_OPT_TOOL, O_ROOT, O_SPLIT, O_LIST, O_MAP,
            O_COLORS, O_NOLABELS, O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS,
            O_INDEX, O_RESIZE, O_SCALE, O_CROP, O_FLIP, O_SEQ, O_MAKE, O_RCS,
-           O_STATS, O_MINPX, O_BOX, O_NAMES, O_FULL, O_CATMAX, O_CROPRATIO,
+           O_STATS, O_MINPX, O_EXCLUDE, O_CHECK, O_NOCHECK, O_CLASSES,
+           O_BOX, O_NAMES, O_FULL, O_CATMAX, O_CROPRATIO,
            O_SHARE };
     static const struct option longopts[] = {
         {"dataset", required_argument, NULL, O_DATASET},
@@ -158,6 +186,10 @@ static void parse(int argc, char **argv)
         {"rcs", optional_argument, NULL, O_RCS},
         {"rcs-stats", required_argument, NULL, O_STATS},
         {"rcs-min-pixels", required_argument, NULL, O_MINPX},
+        {"exclude", required_argument, NULL, O_EXCLUDE},
+        {"check", no_argument, NULL, O_CHECK},
+        {"no-check", no_argument, NULL, O_NOCHECK},
+        {"classes", required_argument, NULL, O_CLASSES},
         {"rcs-min-crop-ratio", required_argument, NULL, O_CROPRATIO},
         {"emit-box", no_argument, NULL, O_BOX},
         {"emit-names", no_argument, NULL, O_NAMES},
@@ -187,7 +219,7 @@ static void parse(int argc, char **argv)
         case O_BATCH: opt.batch = (int)dx_arg_long("--batch", optarg, 1, 4096); break;
         case O_SEED: opt.seed = dx_arg_u64("--seed", optarg); break;
         case O_ITER: opt.iter = dx_arg_u64("--iter", optarg); break;
-        case O_ITERS: opt.iters = (int)dx_arg_long("--iters", optarg, 1, 100000); break;
+        case O_ITERS: opt.iters = (int)dx_arg_long("--iters", optarg, 1, 1L << 30); break;
         case O_SHARE:
             dx_arg_share("--share", optarg, &opt.share.part,
                          &opt.share.parts);
@@ -222,6 +254,12 @@ static void parse(int argc, char **argv)
         case O_MINPX:
             opt.rcs_opts.min_pixels = dx_arg_long("--rcs-min-pixels", optarg,
                                                   0, 1L << 30);
+            break;
+        case O_EXCLUDE: opt.exclude = optarg; break;
+        case O_CHECK: opt.check = 1; break;
+        case O_NOCHECK: opt.no_check = 1; break;
+        case O_CLASSES:
+            opt.classes = (int)dx_arg_long("--classes", optarg, 1, 255);
             break;
         case O_CROPRATIO:
             opt.rcs_opts.min_crop_ratio = dx_arg_double(
@@ -291,6 +329,12 @@ static void parse(int argc, char **argv)
     if (opt.make_stats && !opt.labels)
         dx_die("--make-rcs-stats counts labels: it cannot go with "
                "--no-labels");
+    if (opt.check && (opt.make_stats || opt.rcs || opt.sequential))
+        dx_die("--check checks the dataset and exits: it cannot go with "
+               "--make-rcs-stats, --rcs or --sequential");
+    if (opt.classes && !opt.check)
+        dx_die("--classes is for --check (the ids a model of C classes "
+               "takes)");
     char name[TNS_MAX_NAME + 32];
     snprintf(name, sizeof name, "%s.image", opt.prefix);
     if (strlen(opt.prefix) > TNS_MAX_NAME - 8 || !tns_name_ok(name))
@@ -324,6 +368,51 @@ static void warn_all_ignore(const tns_frame *lbl, const dx_dataset *ds,
         dx_note("warning: every label pixel of the batch is ignore (255): "
                 "%s; is the label map (--map) the one of these labels?",
                 files);
+}
+
+/* --check: every item, on the pool's threads; one message per bad item. */
+typedef struct check_job {
+    const dx_dataset *ds;
+    const dx_labelmap *map;
+    int classes;
+    char **msg; /* per item: NULL, or what is wrong */
+} check_job;
+
+static void check_range(void *ctx, long lo, long hi)
+{
+    check_job *j = ctx;
+    for (long i = lo; i < hi; i++) {
+        dx_err err;
+        if (dx_item_check(j->ds, (int)i, j->map, j->classes, &err))
+            j->msg[i] = strdup(err.msg); /* NULL if out of memory */
+        else
+            j->msg[i] = NULL;
+    }
+}
+
+static int check_all(const dx_dataset *ds, const dx_labelmap *map)
+{
+    check_job j = {ds, opt.labels ? map : NULL,
+                   opt.classes ? opt.classes : map->classes,
+                   calloc((size_t)ds->n, sizeof(char *))};
+    if (!j.msg)
+        dx_die("out of memory");
+    dx_par_for(ds->n, check_range, &j);
+    int bad = 0;
+    for (int i = 0; i < ds->n; i++)
+        if (j.msg[i]) {
+            dx_note("%s", j.msg[i]);
+            free(j.msg[i]);
+            bad++;
+        }
+    free(j.msg);
+    const char *where = opt.root ? opt.root : opt.list;
+    if (bad)
+        dx_note("%d of %d items of %s have problems", bad, ds->n, where);
+    else if (!opt.cli.quiet)
+        dx_note("%d items of %s checked (%d excluded)%s", ds->n, where,
+                ds->nexcluded, opt.labels ? ", labels decoded" : "");
+    return bad ? 1 : 0;
 }
 
 /* The image paths of items idx[0..n) under the dataset root (as given
@@ -406,10 +495,17 @@ int main(int argc, char **argv)
     }
     dx_dataset ds;
     dx_dataset_spec spec = {opt.kind, opt.root, opt.split, opt.list,
-                            opt.labels, opt.label_colors};
+                            opt.labels, opt.label_colors, opt.exclude,
+                            opt.check};
     if (dx_dataset_open(&ds, &spec, &err))
         dx_die_err(&err);
     dx_dataset_limit(&ds, (int)opt.limit);
+    if (opt.check) {
+        int rc = check_all(&ds, &map);
+        dx_dataset_free(&ds);
+        return rc;
+    }
+    tns_set_live(opt.cli.live);
 
     if (opt.make_stats) {
         dx_rcs_stats st;
@@ -480,21 +576,24 @@ int main(int argc, char **argv)
     dx_sample b = {.image_name = iname,
                    .label_name = opt.labels ? lname : NULL,
                    .box_name = opt.emit_box ? bname : NULL};
-    /* Several batches: check every file they need before the first one
-     * goes out, so that a bad file leaves stdout empty. */
-    if (opt.sequential && ds.n > opt.batch) {
-        int *all = malloc((size_t)ds.n * sizeof *all);
-        if (!all)
+    /* the items a sequential pass reads: all but the excluded, in order */
+    int *keep = NULL, nkeep = 0;
+    if (opt.sequential) {
+        if (!(keep = malloc((size_t)ds.n * sizeof *keep)))
             dx_die("out of memory");
         for (int i = 0; i < ds.n; i++)
-            all[i] = i;
+            if (!dx_dataset_excluded(&ds, i))
+                keep[nkeep++] = i;
+    }
+    /* Several batches: check every file they need before the first one
+     * goes out, so that a bad file leaves stdout empty. */
+    if (opt.sequential && nkeep > opt.batch && !opt.no_check) {
         if (dx_dataset_check(&ds, &err) ||
-            dx_sampler_check(&s, all, ds.n, opt.labels, &err)) {
+            dx_sampler_check(&s, keep, nkeep, opt.labels, &err)) {
             tns_abort(&w);
             dx_die_err(&err);
         }
-        free(all);
-    } else if (!opt.sequential && opt.iters > 1) {
+    } else if (!opt.sequential && opt.iters > 1 && !opt.no_check) {
         size_t total = (size_t)opt.iters * opt.batch;
         int *all = malloc(total * sizeof *all);
         if (!all)
@@ -510,17 +609,18 @@ int main(int argc, char **argv)
         free(all);
     }
     if (opt.sequential) {
-        for (int at = 0; at < ds.n; at += opt.batch) {
-            int n = ds.n - at < opt.batch ? ds.n - at : opt.batch;
+        for (int at = 0; at < nkeep; at += opt.batch) {
+            int n = nkeep - at < opt.batch ? nkeep - at : opt.batch;
             for (int i = 0; i < n; i++)
-                idx[i] = at + i;
+                idx[i] = keep[at + i];
             if (dx_sampler_fill(&s, 0, idx, NULL, n, &b, &err)) {
                 tns_abort(&w);
                 dx_die_err(&err);
             }
             write_batch(&w, &b, &ds, idx, n);
-            progress(at + n, ds.n, "read");
+            progress(at + n, nkeep, "read");
         }
+        free(keep);
     } else {
         for (int k = 0; k < opt.iters; k++) {
             uint64_t t = opt.iter + (uint64_t)k;

@@ -2,10 +2,13 @@
  *
  *   seg-infer -m CKPT [-i IN] [-o OUT] [--in NAME] [--out NAME]
  *             [--argmax [--pred NAME] [--conf NAME]] [--bn running|batch]
- *             [--size-of NAME] [--replace]
+ *             [--size-of NAME | --size WxH] [--replace]
+ *   seg-infer --teacher-from MODELS ...   a new model before each batch
  */
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "base/cli.h"
 #include "base/coll.h"
@@ -18,6 +21,7 @@
 
 #define USAGE                                                                 \
     "usage: seg-infer -m CKPT [OPTIONS]\n"                                    \
+    "       seg-infer --teacher-from MODELS [OPTIONS]\n"                      \
     "Pass every frame of the input through and append the network's\n"       \
     "prediction for an image frame, one batch (segment) at a time.\n"         \
     "\n"                                                                      \
@@ -35,7 +39,13 @@
     "                      estimates, eval mode; images one at a time) or\n"  \
     "                      batch (those of each input batch, as the\n"        \
     "                      reference DACS teacher; the model is not\n"        \
-    "                      changed) (default %s)\n"                        \
+    "                      changed) (default %s)\n"                         \
+    "  --teacher-from MODELS  instead of -m: a stream (a FIFO, or a file)\n" \
+    "                      of models, one segment each, such as ema-merge\n" \
+    "                      --stream writes; before each batch the next model\n" \
+    "                      is read and used for it, and after the last batch\n" \
+    "                      one more is read (the one its step made) before\n" \
+    "                      MODELS must end\n" \
     "  --size-of NAME      resize the prediction to the H and W of frame\n" \
     "                      NAME (NxHxW, e.g. a full-size tgt.label of\n"    \
     "                      seg-batch --full-labels): logits bilinear,\n"    \
@@ -59,11 +69,13 @@ static const char *const BN_WORDS[] = {"running", "batch", NULL};
 
 static struct {
     dx_cli cli;
-    const char *model, *image, *prob, *pred, *conf, *size_of, *mpi;
+    const char *model, *image, *prob, *pred, *conf, *models, *size_of,
+        *mpi;
+    dx_coll *coll;
     int argmax, bn;
     long size_w, size_h;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_OUTPUT | DX_CLI_REPLACE |
-                     DX_CLI_THREADS,
+                     DX_CLI_THREADS | DX_CLI_LIVE,
          .image = DEFAULT_IMAGE, .prob = DEFAULT_PROB, .pred = DEFAULT_PRED,
          .conf = DEFAULT_CONF, .bn = DX_BN_RUNNING};
 
@@ -168,18 +180,54 @@ done:
     return rc;
 }
 
-/* tns_filter's view of infer(): ctx is the model. */
+/* The model, and with --teacher-from the stream it comes from. */
+typedef struct source {
+    dx_model m;
+    int loaded;
+    tns_reader models;
+} source;
+
+/* The next model of the --teacher-from stream into src->m.  1: read; 0:
+ * the stream ended; -1: error. */
+static int next_model(source *src, dx_err *err)
+{
+    tns_stream s;
+    int got = tns_read_segment(&src->models, &s, err);
+    if (got != 1)
+        return got;
+    if (src->loaded)
+        dx_model_free(&src->m);
+    src->loaded = 0;
+    int rc = dx_model_load(&src->m, &s, err);
+    tns_stream_free(&s);
+    if (rc)
+        return dx_wrap(err, "%s: model %ld: ", src->models.src,
+                       src->models.segment - 1);
+    src->loaded = 1;
+    return 1;
+}
+
+/* tns_filter's view of infer(): ctx is the source of the model. */
 static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
 {
-    (void)seg;
-    return infer(ctx, s, err);
+    source *src = ctx;
+    if (opt.models) {
+        int got = next_model(src, err);
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            return dx_fail(err, "%s ended before the model of batch %ld",
+                           opt.models, seg);
+    }
+    src->m.coll = opt.coll; /* a model loaded anew has none */
+    return infer(&src->m, s, err);
 }
 
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     enum { O_IN = DX_OPT_TOOL, O_OUT, O_ARGMAX, O_PRED, O_CONF, O_BN,
-           O_SIZE, O_SIZEWH, O_MPI };
+           O_MODELS, O_SIZE, O_SIZEWH, O_MPI };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"in", required_argument, NULL, O_IN},
@@ -188,6 +236,7 @@ int main(int argc, char **argv)
         {"pred", required_argument, NULL, O_PRED},
         {"conf", required_argument, NULL, O_CONF},
         {"bn", required_argument, NULL, O_BN},
+        {"teacher-from", required_argument, NULL, O_MODELS},
         {"size-of", required_argument, NULL, O_SIZE},
         {"size", required_argument, NULL, O_SIZEWH},
         {"mpi", required_argument, NULL, O_MPI},
@@ -213,6 +262,9 @@ int main(int argc, char **argv)
         case O_CONF:
             opt.conf = dx_arg_frame("--conf", optarg, tns_name_ok);
             break;
+        case O_MODELS:
+            opt.models = optarg;
+            break;
         case O_BN:
             opt.bn = dx_arg_enum("--bn", optarg, BN_WORDS) == 0
                          ? DX_BN_RUNNING
@@ -234,8 +286,10 @@ int main(int argc, char **argv)
         }
     }
     dx_cli_end(&opt.cli, argc, argv);
-    if (!opt.model)
-        dx_die("no model: give the checkpoint with -m CKPT");
+    if (!opt.model == !opt.models)
+        dx_die(opt.model ? "-m and --teacher-from both give the model; give "
+                           "one"
+                         : "no model: give the checkpoint with -m CKPT");
     if (opt.size_of && opt.size_w)
         dx_die("--size-of and --size both set the output size; give one");
     if (opt.argmax && !strcmp(opt.pred, opt.conf))
@@ -243,19 +297,48 @@ int main(int argc, char **argv)
     if (opt.mpi && opt.bn != DX_BN_BATCH)
         dx_die("--mpi synchronises batch statistics: it needs --bn batch "
                "(running statistics are the same on every rank)");
+    tns_set_live(opt.cli.live);
     dx_err err;
-    dx_model m;
-    if (dx_model_read(&m, opt.model, &err))
+    static source src;
+    if (opt.models) {
+        /* A model per batch: the activation buffers are freed and taken
+         * again each time; keep them in the heap (no mmap, no trimming)
+         * so that they are not faulted in afresh every batch. */
+        mallopt(M_MMAP_MAX, 0);
+        mallopt(M_TRIM_THRESHOLD, -1);
+        if (tns_open(&src.models, opt.models, &err))
+            dx_die_err(&err);
+    } else if (dx_model_read(&src.m, opt.model, &err)) {
         dx_die_err(&err);
-    dx_coll coll;
+    } else {
+        src.loaded = 1;
+    }
+    static dx_coll coll;
     if (opt.mpi) {
         if (dx_coll_open(&coll, opt.mpi, "seg-infer", &err))
             dx_die_err(&err);
-        m.coll = &coll;
+        opt.coll = &coll;
     }
-    if (tns_filter(opt.cli.in, opt.cli.out, segment, &m, NULL, 0, &err))
+    if (tns_filter(opt.cli.in, opt.cli.out, segment, &src, NULL, 0, &err))
         dx_die_err(&err);
-    dx_coll_close(m.coll);
-    dx_model_free(&m);
+    dx_coll_close(opt.coll);
+    if (opt.models) {
+        /* The output is complete: close it, so that the stages after
+         * this one end and the one that writes MODELS can end too. */
+        if (!opt.cli.out || !strcmp(opt.cli.out, "-"))
+            close(STDOUT_FILENO);
+        /* the model after the last batch's step, then the end */
+        int got = next_model(&src, &err);
+        if (got == 0)
+            dx_die("%s ended with the last batch; expected one more model "
+                   "(the one its step made)", opt.models);
+        if (got == 1 && (got = next_model(&src, &err)) == 1)
+            dx_die("%s has more models than batches + 1", opt.models);
+        if (got < 0)
+            dx_die_err(&err);
+        tns_close(&src.models);
+    }
+    if (src.loaded)
+        dx_model_free(&src.m);
     return 0;
 }

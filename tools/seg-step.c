@@ -2,6 +2,8 @@
  * present, a mixed batch; writes the new checkpoint atomically.
  *
  *   seg-step -m CKPT -o CKPT [-i IN] [--lr LR] [--iters T] [--log FILE] ...
+ *   seg-step --stream -m CKPT [-o OUT] [--until T] [--checkpoint-every K]
+ *            [--checkpoint-dir RUN] ...     one step per segment
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include "base/coll.h"
 #include "data/batch.h"
 #include "nn/model.h"
+#include "io/ckptset.h"
 #include "io/tns.h"
 #include "dacs/train.h"
 
@@ -55,12 +58,28 @@
     "                      lr_head loss_mic (a header line first if FILE is\n" \
     "                      new)\n"                                           \
     "  -i, --input FILE    the batch stream (default: stdin); all its\n"      \
-    "                      segments are read as one batch\n"                   \
-    "  --mpi SOCKET        data parallelism (dacs-train --mpi): the batch is\n" \
-    "                      this rank's share; batch-norm statistics, loss\n"  \
-    "                      denominators, losses and gradients are summed\n"  \
-    "                      over the ranks by the rank's mpi-hub(1) at SOCKET,\n" \
-    "                      so every rank takes the step of the global batch\n"
+    "                      segments are read as one batch\n"                 \
+    "\n"                                                                      \
+    "a stream of steps (a long-lived stage of a run, dacs-train(1)):\n"      \
+    "  --stream            one step per segment of the input, the model kept\n" \
+    "                      in memory; after each step the student (meta.*,\n" \
+    "                      parameters, running statistics) goes to -o (default\n" \
+    "                      stdout, written live) as one segment\n"           \
+    "  --checkpoint-every K  the segment of every iteration that is a\n"     \
+    "                      multiple of K also carries opt.*: a whole\n"      \
+    "                      checkpoint (default 0: only at --until)\n"        \
+    "  --until T           the step to iteration T is the last: its segment\n" \
+    "                      carries opt.*, and the input must end there\n"    \
+    "  --checkpoint-dir RUN  write every whole checkpoint as the set\n"      \
+    "                      RUN/ckpt/NNNNNN/student.tns and link\n"           \
+    "                      RUN/student.tns to it (when no later stage does)\n" \
+    "\n"                                                                      \
+    "data parallelism (dacs-train --mpi):\n"                                \
+    "  --mpi SOCKET        the batch is this rank's share; batch-norm\n"   \
+    "                      statistics, loss denominators, losses and\n"   \
+    "                      gradients are summed over the ranks by the rank's\n" \
+    "                      mpi-hub(1) at SOCKET, so every rank takes the\n" \
+    "                      step of the global batch\n"
 
 /* The reference DACS schedule (dacs-method(7)), lr0 for training from
  * scratch. */
@@ -72,13 +91,15 @@ static const char *const FRAMES[8] = {"src.image", "src.label", "mix.image",
 
 static struct {
     dx_cli cli;
-    const char *model, *out, *log, *mpi;
+    const char *model, *out, *log, *ckpt_dir, *mpi;
     const char *si, *sl, *mi, *ml, *mw, *ki, *kl, *kw;
-    int no_mix, no_mic;
+    int no_mix, no_mic, stream;
+    long ckpt_every, until;
     dx_hyper h;
-} opt = {.cli.take = DX_CLI_QUIET | DX_CLI_THREADS};
+} opt = {.cli.take = DX_CLI_QUIET | DX_CLI_THREADS, .until = -1};
 
-static void append_log(const dx_step_result *r)
+/* The log, open for appending; a header line first if it is new. */
+static FILE *open_log(void)
 {
     FILE *fp = fopen(opt.log, "a");
     if (!fp)
@@ -86,11 +107,170 @@ static void append_log(const dx_step_result *r)
     if (ftell(fp) == 0)
         fprintf(fp, "iter\tloss\tloss_src\tloss_mix\tlr\tlr_head\t"
                 "loss_mic\n");
+    return fp;
+}
+
+/* One row, flushed: a reader of the log sees each step as it ends. */
+static void log_row(FILE *fp, const dx_step_result *r)
+{
     fprintf(fp, "%ld\t%.6f\t%.6f\t%.6f\t%.6g\t%.6g\t%.6f\n", r->iter,
             r->loss_src + r->loss_mix + r->loss_mic, r->loss_src,
             r->loss_mix, r->lr, r->lr * opt.h.head_mult, r->loss_mic);
+    if (fflush(fp) != 0)
+        dx_die("--log %s: write failed", opt.log);
+}
+
+static void append_log(const dx_step_result *r)
+{
+    FILE *fp = open_log();
+    log_row(fp, r);
     if (fclose(fp) != 0)
         dx_die("--log %s: write failed", opt.log);
+}
+
+/* A weighted pair (image, label, weight) of s, if any of its frames is
+ * there (and off is not set): 1 with p filled (labels as u8 in *y, freed
+ * by the caller), 0 when absent, -1 on error. */
+static int weighted_pair(tns_stream *s, const char *img, const char *lbl,
+                         const char *wt, int off, int C, dx_batch *p,
+                         tns_frame *y, dx_err *err)
+{
+    if (off || (tns_stream_find(s, img) < 0 && tns_stream_find(s, lbl) < 0 &&
+                tns_stream_find(s, wt) < 0))
+        return 0;
+    const tns_frame *i, *l, *w;
+    if (!(i = dx_need_image(s, img, err)) ||
+        !(l = dx_need_label(s, lbl, i, C, err)) ||
+        !(w = dx_need_weight(s, wt, i, err)) || dx_labels_u8(y, l, err))
+        return -1;
+    *p = (dx_batch){i->data, y->data, w->data, (int)i->dims[0],
+                    (int)i->dims[1], (int)i->dims[2]};
+    return 1;
+}
+
+/* One step of m on the batch in s: the source pair, the mixed pair and
+ * MIC's masked pair where they are in s. */
+static int step(dx_model *m, const tns_stream *bs, dx_step_result *r,
+                int *with_mic, dx_err *err)
+{
+    int C = m->arch.classes;
+    tns_stream *s = (tns_stream *)bs;
+    const tns_frame *si, *sl;
+    *with_mic = 0;
+    if (!(si = dx_need_image(s, opt.si, err)) ||
+        !(sl = dx_need_label(s, opt.sl, si, C, err)))
+        return -1;
+    tns_frame ys = {0}, ym = {0}, yk = {0};
+    dx_batch src, mix, mic;
+    int rc = -1, has_mix = 0, has_mic = 0;
+    if ((has_mix = weighted_pair(s, opt.mi, opt.ml, opt.mw, opt.no_mix, C,
+                                 &mix, &ym, err)) < 0 ||
+        (has_mic = weighted_pair(s, opt.ki, opt.kl, opt.kw, opt.no_mic, C,
+                                 &mic, &yk, err)) < 0 ||
+        dx_labels_u8(&ys, sl, err))
+        goto done;
+    *with_mic = has_mic;
+    src = (dx_batch){si->data, ys.data, NULL, (int)si->dims[0],
+                     (int)si->dims[1], (int)si->dims[2]};
+    rc = dx_train_step(m, &src, has_mix ? &mix : NULL, has_mic ? &mic : NULL,
+                       &opt.h, r, err);
+done:
+    tns_frame_free(&ys);
+    tns_frame_free(&ym);
+    tns_frame_free(&yk);
+    return rc;
+}
+
+/* The line of losses on stderr (the mic term where there was a pair). */
+static void report(const dx_step_result *r, int with_mic)
+{
+    if (with_mic)
+        dx_note("iter %ld loss %.4f src %.4f mix %.4f mic %.4f lr %.4g",
+                r->iter, r->loss_src + r->loss_mix + r->loss_mic,
+                r->loss_src, r->loss_mix, r->loss_mic, r->lr);
+    else
+        dx_note("iter %ld loss %.4f src %.4f mix %.4f lr %.4g", r->iter,
+                r->loss_src + r->loss_mix, r->loss_src, r->loss_mix, r->lr);
+}
+
+/* Does the student of iteration it go out whole (with opt.*)? */
+static int whole(long it)
+{
+    return it == opt.until || (opt.ckpt_every > 0 && it % opt.ckpt_every == 0);
+}
+
+/* --stream: a step per segment, the student out after each. */
+static int stream(dx_model *m)
+{
+    dx_err err;
+    tns_reader r;
+    tns_writer w;
+    tns_set_live(1);
+    if (tns_open(&r, opt.cli.in, &err) || tns_create(&w, opt.out, &err))
+        dx_die_err(&err);
+    if (opt.until >= 0 && m->iter >= opt.until)
+        dx_die("--until %ld: the model is at iteration %ld already",
+               opt.until, m->iter);
+    FILE *log = opt.log ? open_log() : NULL;
+    tns_stream s;
+    int got;
+    while ((got = tns_read_segment(&r, &s, &err)) == 1) {
+        if (opt.until >= 0 && m->iter >= opt.until) {
+            tns_stream_free(&s);
+            tns_abort(&w);
+            dx_die("the input has a batch past iteration %ld (--until)",
+                   opt.until);
+        }
+        dx_step_result res;
+        long at = m->iter;
+        int with_mic;
+        if (step(m, &s, &res, &with_mic, &err)) {
+            tns_abort(&w);
+            /* the step's own failures name the iteration already */
+            if (!strncmp(err.msg, "iteration ", 10))
+                dx_die_err(&err);
+            dx_die("batch of iteration %ld: %s", at, err.msg);
+        }
+        tns_stream_free(&s);
+        int all = whole(m->iter);
+        if (dx_model_write(m, &w, all, &err) || tns_end_segment(&w, &err)) {
+            tns_abort(&w);
+            dx_die_err(&err);
+        }
+        if (log)
+            log_row(log, &res);
+        if (!opt.cli.quiet)
+            report(&res, with_mic);
+        if (all && opt.ckpt_dir) {
+            static const char *const names[] = {"student.tns"};
+            dx_ckptset set;
+            if (dx_ckptset_begin(&set, opt.ckpt_dir, m->iter, &err))
+                dx_die_err(&err);
+            if (dx_model_save(m, dx_ckptset_file(&set, names[0]), 1, &err)) {
+                dx_ckptset_abort(&set);
+                dx_die("checkpoint set %06ld abandoned, the previous set is "
+                       "kept: %s", m->iter, err.msg);
+            }
+            if (dx_ckptset_commit(&set, names, 1, &err))
+                dx_die_err(&err);
+        }
+    }
+    tns_close(&r);
+    if (got < 0) {
+        tns_abort(&w);
+        dx_die("after iteration %ld: %s", m->iter, err.msg);
+    }
+    if (opt.until >= 0 && m->iter < opt.until) {
+        tns_abort(&w);
+        dx_die("the input ended at iteration %ld, before --until %ld",
+               m->iter, opt.until);
+    }
+    if (tns_finish(&w, &err))
+        dx_die_err(&err);
+    if (log && fclose(log) != 0)
+        dx_die("--log %s: write failed", opt.log);
+    dx_model_free(m);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -102,7 +282,8 @@ int main(int argc, char **argv)
     opt.ki = FRAMES[5], opt.kl = FRAMES[6], opt.kw = FRAMES[7];
     enum { O_SI = DX_OPT_TOOL, O_SL, O_MI, O_ML, O_MW, O_NOMIX, O_LR,
            O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG, O_KI, O_KL, O_KW,
-           O_NOMIC, O_MICL, O_MPI };
+           O_NOMIC, O_MICL, O_STREAM, O_CKPT_EVERY, O_UNTIL, O_CKPT_DIR,
+           O_MPI };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"output", required_argument, NULL, 'o'},
@@ -125,6 +306,10 @@ int main(int argc, char **argv)
         {"weight-decay", required_argument, NULL, O_DECAY},
         {"head-lr-mult", required_argument, NULL, O_HEAD},
         {"log", required_argument, NULL, O_LOG},
+        {"stream", no_argument, NULL, O_STREAM},
+        {"checkpoint-every", required_argument, NULL, O_CKPT_EVERY},
+        {"until", required_argument, NULL, O_UNTIL},
+        {"checkpoint-dir", required_argument, NULL, O_CKPT_DIR},
         {"mpi", required_argument, NULL, O_MPI},
         {0, 0, 0, 0}};
     int c;
@@ -162,6 +347,15 @@ int main(int argc, char **argv)
                                             1e6);
             break;
         case O_LOG: opt.log = optarg; break;
+        case O_STREAM: opt.stream = 1; break;
+        case O_CKPT_EVERY:
+            opt.ckpt_every = dx_arg_long("--checkpoint-every", optarg, 0,
+                                         INT32_MAX);
+            break;
+        case O_UNTIL:
+            opt.until = dx_arg_long("--until", optarg, 1, INT32_MAX);
+            break;
+        case O_CKPT_DIR: opt.ckpt_dir = optarg; break;
         case O_MPI: opt.mpi = optarg; break;
         case 'h':
             dx_cli_help(&opt.cli, USAGE, FRAMES[0], FRAMES[1], FRAMES[2],
@@ -174,75 +368,40 @@ int main(int argc, char **argv)
     dx_cli_end(&opt.cli, argc, argv);
     if (!opt.model)
         dx_die("no model: give the checkpoint with -m CKPT");
-    if (!opt.out)
+    if (!opt.stream && (opt.ckpt_every || opt.until >= 0 || opt.ckpt_dir))
+        dx_die("--checkpoint-every, --until and --checkpoint-dir are for "
+               "--stream");
+    if (!opt.out && !opt.stream)
         dx_die("no output: give the new checkpoint with -o CKPT (it may "
                "equal -m)");
+    if (opt.stream && opt.until > opt.h.iters)
+        dx_die("--until %ld is past the schedule's end, --iters %ld",
+               opt.until, opt.h.iters);
     dx_err err;
     dx_model m;
     if (dx_model_read(&m, opt.model, &err))
         dx_die_err(&err);
-    tns_stream s;
-    if (tns_stream_load(&s, opt.cli.in, &err))
-        dx_die_err(&err);
-    int C = m.arch.classes;
-    const tns_frame *si, *sl = NULL, *mi = NULL, *ml = NULL, *mw = NULL;
-    if (!(si = dx_need_image(&s, opt.si, &err)) ||
-        !(sl = dx_need_label(&s, opt.sl, si, C, &err)))
-        dx_die_err(&err);
-    int has_mix = !opt.no_mix && (tns_stream_find(&s, opt.mi) >= 0 ||
-                                  tns_stream_find(&s, opt.ml) >= 0 ||
-                                  tns_stream_find(&s, opt.mw) >= 0);
-    if (has_mix && (!(mi = dx_need_image(&s, opt.mi, &err)) ||
-                    !(ml = dx_need_label(&s, opt.ml, mi, C, &err)) ||
-                    !(mw = dx_need_weight(&s, opt.mw, mi, &err))))
-        dx_die_err(&err);
-    const tns_frame *ki = NULL, *kl = NULL, *kw = NULL;
-    int has_mic = !opt.no_mic && (tns_stream_find(&s, opt.ki) >= 0 ||
-                                  tns_stream_find(&s, opt.kl) >= 0 ||
-                                  tns_stream_find(&s, opt.kw) >= 0);
-    if (has_mic && (!(ki = dx_need_image(&s, opt.ki, &err)) ||
-                    !(kl = dx_need_label(&s, opt.kl, ki, C, &err)) ||
-                    !(kw = dx_need_weight(&s, opt.kw, ki, &err))))
-        dx_die_err(&err);
-    tns_frame ys = {0}, ym = {0}, yk = {0};
-    if (dx_labels_u8(&ys, sl, &err) ||
-        (has_mix && dx_labels_u8(&ym, ml, &err)) ||
-        (has_mic && dx_labels_u8(&yk, kl, &err)))
-        dx_die_err(&err);
-    dx_batch src = {si->data, ys.data, NULL, (int)si->dims[0],
-                    (int)si->dims[1], (int)si->dims[2]};
-    dx_batch mix = {0};
-    if (has_mix)
-        mix = (dx_batch){mi->data, ym.data, mw->data, (int)mi->dims[0],
-                         (int)mi->dims[1], (int)mi->dims[2]};
-    dx_batch mic = {0};
-    if (has_mic)
-        mic = (dx_batch){ki->data, yk.data, kw->data, (int)ki->dims[0],
-                         (int)ki->dims[1], (int)ki->dims[2]};
     dx_coll coll;
     if (opt.mpi) {
         if (dx_coll_open(&coll, opt.mpi, "seg-step", &err))
             dx_die_err(&err);
         m.coll = &coll;
     }
+    if (opt.stream)
+        return stream(&m);
+    tns_stream s;
+    if (tns_stream_load(&s, opt.cli.in, &err))
+        dx_die_err(&err);
     dx_step_result r;
-    if (dx_train_step(&m, &src, has_mix ? &mix : NULL, has_mic ? &mic : NULL,
-                      &opt.h, &r, &err) ||
+    int with_mic;
+    if (step(&m, &s, &r, &with_mic, &err) ||
         dx_model_save(&m, opt.out, 1, &err))
         dx_die_err(&err);
-    if (!opt.cli.quiet && has_mic)
-        dx_note("iter %ld loss %.4f src %.4f mix %.4f mic %.4f lr %.4g",
-                r.iter, r.loss_src + r.loss_mix + r.loss_mic, r.loss_src,
-                r.loss_mix, r.loss_mic, r.lr);
-    else if (!opt.cli.quiet)
-        dx_note("iter %ld loss %.4f src %.4f mix %.4f lr %.4g", r.iter,
-                r.loss_src + r.loss_mix, r.loss_src, r.loss_mix, r.lr);
+    if (!opt.cli.quiet)
+        report(&r, with_mic);
     if (opt.log)
         append_log(&r);
     dx_coll_close(m.coll);
-    tns_frame_free(&ys);
-    tns_frame_free(&ym);
-    tns_frame_free(&yk);
     tns_stream_free(&s);
     dx_model_free(&m);
     return 0;

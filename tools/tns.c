@@ -4,6 +4,7 @@
  *   tns select|drop [-i IN] [-o OUT] GLOB...
  *   tns rename [-i IN] [-o OUT] OLD=NEW...
  *   tns cat [-o OUT] [--replace] FILE...
+ *   tns zip [-o OUT] [--replace] [--live] FILE...
  *   tns get [-i IN] NAME
  *   tns png-in [-i IN] [-o OUT] [--name NAME] [--as rgb|label|raw] PNG...
  *   tns png-out [-i IN] [--color] [--range LO,HI] NAME PATTERN
@@ -41,6 +42,10 @@ static const char USAGE[] =
     "                            (select, drop and rename work batch by batch)\n"
     "  cat FILE...               merge the frames of streams into one batch\n"
     "                            ('-' is stdin)\n"
+    "  zip FILE...               merge streams batch by batch: batch k of the\n"
+    "                            output holds the frames of batch k of every\n"
+    "                            input, in order; the inputs must have as many\n"
+    "                            batches each (FILE may be a FIFO or '-')\n"
     "  get NAME                  write the raw payload of one frame to stdout\n"
     "                            (e.g. the text of meta.arch)\n"
     "  png-in PNG...             PNG files of one size to one u8/u16 frame,\n"
@@ -63,10 +68,14 @@ static const char USAGE[] =
     "  -i, --input FILE    every command but info and cat: input stream\n"
     "                      (default stdin; png-in and npy-in: start from it,\n"
     "                      default an empty stream)\n"
-    "  -o, --output FILE   select, drop, rename, cat, png-in, npy-in: output\n"
-    "                      stream, written atomically (default stdout)\n"
-    "  --replace           cat, rename, png-in, npy-in: a frame may replace one\n"
-    "                      of the same name instead of being an error\n"
+    "  -o, --output FILE   select, drop, rename, cat, zip, png-in, npy-in:\n"
+    "                      output stream, written atomically (default stdout)\n"
+    "  --replace           cat, zip, rename, png-in, npy-in: a frame may\n"
+    "                      replace one of the same name instead of being an\n"
+    "                      error\n"
+    "  --live              select, drop, rename, zip: write stdout live, each\n"
+    "                      batch closed and flushed at once (a ring of pipes;\n"
+    "                      tns(5))\n"
     "  --name NAME         png-in, npy-in: frame name (default: image for\n"
     "                      png-in, the file's base name for npy-in)\n"
     "  --as MODE           png-in: rgb (u8 NxHxWx3, the default), label\n"
@@ -289,6 +298,78 @@ static int cmd_cat(int argc, char **argv)
     }
     save(&all);
     return 0;
+}
+
+/* Batch k of every input, merged into batch k of the output. */
+static int cmd_zip(int argc, char **argv)
+{
+    if (argc < 1)
+        dx_die("zip: expected at least one FILE");
+    tns_reader *r = calloc((size_t)argc, sizeof *r);
+    if (!r)
+        dx_die("zip: out of memory");
+    dx_err err;
+    tns_writer w;
+    int nstdin = 0;
+    for (int k = 0; k < argc; k++) {
+        nstdin += !strcmp(argv[k], "-");
+        if (nstdin > 1)
+            dx_die("zip: stdin ('-') may be given once");
+        if (tns_open(&r[k], argv[k], &err))
+            dx_die("zip: %s", err.msg);
+    }
+    if (tns_create(&w, opt.out, &err))
+        dx_die_err(&err);
+    for (long seg = 0;; seg++) {
+        tns_stream all = {0};
+        int ended = 0;
+        for (int k = 0; k < argc; k++) {
+            tns_stream s;
+            int got = tns_read_segment(&r[k], &s, &err);
+            if (got < 0)
+                goto fail;
+            if (got == 0 && k > 0 && !ended) {
+                dx_fail(&err, "%s ends after %ld batches, but %s goes on",
+                        argv[k], seg, argv[0]);
+                goto fail;
+            }
+            if (got == 1 && ended) {
+                tns_stream_free(&s);
+                dx_fail(&err, "%s ends after %ld batches, but %s goes on",
+                        argv[0], seg, argv[k]);
+                goto fail;
+            }
+            ended |= got == 0;
+            for (int i = 0; i < s.n; i++)
+                if (tns_stream_put(&all, &s.v[i], opt.replace, &err)) {
+                    tns_stream_free(&s);
+                    tns_stream_free(&all);
+                    tns_abort(&w);
+                    dx_die("zip: batch %ld of %s: %s (use --replace to keep "
+                           "the later one)", seg, argv[k], err.msg);
+                }
+            tns_stream_free(&s);
+        }
+        if (ended)
+            break;
+        for (int i = 0; i < all.n; i++)
+            if (tns_write(&w, &all.v[i], &err)) {
+                tns_stream_free(&all);
+                goto fail;
+            }
+        tns_stream_free(&all);
+        if (tns_end_segment(&w, &err))
+            goto fail;
+    }
+    for (int k = 0; k < argc; k++)
+        tns_close(&r[k]);
+    free(r);
+    if (tns_finish(&w, &err))
+        dx_die_err(&err);
+    return 0;
+fail:
+    tns_abort(&w);
+    dx_die("zip: %s", err.msg);
 }
 
 static int cmd_get(int argc, char **argv)
@@ -719,10 +800,11 @@ static const struct command {
     unsigned take, own;
 } COMMANDS[] = {
     {"info", cmd_info, 0, 0},
-    {"select", cmd_select, IO, 0},
-    {"drop", cmd_drop, IO, 0},
-    {"rename", cmd_rename, IO | DX_CLI_REPLACE, 0},
+    {"select", cmd_select, IO | DX_CLI_LIVE, 0},
+    {"drop", cmd_drop, IO | DX_CLI_LIVE, 0},
+    {"rename", cmd_rename, IO | DX_CLI_REPLACE | DX_CLI_LIVE, 0},
     {"cat", cmd_cat, DX_CLI_OUTPUT | DX_CLI_REPLACE, 0},
+    {"zip", cmd_zip, DX_CLI_OUTPUT | DX_CLI_REPLACE | DX_CLI_LIVE, 0},
     {"get", cmd_get, DX_CLI_INPUT, 0},
     {"png-in", cmd_png_in, IO | DX_CLI_REPLACE, OWN_NAME | OWN_AS},
     {"png-out", cmd_png_out, DX_CLI_INPUT,
@@ -758,7 +840,8 @@ static void refuse_foreign(const struct command *cmd, int argc, char **argv)
         unsigned bit;
     } SHARED[] = {{"-i", "--input", DX_CLI_INPUT},
                   {"-o", "--output", DX_CLI_OUTPUT},
-                  {"", "--replace", DX_CLI_REPLACE}};
+                  {"", "--replace", DX_CLI_REPLACE},
+                  {"", "--live", DX_CLI_LIVE}};
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
         const char *a = argv[i];
         size_t n = strcspn(a, "=");
@@ -850,5 +933,6 @@ int main(int argc, char **argv)
     opt.in = cli.in;
     opt.out = cli.out;
     opt.replace = cli.replace;
+    tns_set_live(cli.live);
     return cmd->run(argc - optind, argv + optind);
 }

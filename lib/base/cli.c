@@ -239,6 +239,11 @@ static const struct {
      ", may exceed the\n"
      "                      cores (default: $DACS_THREADS, else as many as\n"
      "                      OpenBLAS would use)\n"},
+    {DX_CLI_LIVE, {"live", no_argument, NULL, DX_OPT_LIVE},
+     "  --live              write stdout live: each batch is closed and\n"
+     "                      flushed at once, for a stage that must answer it\n"
+     "                      before the next can come (a ring of pipes;\n"
+     "                      tns(5))\n"},
     {~0u, {"help", no_argument, NULL, 'h'},
      "  -h, --help          show this help\n"},
 };
@@ -311,6 +316,9 @@ int dx_cli_next(dx_cli *c, int argc, char **argv, const char *shortopts,
             break;
         case DX_OPT_THREADS:
             threads("--threads", optarg);
+            break;
+        case DX_OPT_LIVE:
+            c->live = 1;
             break;
         case DX_OPT_DROP:
             if (c->ndrop == DX_CLI_MAX_DROP)

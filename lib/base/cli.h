@@ -84,6 +84,8 @@ _Noreturn void dx_help(const char *text);
  *   --threads N         dacs's threads (par.h), 1..DX_PAR_MAX, may exceed
  *                       the cores; without it the environment variable
  *                       DACS_THREADS, checked the same way
+ *   --live              write stdout live: each batch closed and flushed
+ *                       at once (the tool passes c->live to tns_set_live)
  *   -h, --help          every tool
  *
  * Option codes: getopt_long returns a short option's letter or a
@@ -98,8 +100,9 @@ enum {
     DX_CLI_REPLACE = 1 << 4,
     DX_CLI_DROP = 1 << 5,
     DX_CLI_THREADS = 1 << 6,
+    DX_CLI_LIVE = 1 << 7,
 };
-enum { DX_OPT_REPLACE = 0x100, DX_OPT_DROP, DX_OPT_THREADS,
+enum { DX_OPT_REPLACE = 0x100, DX_OPT_DROP, DX_OPT_THREADS, DX_OPT_LIVE,
        DX_OPT_TOOL = 0x200 };
 #define DX_CLI_MAX_DROP 64
 #define DX_CLI_MAX_OPTS 64
@@ -107,7 +110,7 @@ enum { DX_OPT_REPLACE = 0x100, DX_OPT_DROP, DX_OPT_THREADS,
 typedef struct dx_cli {
     unsigned take; /* DX_CLI_* bits: the shared options the tool takes */
     const char *in, *out; /* NULL: stdin, stdout */
-    int quiet, replace;
+    int quiet, replace, live;
     const char *drop[DX_CLI_MAX_DROP];
     int ndrop;
     /* the tool's options and the shared ones, merged on the first call */

@@ -121,15 +121,104 @@ static int no_teacher_ok(const dx_ema_opts *o, uint64_t t, double alpha,
     return 0;
 }
 
-int dx_ema_merge(tns_reader *teacher, tns_reader *student, tns_writer *out,
-                 const dx_ema_opts *o, dx_ema_report *rep, dx_err *err)
+/* What a merge knows as it goes, frame by frame. */
+typedef struct merge {
+    const dx_ema_opts *o;
+    int teacher;                /* there is a teacher */
+    int t_known, alpha_known;
+    uint64_t t;
+    double alpha;
+    dx_ema_report *rep;
+} merge;
+
+static void merge_begin(merge *m, const dx_ema_opts *o, int teacher,
+                        dx_ema_report *rep)
 {
     memset(rep, 0, sizeof *rep);
     rep->iter = -1;
-    int t_known = o->have_t, alpha_known = o->have_alpha || o->have_t;
-    uint64_t t = o->t;
-    double alpha = o->have_alpha ? o->alpha : dx_ema_alpha(t, o->alpha_max);
-    if (!teacher && t_known && no_teacher_ok(o, t, alpha, err))
+    m->o = o;
+    m->teacher = teacher;
+    m->rep = rep;
+    m->t_known = o->have_t;
+    m->alpha_known = o->have_alpha || o->have_t;
+    m->t = o->t;
+    m->alpha = o->have_alpha ? o->alpha : dx_ema_alpha(m->t, o->alpha_max);
+}
+
+/* Frame idx of the student, sf (not opt.*), and the teacher's, tf (NULL
+ * without a teacher): checked, then tf averaged in place.  *res is the
+ * frame of the new teacher: tf when averaged, sf when copied. */
+static int merge_frame(merge *m, long idx, tns_frame *tf, const tns_frame *sf,
+                       const tns_frame **res, dx_err *err)
+{
+    const dx_ema_opts *o = m->o;
+    if (idx == 0 && strcmp(sf->name, "meta.arch") != 0)
+        return dx_fail(err, "student: first frame is '%s', expected "
+                       "'meta.arch' (is it a checkpoint?)", sf->name);
+    if (tf && compare(tf, sf, idx, err))
+        return -1;
+    if (sf->dtype == DX_F32) {
+        if (tns_check_finite(sf, err))
+            return dx_wrap(err, "student: ");
+        if (tf && tns_check_finite(tf, err))
+            return dx_wrap(err, "teacher: ");
+    }
+    if (strcmp(sf->name, "meta.iter") == 0) {
+        if (sf->dtype != DX_I32 || sf->rank != 0 ||
+            *(int32_t *)sf->data < 0) {
+            char sh[160];
+            return dx_fail(err, "student: frame 'meta.iter' is %s %s, "
+                           "expected a non-negative i32 scalar",
+                           dx_dtype_name(sf->dtype),
+                           tns_shape_str(sf, sh, sizeof sh));
+        }
+        m->rep->iter = *(int32_t *)sf->data;
+        if (!o->have_t) {
+            m->t = m->rep->iter > 0 ? (uint64_t)m->rep->iter - 1 : 0;
+            m->t_known = 1;
+            if (!o->have_alpha)
+                m->alpha = dx_ema_alpha(m->t, o->alpha_max);
+            m->alpha_known = 1;
+        }
+        if (!m->teacher && no_teacher_ok(o, m->t, m->alpha, err))
+            return -1;
+    }
+    int average = sf->dtype == DX_F32 && !is_meta(sf->name) &&
+                  !(o->copy_bn_stats && is_bn_stat(sf->name));
+    if (average && !m->alpha_known)
+        return dx_fail(err, "student: frame '%s' comes before 'meta.iter', "
+                       "so t is not known yet (write meta.iter first, or "
+                       "give the iteration or alpha)", sf->name);
+    *res = sf;
+    if (average && tf) {
+        dx_ema_update(tf->data, sf->data, sf->count, m->alpha);
+        *res = tf;
+        m->rep->averaged++;
+    } else {
+        m->rep->copied++;
+    }
+    m->rep->frames++;
+    return 0;
+}
+
+static int merge_end(merge *m, dx_err *err)
+{
+    if (m->rep->frames == 0)
+        return dx_fail(err, "student: no frames, expected a checkpoint");
+    if (!m->alpha_known || (!m->teacher && !m->t_known))
+        return dx_fail(err, "student: no 'meta.iter' frame, so t is not "
+                       "known (give the iteration)");
+    m->rep->t = m->t;
+    m->rep->alpha = m->alpha;
+    return 0;
+}
+
+int dx_ema_merge(tns_reader *teacher, tns_reader *student, tns_writer *out,
+                 const dx_ema_opts *o, dx_ema_report *rep, dx_err *err)
+{
+    merge m;
+    merge_begin(&m, o, teacher != NULL, rep);
+    if (!teacher && m.t_known && no_teacher_ok(o, m.t, m.alpha, err))
         return -1;
     tns_frame sf = {0}, tf = {0};
     long skipped_t = 0;
@@ -137,11 +226,6 @@ int dx_ema_merge(tns_reader *teacher, tns_reader *student, tns_writer *out,
     while ((k = next_frame(student, &sf, &rep->skipped, "student", err)) ==
            1) {
         long idx = rep->frames;
-        if (idx == 0 && strcmp(sf.name, "meta.arch") != 0) {
-            dx_fail(err, "student: first frame is '%s', expected 'meta.arch' "
-                    "(is it a checkpoint?)", sf.name);
-            goto fail;
-        }
         if (teacher) {
             int kt = next_frame(teacher, &tf, &skipped_t, "teacher", err);
             if (kt < 0)
@@ -151,58 +235,11 @@ int dx_ema_merge(tns_reader *teacher, tns_reader *student, tns_writer *out,
                         "student: the models differ", idx, sf.name);
                 goto fail;
             }
-            if (compare(&tf, &sf, idx, err))
-                goto fail;
         }
-        if (sf.dtype == DX_F32) {
-            if (tns_check_finite(&sf, err)) {
-                dx_wrap(err, "student: ");
-                goto fail;
-            }
-            if (teacher && tns_check_finite(&tf, err)) {
-                dx_wrap(err, "teacher: ");
-                goto fail;
-            }
-        }
-        if (strcmp(sf.name, "meta.iter") == 0) {
-            if (sf.dtype != DX_I32 || sf.rank != 0 ||
-                *(int32_t *)sf.data < 0) {
-                char sh[160];
-                dx_fail(err, "student: frame 'meta.iter' is %s %s, expected "
-                        "a non-negative i32 scalar", dx_dtype_name(sf.dtype),
-                        tns_shape_str(&sf, sh, sizeof sh));
-                goto fail;
-            }
-            rep->iter = *(int32_t *)sf.data;
-            if (!o->have_t) {
-                t = rep->iter > 0 ? (uint64_t)rep->iter - 1 : 0;
-                t_known = 1;
-                if (!o->have_alpha)
-                    alpha = dx_ema_alpha(t, o->alpha_max);
-                alpha_known = 1;
-            }
-            if (!teacher && no_teacher_ok(o, t, alpha, err))
-                goto fail;
-        }
-        int average = sf.dtype == DX_F32 && !is_meta(sf.name) &&
-                      !(o->copy_bn_stats && is_bn_stat(sf.name));
-        if (average && !alpha_known) {
-            dx_fail(err, "student: frame '%s' comes before 'meta.iter', so t "
-                    "is not known yet (write meta.iter first, or give the "
-                    "iteration or alpha)", sf.name);
+        const tns_frame *res;
+        if (merge_frame(&m, idx, teacher ? &tf : NULL, &sf, &res, err) ||
+            tns_write(out, res, err))
             goto fail;
-        }
-        const tns_frame *res = &sf;
-        if (average && teacher) {
-            dx_ema_update(tf.data, sf.data, sf.count, alpha);
-            res = &tf;
-            rep->averaged++;
-        } else {
-            rep->copied++;
-        }
-        if (tns_write(out, res, err))
-            goto fail;
-        rep->frames++;
         tns_frame_free(&sf);
         tns_frame_free(&tf);
     }
@@ -218,16 +255,68 @@ int dx_ema_merge(tns_reader *teacher, tns_reader *student, tns_writer *out,
             goto fail;
         }
     }
-    if (rep->frames == 0)
-        return dx_fail(err, "student: no frames, expected a checkpoint");
-    if (!alpha_known || (!teacher && !t_known))
-        return dx_fail(err, "student: no 'meta.iter' frame, so t is not "
-                       "known (give the iteration)");
-    rep->t = t;
-    rep->alpha = alpha;
-    return 0;
+    return merge_end(&m, err);
 fail:
     tns_frame_free(&sf);
     tns_frame_free(&tf);
+    return -1;
+}
+
+int dx_ema_merge_segment(tns_stream *teacher, const tns_stream *student,
+                         const dx_ema_opts *o, dx_ema_report *rep,
+                         dx_err *err)
+{
+    merge m;
+    int have = teacher->n > 0;
+    merge_begin(&m, o, have, rep);
+    if (!have && m.t_known && no_teacher_ok(o, m.t, m.alpha, err))
+        return -1;
+    tns_stream fresh = {0}; /* the first teacher, without one before */
+    int j = 0;
+    for (int i = 0; i < student->n; i++) {
+        const tns_frame *sf = &student->v[i], *res;
+        if (is_opt(sf->name)) {
+            rep->skipped++;
+            continue;
+        }
+        long idx = rep->frames;
+        tns_frame *tf = NULL;
+        if (have) {
+            while (j < teacher->n && is_opt(teacher->v[j].name))
+                j++;
+            if (j == teacher->n) {
+                dx_fail(err, "teacher ends before frame %ld '%s' of the "
+                        "student: the models differ", idx, sf->name);
+                goto fail;
+            }
+            tf = &teacher->v[j++];
+        }
+        if (merge_frame(&m, idx, tf, sf, &res, err))
+            goto fail;
+        if (have && res == sf) {
+            memcpy(tf->data, sf->data, sf->nbytes); /* same dtype, shape */
+        } else if (!have) {
+            tns_frame c;
+            if (tns_frame_copy(&c, sf, NULL, err) ||
+                tns_stream_put(&fresh, &c, 0, err))
+                goto fail;
+        }
+    }
+    while (have && j < teacher->n && is_opt(teacher->v[j].name))
+        j++;
+    if (have && j < teacher->n) {
+        dx_fail(err, "teacher has a frame '%s' after the student's last: "
+                "the models differ", teacher->v[j].name);
+        goto fail;
+    }
+    if (merge_end(&m, err))
+        goto fail;
+    if (!have) {
+        tns_stream_free(teacher);
+        *teacher = fresh;
+    }
+    return 0;
+fail:
+    tns_stream_free(&fresh);
     return -1;
 }

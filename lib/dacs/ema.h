@@ -69,4 +69,15 @@ typedef struct dx_ema_report {
 int dx_ema_merge(tns_reader *teacher, tns_reader *student, tns_writer *out,
                  const dx_ema_opts *o, dx_ema_report *rep, dx_err *err);
 
+/* The same merge on segments held in memory, for a teacher kept across
+ * many steps (ema-merge --stream): teacher (without opt.*) is updated in
+ * place from student (one checkpoint segment; its opt.* frames are left
+ * out); copied frames take the student's values.  An empty teacher is
+ * the first merge (t = 0, alpha 0, as above): it becomes a copy of the
+ * student without opt.*.  The same checks and report as dx_ema_merge.  On
+ * failure the teacher may be partly updated and must not be used. */
+int dx_ema_merge_segment(tns_stream *teacher, const tns_stream *student,
+                         const dx_ema_opts *o, dx_ema_report *rep,
+                         dx_err *err);
+
 #endif

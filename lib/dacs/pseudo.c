@@ -58,6 +58,24 @@ static int check_scores(const float *score, int n, int c, size_t hw,
     return 0;
 }
 
+/* The statistics of plabel and the confidences in weight (px pixels),
+ * then the weights in their place. */
+static void weigh(const uint8_t *plabel, float *weight, dx_pseudo_stats *st,
+                  size_t px, float ftau, int mode)
+{
+    for (size_t p = 0; p < px; p++) {
+        st->hist[plabel[p]]++;
+        if (weight[p] >= ftau)
+            st->confident++;
+    }
+    st->pixels = (uint64_t)px;
+    for (size_t p = 0; p < px && mode != DX_WEIGHT_THRESHOLD_UNIFORM; p++)
+        weight[p] = mode == DX_WEIGHT_THRESHOLD
+                        ? (weight[p] >= ftau ? 1.0f : 0.0f)
+                        : 1.0f;
+    dx_pseudo_lambda(st, weight, px, mode);
+}
+
 int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
                    const float *score, int n, int c, size_t hw, int logits,
                    double tau, int mode, dx_err *err)
@@ -98,19 +116,21 @@ int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
                 conf[p] = (float)(1.0 / sum);
             }
         }
-        for (size_t p = 0; p < hw; p++) {
-            st->hist[lab[p]]++;
-            if (conf[p] >= ftau)
-                st->confident++;
-        }
     }
-    st->pixels = (uint64_t)n * hw;
-    size_t total = (size_t)n * hw;
-    for (size_t p = 0; p < total && mode != DX_WEIGHT_THRESHOLD_UNIFORM; p++)
-        weight[p] = mode == DX_WEIGHT_THRESHOLD
-                        ? (weight[p] >= ftau ? 1.0f : 0.0f)
-                        : 1.0f;
-    dx_pseudo_lambda(st, weight, total, mode);
+    weigh(plabel, weight, st, (size_t)n * hw, ftau, mode);
+    return 0;
+}
+
+int dx_pseudolabel_argmax(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
+                          const uint8_t *pred, const float *conf, size_t px,
+                          double tau, int mode, dx_err *err)
+{
+    if (mode < 0 || mode >= DX_WEIGHT_END)
+        return dx_fail(err, "unknown weight mode %d", mode);
+    memset(st, 0, sizeof *st);
+    memcpy(plabel, pred, px);
+    memcpy(weight, conf, px * sizeof *weight);
+    weigh(plabel, weight, st, px, (float)tau, mode);
     return 0;
 }
 

@@ -67,6 +67,15 @@ int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
 void dx_pseudo_lambda(dx_pseudo_stats *st, float *weight, size_t count,
                       int mode);
 
+/* The same from the arg-max already taken (seg-infer --argmax, the same
+ * rule: the first class of the largest probability): pred (px pixels, u8)
+ * is the class, conf (f32) its probability, checked by the caller
+ * (batch.h).  plabel, weight and st come out as dx_pseudolabel's from the
+ * probabilities would, byte for byte. */
+int dx_pseudolabel_argmax(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
+                          const uint8_t *pred, const float *conf, size_t px,
+                          double tau, int mode, dx_err *err);
+
 /* Margins of the full-size image whose pseudo-labels are not trusted, in
  * its pixels: DAFormer zeroes the weight of the top 15 and bottom 120 rows
  * of its 1024x512 target crops (the ego car and the rectification border;

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,32 +113,183 @@ static int list_dir(const char *dir, const char *suffix, int dirs, strs *out,
     return 0;
 }
 
+/* The entries of an exclude file, sorted by name: each with the line that
+ * gave it and whether an item matched it. */
+typedef struct excl_entry {
+    char *name;
+    long line;
+    int used;
+} excl_entry;
+
+typedef struct exclusion {
+    excl_entry *v;
+    int n, cap;
+    const char *path;
+} exclusion;
+
+static int excl_cmp(const void *a, const void *b)
+{
+    return strcmp(((const excl_entry *)a)->name,
+                  ((const excl_entry *)b)->name);
+}
+
+static void exclusion_free(exclusion *x)
+{
+    for (int i = 0; i < x->n; i++)
+        free(x->v[i].name);
+    free(x->v);
+    memset(x, 0, sizeof *x);
+}
+
+static int exclusion_add(exclusion *x, const char *name, long line,
+                         dx_err *err)
+{
+    if (x->n == x->cap) {
+        int cap = x->cap ? 2 * x->cap : 16;
+        excl_entry *v = realloc(x->v, (size_t)cap * sizeof *v);
+        if (!v)
+            return dx_fail(err, "out of memory");
+        x->v = v;
+        x->cap = cap;
+    }
+    if (!(x->v[x->n].name = strdup(name)))
+        return dx_fail(err, "out of memory");
+    x->v[x->n].line = line;
+    x->v[x->n].used = 0;
+    x->n++;
+    return 0;
+}
+
+static int exclusion_load(exclusion *x, const char *path, dx_err *err)
+{
+    memset(x, 0, sizeof *x);
+    x->path = path;
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return dx_fail(err, "exclude file %s: cannot open: %s", path,
+                       strerror(errno));
+    static const char BLANK[] = " \t\r\n";
+    char *text = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    long ln = 0;
+    int rc = 0;
+    while (!rc && (len = getline(&text, &cap, fp)) >= 0) {
+        ln++;
+        if ((size_t)len != strlen(text)) {
+            rc = dx_fail(err, "exclude file %s: line %ld: NUL byte", path,
+                         ln);
+            break;
+        }
+        char *hash = strchr(text, '#');
+        if (hash)
+            *hash = 0;
+        char *p = text + strspn(text, BLANK);
+        size_t n = strcspn(p, BLANK);
+        if (!n)
+            continue;
+        if (p[n + strspn(p + n, BLANK)])
+            rc = dx_fail(err, "exclude file %s: line %ld: expected one "
+                         "path, found more", path, ln);
+        else {
+            p[n] = 0;
+            rc = exclusion_add(x, p, ln, err);
+        }
+    }
+    if (!rc && ferror(fp))
+        rc = dx_fail(err, "exclude file %s: read error", path);
+    free(text);
+    fclose(fp);
+    if (rc) {
+        exclusion_free(x);
+        return -1;
+    }
+    if (x->n > 1)
+        qsort(x->v, (size_t)x->n, sizeof *x->v, excl_cmp);
+    return 0;
+}
+
+/* Does the exclusion name any of the paths (NULL ones skipped)?  Marks
+ * every entry it used. */
+static int excluded(exclusion *x, const char *const *paths, int npaths)
+{
+    int hit = 0;
+    for (int k = 0; k < npaths && x->n; k++) {
+        if (!paths[k])
+            continue;
+        excl_entry key = {(char *)paths[k], 0, 0};
+        excl_entry *at = bsearch(&key, x->v, (size_t)x->n, sizeof *x->v,
+                                 excl_cmp);
+        if (!at)
+            continue;
+        hit = 1;
+        /* the same name may stand on several lines: mark them all */
+        long i = at - x->v;
+        while (i > 0 && !strcmp(x->v[i - 1].name, paths[k]))
+            i--;
+        for (; i < x->n && !strcmp(x->v[i].name, paths[k]); i++)
+            x->v[i].used = 1;
+    }
+    return hit;
+}
+
 typedef struct builder {
     strs image, label, key;
-    int labels;
+    int labels, keep_missing;
+    char absroot[MAX_PATH]; /* the root as an absolute path, or "" */
+    exclusion ex;
+    unsigned char *excl; /* per item */
+    int nexcl, cap;
 } builder;
 
+/* Record whether the item just pushed (index b->image.n - 1) is excluded. */
+static int mark(builder *b, int out, dx_err *err)
+{
+    int i = b->image.n - 1;
+    if (i >= b->cap) {
+        int cap = b->cap ? 2 * b->cap : 64;
+        unsigned char *e = realloc(b->excl, (size_t)cap);
+        if (!e)
+            return dx_fail(err, "out of memory");
+        memset(e + b->cap, 0, (size_t)(cap - b->cap));
+        b->excl = e;
+        b->cap = cap;
+    }
+    b->excl[i] = (unsigned char)out;
+    b->nexcl += out;
+    return 0;
+}
+
 /* Add one item given its root and the image and label paths relative to
- * it; checks that the files exist. */
+ * it; checks that the files exist, unless the item is excluded. */
 static int add(builder *b, const char *root, const char *rimg,
                const char *rlbl, dx_err *err)
 {
     char img[MAX_PATH], lbl[MAX_PATH];
-    if (join(img, root, rimg, err))
+    if (join(img, root, rimg, err) ||
+        (b->labels && join(lbl, root, rlbl, err)))
         return -1;
-    if (!is_file(img))
+    char aimg[2 * MAX_PATH] = "", albl[2 * MAX_PATH] = "";
+    if (b->ex.n && b->absroot[0]) {
+        snprintf(aimg, sizeof aimg, "%s/%s", b->absroot, rimg);
+        snprintf(albl, sizeof albl, "%s/%s", b->absroot, rlbl);
+    }
+    const char *names[6] = {rimg, img, aimg, b->labels ? rlbl : NULL,
+                            b->labels ? lbl : NULL, b->labels ? albl : NULL};
+    int out = excluded(&b->ex, names, 6);
+    int need = !out && !b->keep_missing;
+    if (need && !is_file(img))
         return dx_fail(err, "missing image %s", img);
     if (strs_push(&b->image, img, err))
         return -1;
     if (b->labels) {
-        if (join(lbl, root, rlbl, err))
-            return -1;
-        if (!is_file(lbl))
+        if (need && !is_file(lbl))
             return dx_fail(err, "missing label %s for image %s", lbl, img);
         if (strs_push(&b->label, lbl, err))
             return -1;
     }
-    return strs_push(&b->key, b->labels ? rlbl : rimg, err);
+    return strs_push(&b->key, b->labels ? rlbl : rimg, err) ||
+           mark(b, out, err);
 }
 
 static int open_cityscapes(builder *b, const char *root, const char *split,
@@ -293,19 +445,30 @@ static int open_list(builder *b, const char *list, const char *root,
             rc = dx_fail(err, "list %s: line %ld: path too long", list, ln);
             break;
         }
-        if (!is_file(full_i)) {
+        char abs_i[PATH_MAX] = "", abs_l[PATH_MAX] = "";
+        if (b->ex.n && !realpath(full_i, abs_i))
+            abs_i[0] = 0;
+        if (b->ex.n && b->labels && !realpath(full_l, abs_l))
+            abs_l[0] = 0;
+        const char *names[6] = {img, full_i, abs_i,
+                                b->labels ? lbl : NULL,
+                                b->labels ? full_l : NULL, abs_l};
+        int out = excluded(&b->ex, names, 6);
+        int need = !out && !b->keep_missing;
+        if (need && !is_file(full_i)) {
             rc = dx_fail(err, "list %s: line %ld: missing image %s", list,
                          ln, full_i);
             break;
         }
-        if (b->labels && !is_file(full_l)) {
+        if (need && b->labels && !is_file(full_l)) {
             rc = dx_fail(err, "list %s: line %ld: missing label %s", list,
                          ln, full_l);
             break;
         }
         if (strs_push(&b->image, full_i, err) ||
             (b->labels && strs_push(&b->label, full_l, err)) ||
-            strs_push(&b->key, b->labels ? lbl : img, err)) {
+            strs_push(&b->key, b->labels ? lbl : img, err) ||
+            mark(b, out, err)) {
             rc = dx_wrap(err, "list %s: ", list);
             break;
         }
@@ -320,7 +483,11 @@ static int open_list(builder *b, const char *list, const char *root,
 int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err)
 {
     memset(d, 0, sizeof *d);
-    builder b = {.labels = spec->labels};
+    builder b = {.labels = spec->labels, .keep_missing = spec->keep_missing};
+    if (spec->exclude && exclusion_load(&b.ex, spec->exclude, err))
+        return -1;
+    if (spec->root && !realpath(spec->root, b.absroot))
+        b.absroot[0] = 0;
     int rc;
     const char *where = spec->root;
     switch (spec->kind) {
@@ -345,10 +512,21 @@ int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err)
                      KINDS[spec->kind], where,
                      spec->kind == DX_DS_CITYSCAPES ? " split " : "",
                      spec->kind == DX_DS_CITYSCAPES ? spec->split : "");
+    for (int i = 0; !rc && i < b.ex.n; i++)
+        if (!b.ex.v[i].used)
+            rc = dx_fail(err, "exclude file %s: line %ld: '%s' is no image "
+                         "or label of the %s dataset %s", b.ex.path,
+                         b.ex.v[i].line, b.ex.v[i].name, KINDS[spec->kind],
+                         where);
+    if (!rc && b.image.n > 0 && b.nexcl == b.image.n)
+        rc = dx_fail(err, "exclude file %s excludes all %d items of %s",
+                     spec->exclude, b.image.n, where);
+    exclusion_free(&b.ex);
     if (rc) {
         strs_free(&b.image);
         strs_free(&b.label);
         strs_free(&b.key);
+        free(b.excl);
         return -1;
     }
     d->kind = spec->kind;
@@ -357,7 +535,18 @@ int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err)
     d->image = b.image.v;
     d->label = spec->labels ? b.label.v : NULL;
     d->key = b.key.v;
+    if (b.nexcl) {
+        d->excluded = b.excl;
+        d->nexcluded = b.nexcl;
+    } else {
+        free(b.excl);
+    }
     return 0;
+}
+
+int dx_dataset_excluded(const dx_dataset *d, int i)
+{
+    return d->excluded && d->excluded[i];
 }
 
 void dx_dataset_limit(dx_dataset *d, int k)
@@ -387,9 +576,16 @@ void dx_dataset_limit(dx_dataset *d, int k)
         if (d->label)
             d->label[m] = d->label[i];
         d->key[m] = d->key[i];
+        if (d->excluded)
+            d->excluded[m] = d->excluded[i];
         m++;
     }
     d->n = m;
+    if (d->excluded) {
+        d->nexcluded = 0;
+        for (int i = 0; i < m; i++)
+            d->nexcluded += d->excluded[i];
+    }
 }
 
 void dx_dataset_free(dx_dataset *d)
@@ -403,5 +599,6 @@ void dx_dataset_free(dx_dataset *d)
     free(d->image);
     free(d->label);
     free(d->key);
+    free(d->excluded);
     memset(d, 0, sizeof *d);
 }

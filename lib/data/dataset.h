@@ -18,6 +18,14 @@
  * Opening checks that every file exists, so a missing label is reported
  * before any image is decoded.  What the files must hold, and how they are
  * read, is item.h.
+ *
+ * Known-bad items can be excluded by an exclude file: one item per line,
+ * named by its image or its label, as a path relative to the root (for a
+ * list: as the list writes it) or as the full path; '#' starts a comment.
+ * An excluded item keeps its place in the list, so item i is the same file
+ * with or without exclusions and the other items are drawn as before
+ * (sampler.h says what replaces an excluded one); its files need not exist
+ * and are never read.  A line that names no item is an error.
  */
 #ifndef DACS_DATASET_H
 #define DACS_DATASET_H
@@ -43,6 +51,10 @@ typedef struct dx_dataset_spec {
     int labels;        /* enumerate labels too */
     int label_colors;  /* labels may be RGB in the Cityscapes colours
                           (item.h) */
+    const char *exclude; /* an exclude file, or NULL */
+    int keep_missing;  /* an item whose file is missing is kept, for a
+                          check of every item that reports them all
+                          (dx_item_check); otherwise opening fails */
 } dx_dataset_spec;
 
 typedef struct dx_dataset {
@@ -53,11 +65,17 @@ typedef struct dx_dataset {
     char **label; /* n full paths, or NULL when labels were not wanted */
     char **key;   /* n names of the items, relative to the root (the label
                      path when there are labels, else the image path) */
+    unsigned char *excluded; /* n flags, or NULL when nothing is excluded */
+    int nexcluded;
 } dx_dataset;
+
+/* Is item i excluded? */
+int dx_dataset_excluded(const dx_dataset *d, int i);
 
 int dx_dataset_open(dx_dataset *d, const dx_dataset_spec *spec, dx_err *err);
 /* Keep k items evenly spaced over the sorted list: items floor(i*n/k),
- * i = 0..k-1.  k >= n keeps everything. */
+ * i = 0..k-1.  k >= n keeps everything.  Exclusions stay with their
+ * items. */
 void dx_dataset_limit(dx_dataset *d, int k);
 void dx_dataset_free(dx_dataset *d);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "data/classes.h"
 
@@ -180,24 +181,65 @@ fail:
     return -1;
 }
 
+/* Item i's files from their headers: encodings and sizes. */
+static int check_headers(const dx_dataset *d, int i, dx_err *err)
+{
+    struct stat st;
+    if (stat(d->image[i], &st) != 0 || !S_ISREG(st.st_mode))
+        return dx_fail(err, "missing image %s", d->image[i]);
+    if (d->label && (stat(d->label[i], &st) != 0 || !S_ISREG(st.st_mode)))
+        return dx_fail(err, "missing label %s for image %s", d->label[i],
+                       d->image[i]);
+    dx_png_info im, lb;
+    if (dx_png_probe(d->image[i], &im, err) ||
+        dx_item_encoding_ok(d, 0, d->image[i], im.color_type, im.bit_depth,
+                            err))
+        return -1;
+    if (!d->label)
+        return 0;
+    if (dx_png_probe(d->label[i], &lb, err) ||
+        dx_item_encoding_ok(d, 1, d->label[i], lb.color_type, lb.bit_depth,
+                            err))
+        return -1;
+    if (im.width != lb.width || im.height != lb.height)
+        return dx_fail(err, "label %s is %ldx%ld, but its image %s is "
+                       "%ldx%ld", d->label[i], lb.width, lb.height,
+                       d->image[i], im.width, im.height);
+    return 0;
+}
+
+int dx_item_check(const dx_dataset *d, int i, const dx_labelmap *map,
+                  int classes, dx_err *err)
+{
+    if (dx_dataset_excluded(d, i))
+        return 0;
+    if (check_headers(d, i, err))
+        return -1;
+    if (!map || !d->label)
+        return 0;
+    uint8_t *train;
+    int w, h;
+    if (dx_item_label(d, i, map, &train, &w, &h, err))
+        return -1;
+    size_t n = (size_t)w * h;
+    for (size_t k = 0; k < n; k++)
+        if (train[k] != DX_IGNORE && train[k] >= classes) {
+            int v = train[k];
+            free(train);
+            return dx_fail(err, "label %s: pixel (%zu, %zu) has train id %d, "
+                           "but the model has %d classes (0..%d); is the "
+                           "label map (--map) or the class count wrong?",
+                           d->label[i], k % (size_t)w, k / (size_t)w, v,
+                           classes, classes - 1);
+        }
+    free(train);
+    return 0;
+}
+
 int dx_dataset_check(const dx_dataset *d, dx_err *err)
 {
-    for (int i = 0; i < d->n; i++) {
-        dx_png_info im, lb;
-        if (dx_png_probe(d->image[i], &im, err) ||
-            dx_item_encoding_ok(d, 0, d->image[i], im.color_type,
-                                im.bit_depth, err))
+    for (int i = 0; i < d->n; i++)
+        if (dx_item_check(d, i, NULL, 0, err))
             return -1;
-        if (!d->label)
-            continue;
-        if (dx_png_probe(d->label[i], &lb, err) ||
-            dx_item_encoding_ok(d, 1, d->label[i], lb.color_type,
-                                lb.bit_depth, err))
-            return -1;
-        if (im.width != lb.width || im.height != lb.height)
-            return dx_fail(err, "label %s is %ldx%ld, but its image %s is "
-                           "%ldx%ld", d->label[i], lb.width, lb.height,
-                           d->image[i], im.width, im.height);
-    }
     return 0;
 }

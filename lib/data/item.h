@@ -45,6 +45,14 @@ int dx_item_image(const dx_dataset *d, int i, dx_png *out, dx_err *err);
 int dx_item_label(const dx_dataset *d, int i, const dx_labelmap *map,
                   uint8_t **train, int *w, int *h, dx_err *err);
 
+/* Check item i before a run: its files from their PNG headers (encodings
+ * as above, the label of its image's size); then, with map given, its
+ * label decoded: every id the map's (max_id) and every train id below
+ * classes or DX_IGNORE.  An excluded item (dataset.h) passes unread.  -1
+ * with err naming the file and, for a pixel, where it is. */
+int dx_item_check(const dx_dataset *d, int i, const dx_labelmap *map,
+                  int classes, dx_err *err);
+
 /* Every item's files from their PNG headers alone (no decoding): each a
  * PNG of an encoding above, a label of its image's size.  Lets a tool
  * check a whole split in a fraction of the time of reading it, before its

@@ -49,6 +49,8 @@ int dx_rcs_count(dx_rcs_stats *s, const dx_dataset *d,
     for (int i = 0; i < d->n; i++) {
         uint8_t *train;
         int w, h;
+        if (dx_dataset_excluded(d, i))
+            continue; /* never read: it counts no pixels */
         if (dx_item_label(d, i, map, &train, &w, &h, err)) {
             dx_rcs_stats_free(s);
             return -1;

@@ -68,6 +68,16 @@ int dx_sampler_draw(const dx_sampler *s, uint64_t iter, int batch, int *idx,
         if (k / n != have)
             epoch_perm(s, have = k / n, perm);
         idx[i] = (int)perm[k % n];
+        if (dx_dataset_excluded(s->ds, idx[i])) {
+            /* a stand-in, keyed by the iteration and the place in the
+             * batch, so that no other draw changes */
+            dx_rng r;
+            keyed(&r, s, "exclude", iter);
+            dx_rng c = dx_rng_child(&r, (uint64_t)i);
+            do
+                idx[i] = (int)dx_rng_below(&c, n);
+            while (dx_dataset_excluded(s->ds, idx[i]));
+        }
     }
     free(perm);
     return 0;

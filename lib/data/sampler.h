@@ -7,6 +7,11 @@
  *     dataset (as a shuffling data loader); item i of iteration t is
  *     position t*batch + i of that sequence;
  *   - rare-class sampling (rcs set): independent class-then-image draws.
+ * An excluded item (dataset.h) drawn by the uniform order is replaced by
+ * a stand-in drawn uniformly from the items not excluded, keyed by the
+ * iteration and its place in the batch: every other draw stays what it
+ * would be without the exclusion.  Rare-class sampling never draws an
+ * excluded item (its statistics count none of its pixels).
  * Geometry of one item, in this order:
  *   1. the label is mapped to train ids at its stored size;
  *   2. resize to resize_w x resize_h (if set): image bilinear, label

@@ -10,9 +10,12 @@
 #endif
 
 static const unsigned char MAGIC[4] = {0x89, 'T', 'N', 'S'};
-/* End-marker flag: the writer's last record.  A stream must end with one,
- * so a writer that stops between two segments is still caught. */
-enum { END_FINAL = 1 };
+/* End-marker flags.  FINAL: the writer's last record.  A stream must end
+ * with one, so a writer that stops between two segments is still caught.
+ * TAIL (only with FINAL, 0 frames): the marker closes no segment; a live
+ * writer (tns_stream.h), which closed its last segment at once, ends the
+ * stream with it. */
+enum { END_FINAL = 1, END_TAIL = 2 };
 
 /* A fuzzing build checks no CRC, so that the fuzzer reaches the checks
  * behind them (dims, names, sizes) instead of stopping at the checksum. */
@@ -86,7 +89,8 @@ size_t tns_record_encode(unsigned char *buf, const tns_record *rec)
     buf[5] = (unsigned char)rec->kind;
     buf[7] = 0;
     if (rec->kind == TNS_KIND_END) {
-        buf[6] = rec->final ? END_FINAL : 0;
+        buf[6] = (unsigned char)((rec->final ? END_FINAL : 0) |
+                                 (rec->final && rec->tail ? END_TAIL : 0));
         put64(buf + 8, rec->frames);
         put32(buf + 16, (uint32_t)crc32(0, buf, 16));
         return TNS_END_LEN;
@@ -116,7 +120,9 @@ static int decode_prefix(const unsigned char *b, tns_record *rec,
     if (b[4] != TNS_VERSION)
         return dx_fail(err, "format version %d, this dacs reads version %d",
                        b[4], TNS_VERSION);
-    if (b[7] != 0 || (b[6] & ~(b[5] == TNS_KIND_END ? END_FINAL : 0)))
+    if (b[7] != 0 ||
+        (b[6] & ~(b[5] == TNS_KIND_END ? END_FINAL | END_TAIL : 0)) ||
+        (b[6] & (END_FINAL | END_TAIL)) == END_TAIL)
         return dx_fail(err, "reserved header bits are not zero (corrupt "
                        "stream)");
     if (b[5] != TNS_KIND_END && b[5] != TNS_KIND_FRAME)
@@ -142,7 +148,12 @@ int tns_record_decode(const unsigned char *b, size_t have, size_t *need,
         if (!CRC_OK(get32(b + 16), (uint32_t)crc32(0, b, 16)))
             return dx_fail(err, "checksum mismatch");
         rec->final = (b[6] & END_FINAL) != 0;
+        rec->tail = (b[6] & END_TAIL) != 0;
         rec->frames = get64(b + 8);
+        if (rec->tail && rec->frames != 0)
+            return dx_fail(err, "a stream's closing marker counts %llu "
+                           "frames, expected 0 (it closes no segment)",
+                           (unsigned long long)rec->frames);
         return 0;
     }
     *need = TNS_PREFIX_LEN + 4;

@@ -35,6 +35,8 @@ typedef struct tns_record {
     int kind; /* TNS_KIND_FRAME or TNS_KIND_END */
     /* an end marker */
     int final;       /* the stream's last record */
+    int tail;        /* with final: closes no segment (a live stream's
+                        end, after its last segment's own marker) */
     uint64_t frames; /* frames of the segment it closes */
     /* a frame */
     int dtype, rank;

@@ -3,10 +3,12 @@
 #include "io/tns_stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- reading ---- */
 
@@ -127,11 +129,20 @@ static int header_fault(tns_reader *r, int k, const tns_record *rec,
 }
 
 /* An end marker just decoded: it must count the frames of its segment.
- * Returns 2. */
+ * Returns 2, or 3 for a live stream's closing marker, which closes no
+ * segment. */
 static int end_marker_read(tns_reader *r, const tns_record *rec,
                            dx_err *err)
 {
     uint64_t n = rec->frames;
+    if (rec->tail) {
+        if (r->seg_frames != 0)
+            return dx_fail(err, "%s: the stream's closing marker comes "
+                           "after %ld frames of a batch that was never "
+                           "closed", r->src, r->seg_frames);
+        r->ended = 2;
+        return 3;
+    }
     if (n != (uint64_t)r->seg_frames && r->index == 0 && !r->ended)
         return dx_fail(err, "%s: not a tns stream (it starts with an end "
                        "marker for %llu frames)", r->src,
@@ -145,8 +156,9 @@ static int end_marker_read(tns_reader *r, const tns_record *rec,
     return 2;
 }
 
-/* 1: a frame; 2: an end marker; 0: clean end of stream; -1: error. */
-static int read_record(tns_reader *r, tns_frame *f, dx_err *err)
+/* 1: a frame; 2: an end marker; 3: a closing marker (no segment); 0:
+ * clean end of stream; -1: error. */
+static int read_one(tns_reader *r, tns_frame *f, dx_err *err)
 {
     memset(f, 0, sizeof *f);
     unsigned char h[TNS_HEADER_MAX];
@@ -213,6 +225,15 @@ static int read_record(tns_reader *r, tns_frame *f, dx_err *err)
     return 1;
 }
 
+/* read_one, past closing markers: 1, 2, 0 or -1. */
+static int read_record(tns_reader *r, tns_frame *f, dx_err *err)
+{
+    int k;
+    while ((k = read_one(r, f, err)) == 3)
+        ;
+    return k;
+}
+
 int tns_read(tns_reader *r, tns_frame *f, dx_err *err)
 {
     int k;
@@ -259,11 +280,31 @@ int tns_read_segment(tns_reader *r, tns_stream *s, dx_err *err)
 
 /* ---- writing ---- */
 
+static int stdout_live;
+
+void tns_set_live(int on)
+{
+    stdout_live = on;
+}
+
+/* A pipe or FIFO on fd: ask for a larger buffer, so that a writer runs
+ * further ahead of its reader (best effort: the kernel may refuse). */
+static void widen_pipe(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+        fcntl(fd, F_GETPIPE_SZ) < TNS_PIPE_BYTES)
+        (void)fcntl(fd, F_SETPIPE_SZ, TNS_PIPE_BYTES);
+}
+
 int tns_create(tns_writer *w, const char *path, dx_err *err)
 {
     memset(w, 0, sizeof *w);
     if (!path || strcmp(path, "-") == 0) {
         w->fp = stdout;
+        w->live = stdout_live;
+        if (w->live)
+            widen_pipe(fileno(stdout));
         return 0;
     }
     if (dx_atomic_open(&w->file, path, err))
@@ -288,10 +329,12 @@ static int put(tns_writer *w, const void *buf, size_t n, dx_err *err)
                                     : "nothing was written");
 }
 
-static int end_marker(tns_writer *w, uint64_t count, int final, dx_err *err)
+static int end_marker(tns_writer *w, uint64_t count, int final, int tail,
+                      dx_err *err)
 {
     unsigned char b[TNS_HEADER_MAX];
-    tns_record rec = {.kind = TNS_KIND_END, .final = final, .frames = count};
+    tns_record rec = {.kind = TNS_KIND_END, .final = final, .tail = tail,
+                      .frames = count};
     return put(w, b, tns_record_encode(b, &rec), err);
 }
 
@@ -303,7 +346,7 @@ static int flush_pending(tns_writer *w, dx_err *err)
     if (!w->pending)
         return 0;
     w->pending = 0;
-    return end_marker(w, (uint64_t)w->pending_frames, 0, err);
+    return end_marker(w, (uint64_t)w->pending_frames, 0, 0, err);
 }
 
 int tns_write(tns_writer *w, const tns_frame *f, dx_err *err)
@@ -327,6 +370,16 @@ int tns_end_segment(tns_writer *w, dx_err *err)
 {
     if (flush_pending(w, err))
         return -1;
+    if (w->live) {
+        if (end_marker(w, (uint64_t)w->seg_frames, 0, 0, err))
+            return -1;
+        w->seg_frames = 0;
+        w->segments++;
+        if (fflush(w->fp) != 0)
+            return dx_fail(err, "stdout: write failed: %s",
+                           strerror(errno));
+        return 0;
+    }
     w->pending = 1;
     w->pending_frames = w->seg_frames;
     w->seg_frames = 0;
@@ -341,7 +394,15 @@ int tns_finish(tns_writer *w, dx_err *err)
     uint64_t count = (uint64_t)(w->pending ? w->pending_frames
                                            : w->seg_frames);
     w->pending = 0;
-    if (end_marker(w, count, 1, err)) {
+    /* live: the open segment, if it has frames, or if it is the only one,
+     * is closed at once like the others; then the closing marker */
+    int tail = w->live;
+    if (w->live && (w->seg_frames > 0 || w->segments == 0) &&
+        end_marker(w, count, 0, 0, err)) {
+        tns_abort(w);
+        return -1;
+    }
+    if (end_marker(w, tail ? 0 : count, 1, tail, err)) {
         tns_abort(w);
         return -1;
     }

@@ -58,7 +58,23 @@ typedef struct tns_writer {
     long segments;   /* segments closed */
     int pending;     /* a closed segment's marker is not yet written */
     long pending_frames;
+    int live;        /* close each segment at once (tns_set_live) */
 } tns_writer;
+
+/* The pipe buffer a live writer asks for (fcntl F_SETPIPE_SZ; the
+ * unprivileged limit is /proc/sys/fs/pipe-max-size, 1 MiB by default). */
+#define TNS_PIPE_BYTES (1 << 20)
+
+/* Live writing, for stdout writers created from now on (a tool's --live).
+ * A writer normally holds back a segment's end marker until it knows
+ * whether the stream goes on, so that the last segment's marker can be
+ * the final one.  A reader that must answer each segment before the next
+ * one can exist (the stages of a ring of pipes, dacs-train(1)) would wait
+ * for it forever.  A live writer instead closes every segment at once with
+ * an ordinary marker, flushes it, and ends the stream with a closing
+ * marker that closes no segment (tns(5)); it also asks for a pipe buffer
+ * of TNS_PIPE_BYTES.  Readers take both forms. */
+void tns_set_live(int on);
 
 /* path NULL or "-" writes stdout.  A named file is written to a temporary
  * file beside it and only appears under its name at tns_finish. */
@@ -66,7 +82,8 @@ int tns_create(tns_writer *w, const char *path, dx_err *err);
 /* Write one frame, owned or borrowed, of the open segment. */
 int tns_write(tns_writer *w, const tns_frame *f, dx_err *err);
 /* Close the current segment (batch).  Its end marker is written when the
- * next frame or tns_finish tells whether it is the final one. */
+ * next frame or tns_finish tells whether it is the final one; a live
+ * writer writes it at once and flushes. */
 int tns_end_segment(tns_writer *w, dx_err *err);
 /* Writes the final end marker, which closes the last segment (the one
  * just ended, or the open one, empty if nothing was written); then

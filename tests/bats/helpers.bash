@@ -91,3 +91,12 @@ assert_refused() {
     [ "$(cat "$out")" = old ] || fail "$out was modified"
     [ -z "$(ls -A | grep '^\.')" ] || fail "a temporary file was left: $(ls -A)"
 }
+
+# The driver's suites: dacs-train as TRAIN, and (in setup_file) a tiny
+# synth-city in DATA, 6 + 6 + 2 images of 96x48.
+TRAIN="$DACS_TOP/pipelines/dacs-train"
+tiny_data() {
+    export DATA="$BATS_FILE_TMPDIR/data"
+    PATH="$DACS_BIN:$PATH" synth-city --quiet --size 96x48 --source 6 \
+        --train 6 --val 2 --seed 3 "$DATA"
+}

@@ -6,9 +6,7 @@
 load helpers
 
 setup_file() {
-    export DATA="$BATS_FILE_TMPDIR/data"
-    PATH="$DACS_BIN:$PATH" synth-city --quiet --size 96x48 --source 6 \
-        --train 6 --val 2 --seed 3 "$DATA"
+    tiny_data
 }
 
 # interleaved A K FRAME FILES...: frame FRAME of the K share streams,

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
     for (int labels = 0; labels < 2; labels++) {
         dx_dataset_spec spec = {DX_DS_LIST, "/nonexistent-root", NULL, path,
-                                labels, 0};
+                                labels, 0, NULL, 0};
         dx_dataset d;
         dx_err err;
         if (dx_dataset_open(&d, &spec, &err) == 0)

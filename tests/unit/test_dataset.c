@@ -139,7 +139,7 @@ static int load_one(int kind, const char *dir, int colors,
                     const dx_labelmap *map, tns_frame *lbl, dx_err *err)
 {
     dx_dataset d;
-    dx_dataset_spec spec = {kind, keep(at(dir)), NULL, NULL, 1, colors};
+    dx_dataset_spec spec = {kind, keep(at(dir)), NULL, NULL, 1, colors, NULL, 0};
     if (dx_dataset_open(&d, &spec, err))
         return -1;
     dx_sampler s;
@@ -323,7 +323,7 @@ int main(void)
     /* files that are not part of the dataset */
     write_label("cs/gtFine/val/aachen/aachen_000000_000001_gtFine_color.png", cs_ids, 0);
     write_image("cs/leftImg8bit/val/aachen/notes.png", 9, W, H);
-    dx_dataset_spec spec = {DX_DS_CITYSCAPES, keep(at("cs")), "val", NULL, 1, 0};
+    dx_dataset_spec spec = {DX_DS_CITYSCAPES, keep(at("cs")), "val", NULL, 1, 0, NULL, 0};
     int rc = dx_dataset_open(&d, &spec, &err);
     CHECK(rc == 0 && d.n == 3, "cityscapes: 3 items %s", rc ? err.msg : "");
     if (!rc) {
@@ -356,7 +356,7 @@ int main(void)
     write_image("gta/images/00001.png", 1, W, H);
     write_label("gta/labels/00002.png", cs_ids, 2);
     write_label("gta/labels/00001.png", cs_ids, 2);
-    dx_dataset_spec gspec = {DX_DS_GTA5, keep(at("gta")), NULL, NULL, 1, 0};
+    dx_dataset_spec gspec = {DX_DS_GTA5, keep(at("gta")), NULL, NULL, 1, 0, NULL, 0};
     rc = dx_dataset_open(&d, &gspec, &err);
     CHECK(rc == 0 && d.n == 2, "gta5: 2 items %s", rc ? err.msg : "");
     if (!rc) {
@@ -373,7 +373,7 @@ int main(void)
     mkdirs("syn/GT/LABELS");
     write_image("syn/RGB/0000001.png", 4, W, H);
     write_label("syn/GT/LABELS/0000001.png", sy_ids, 1);
-    dx_dataset_spec sspec = {DX_DS_SYNTHIA, keep(at("syn")), NULL, NULL, 1, 0};
+    dx_dataset_spec sspec = {DX_DS_SYNTHIA, keep(at("syn")), NULL, NULL, 1, 0, NULL, 0};
     rc = dx_dataset_open(&d, &sspec, &err);
     CHECK(rc == 0 && d.n == 1, "synthia: 1 item %s", rc ? err.msg : "");
     if (!rc) {
@@ -399,7 +399,7 @@ int main(void)
     fprintf(fp, "# image label\n a/i2.png\ta/l2.png \n\n%s %s # absolute\n",
             at("lst/a/i1.png"), at("lst/a/l1.png"));
     fclose(fp);
-    dx_dataset_spec lspec = {DX_DS_LIST, NULL, NULL, keep(at("lst/list.txt")), 1, 0};
+    dx_dataset_spec lspec = {DX_DS_LIST, NULL, NULL, keep(at("lst/list.txt")), 1, 0, NULL, 0};
     rc = dx_dataset_open(&d, &lspec, &err);
     CHECK(rc == 0 && d.n == 2, "list: 2 items %s", rc ? err.msg : "");
     if (!rc) {
@@ -443,7 +443,7 @@ int main(void)
         write_image(a, i, W, H);
         write_label(b, cs_ids, 0);
     }
-    dx_dataset_spec mspec = {DX_DS_GTA5, keep(at("many")), NULL, NULL, 1, 0};
+    dx_dataset_spec mspec = {DX_DS_GTA5, keep(at("many")), NULL, NULL, 1, 0, NULL, 0};
     rc = dx_dataset_open(&d, &mspec, &err);
     if (!rc) {
         dx_dataset_limit(&d, 4); /* floor(i*10/4) = 0, 2, 5, 7 */
@@ -513,7 +513,7 @@ int main(void)
     }
     mkdirs("empty/images");
     mkdirs("empty/labels");
-    dx_dataset_spec espec = {DX_DS_GTA5, keep(at("empty")), NULL, NULL, 1, 0};
+    dx_dataset_spec espec = {DX_DS_GTA5, keep(at("empty")), NULL, NULL, 1, 0, NULL, 0};
     CHECK(dx_dataset_open(&d, &espec, &err) == -1 &&
               strstr(err.msg, "no images found"),
           "empty dataset: %s", err.msg);

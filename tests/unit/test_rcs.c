@@ -164,7 +164,7 @@ int main(void)
         dx_png_write(p, 4, 4, 1, 8, lbl[k], &err);
     }
     dx_dataset d;
-    dx_dataset_spec spec = {DX_DS_GTA5, root, NULL, NULL, 1, 0};
+    dx_dataset_spec spec = {DX_DS_GTA5, root, NULL, NULL, 1, 0, NULL, 0};
     dx_labelmap map, other;
     dx_labelmap_builtin(&map, "gta5", &err);
     dx_labelmap_builtin(&other, "synthia", &err);

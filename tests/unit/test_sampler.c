@@ -243,7 +243,7 @@ int main(void)
     const char *tbl = "5 0\n15 40\n25 80\n35 120\n45 160\n";
     dx_labelmap_parse(&map, tbl, strlen(tbl), "blocks", &err);
     dx_dataset d;
-    dx_dataset_spec spec = {DX_DS_GTA5, root, NULL, NULL, 1, 0};
+    dx_dataset_spec spec = {DX_DS_GTA5, root, NULL, NULL, 1, 0, NULL, 0};
     if (dx_dataset_open(&d, &spec, &err)) {
         CHECK(0, "open: %s", err.msg);
         return check_done();

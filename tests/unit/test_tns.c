@@ -282,6 +282,31 @@ static void test_segments(void)
     free(eb);
 }
 
+/* Three segments of one 3-byte frame "y" written to path (live or not);
+ * the bytes of the file in buf, their count returned. */
+static size_t three_segments(const char *path, int live, unsigned char *buf,
+                             size_t cap)
+{
+    dx_err err;
+    tns_writer w;
+    tns_frame f;
+    int64_t d = 3;
+    tns_frame_alloc(&f, "y", DX_U8, 1, &d, &err);
+    tns_create(&w, path, &err);
+    w.live = live;
+    for (int k = 0; k < 3; k++) {
+        tns_write(&w, &f, &err);
+        tns_end_segment(&w, &err);
+    }
+    CHECK(tns_finish(&w, &err) == 0, "three segments written (live %d)",
+          live);
+    tns_frame_free(&f);
+    FILE *fp = fopen(path, "rb");
+    size_t len = fread(buf, 1, cap, fp);
+    fclose(fp);
+    return len;
+}
+
 /* A writer of several segments: the reader sees exactly those segments, and
  * a stream cut after any of them but the last is an error. */
 static void test_final_marker(void)
@@ -289,22 +314,8 @@ static void test_final_marker(void)
     dx_err err;
     char path[] = "/tmp/dacs-test-XXXXXX";
     close(mkstemp(path));
-    tns_writer w;
-    tns_frame f;
-    int64_t d = 3;
-    tns_frame_alloc(&f, "y", DX_U8, 1, &d, &err);
-    tns_create(&w, path, &err);
-    for (int k = 0; k < 3; k++) {
-        tns_write(&w, &f, &err);
-        tns_end_segment(&w, &err);
-    }
-    CHECK(tns_finish(&w, &err) == 0, "three segments written");
-    tns_frame_free(&f);
-
-    FILE *fp = fopen(path, "rb");
     unsigned char buf[512];
-    size_t len = fread(buf, 1, sizeof buf, fp);
-    fclose(fp);
+    size_t len = three_segments(path, 0, buf, sizeof buf);
     unlink(path);
     /* each segment: frame (8+4+8+1+4 header, 3 payload, 4 crc) + marker */
     size_t seg = 8 + 4 + 8 + 1 + 4 + 3 + 4 + 20;
@@ -344,6 +355,96 @@ static void test_final_marker(void)
               "a stream cut after batch %d of 3 is an error: %s", k,
               got == -1 ? err.msg : "(read)");
     }
+}
+
+/* Read path to its end: the number of batches, or -1 (err set). */
+static int count_segments(const char *path, dx_err *err)
+{
+    tns_reader r;
+    tns_stream s;
+    int n = 0, got;
+    if (tns_open(&r, path, err))
+        return -1;
+    while ((got = tns_read_segment(&r, &s, err)) == 1) {
+        n++;
+        tns_stream_free(&s);
+    }
+    tns_close(&r);
+    return got < 0 ? -1 : n;
+}
+
+static int write_file(const char *path, const void *buf, size_t len)
+{
+    FILE *fp = fopen(path, "wb");
+    int ok = fp && fwrite(buf, 1, len, fp) == len;
+    if (fp)
+        fclose(fp);
+    return ok;
+}
+
+/* A live writer closes each segment at once and ends with a closing
+ * marker that closes no segment; readers take it, and still catch a
+ * stream cut between two segments. */
+static void test_live(void)
+{
+    dx_err err;
+    char path[] = "/tmp/dacs-test-XXXXXX";
+    close(mkstemp(path));
+    unsigned char buf[512];
+    size_t len = three_segments(path, 1, buf, sizeof buf);
+    size_t seg = 8 + 4 + 8 + 1 + 4 + 3 + 4 + 20;
+    CHECK(len == 3 * seg + 20, "three segments and a closing marker: %zu "
+          "bytes", len);
+    CHECK(buf[seg - 20 + 6] == 0 && buf[3 * seg - 20 + 6] == 0 &&
+              buf[3 * seg + 6] == 3 && buf[3 * seg + 8] == 0,
+          "every segment closed by an ordinary marker, the stream by a "
+          "final closing one of 0 frames");
+    CHECK(count_segments(path, &err) == 3, "read back as three batches");
+    for (int k = 1; k <= 3; k++) {
+        write_file(path, buf, k * seg);
+        CHECK(count_segments(path, &err) == -1 &&
+                  strstr(err.msg, "without its final end marker"),
+              "a live stream cut after batch %d is an error: %s", k,
+              err.msg);
+    }
+    /* two live streams one after the other: six batches */
+    unsigned char two[1024];
+    memcpy(two, buf, len);
+    memcpy(two + len, buf, len);
+    write_file(path, two, 2 * len);
+    CHECK(count_segments(path, &err) == 6, "cat of two live streams: six "
+          "batches");
+    /* the closing marker must count 0 frames and follow a closed batch */
+    unsigned char bad[512];
+    memcpy(bad, buf, len);
+    bad[3 * seg + 8] = 1;
+    uint32_t crc = (uint32_t)crc32(0, bad + 3 * seg, 16);
+    for (int i = 0; i < 4; i++)
+        bad[3 * seg + 16 + i] = (unsigned char)(crc >> (8 * i));
+    write_file(path, bad, len);
+    CHECK(count_segments(path, &err) == -1 && strstr(err.msg, "expected 0"),
+          "a closing marker that counts frames is refused: %s", err.msg);
+    memcpy(bad, buf, 3 * seg - 20);
+    memcpy(bad + 3 * seg - 20, buf + 3 * seg, 20);
+    write_file(path, bad, 3 * seg);
+    CHECK(count_segments(path, &err) == -1 &&
+              strstr(err.msg, "never closed"),
+          "a closing marker after an open batch is refused: %s", err.msg);
+    memcpy(bad, buf, len);
+    bad[3 * seg + 6] = 2;
+    crc = (uint32_t)crc32(0, bad + 3 * seg, 16);
+    for (int i = 0; i < 4; i++)
+        bad[3 * seg + 16 + i] = (unsigned char)(crc >> (8 * i));
+    write_file(path, bad, len);
+    CHECK(count_segments(path, &err) == -1 && strstr(err.msg, "reserved"),
+          "the closing flag without the final one is refused: %s", err.msg);
+    /* a live writer of nothing: one empty batch, as a plain empty stream */
+    tns_writer w;
+    tns_create(&w, path, &err);
+    w.live = 1;
+    CHECK(tns_finish(&w, &err) == 0 && count_segments(path, &err) == 1,
+          "an empty live stream is one empty batch");
+    unlink(path);
 }
 
 static void test_atomic(void)
@@ -515,6 +616,7 @@ int main(void)
     test_messages();
     test_segments();
     test_final_marker();
+    test_live();
     test_atomic();
     test_misc();
     test_borrowed();
