@@ -162,6 +162,16 @@ same_run() { # RUN: the checkpoints and evaluations of the one-process run
     same_run k4
 }
 
+@test "dacs-train --mpi 1 in one process (a hub of 1 rank): one process's bytes" {
+    mpi_skip_unless_built
+    one_process
+    train k1 --mpi 1 2>err
+    grep -q "mpi-hub: rank 0 of 1: .* sums" err
+    cmp k1/student.tns "$BATS_FILE_TMPDIR/one/student.tns"
+    cmp k1/teacher.tns "$BATS_FILE_TMPDIR/one/teacher.tns"
+    cmp k1/eval.tsv "$BATS_FILE_TMPDIR/one/eval.tsv"
+}
+
 @test "dacs-train --mpi 1 --ring 0 (a pipeline per iteration) on 2 ranks: the same" {
     mpi_skip_unless_built
     one_process
