@@ -36,6 +36,16 @@ ranks() {
         exit "$rc"' ranks "$@"
 }
 
+# stopped JOB: the background job JOB (a killed job's ranks(), or
+# mpirun, with their output in ./out) ends non-zero, and well before
+# its timeout (124): no rank waited for ever
+stopped() {
+    SECONDS=0
+    run wait "$1"
+    cat out
+    [ "$status" -ne 0 ] && [ "$status" -ne 124 ] && [ "$SECONDS" -lt 60 ]
+}
+
 # tns_close A B TOL: the frames of the streams A and B (checkpoints) have
 # the same names, types and shapes, integer and text frames are equal, and
 # every float differs by at most TOL * (1 + |b|); prints the largest such
