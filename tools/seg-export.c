@@ -11,25 +11,26 @@
 #include "nn/model.h"
 #include "nn/statedict.h"
 
-static const char USAGE[] =
-    "usage: seg-export [OPTIONS] CKPT -o FILE\n"
-    "Write the parameters and batch-norm statistics of a dacs checkpoint as\n"
-    "a state_dict that torch.load and load_state_dict(strict=True) accept\n"
-    "for the network's PyTorch module, with PyTorch's num_batches_tracked\n"
-    "buffers (0); or as safetensors or NumPy .npz with the same names.\n"
-    "\n"
-    "options:\n"
-    "  -o, --output FILE   the file, written atomically (required)\n"
-    "  --format F          torch (zip format, as torch.save), safetensors or\n"
-    "                      npz (default: by FILE's extension: .pth .pt .bin,\n"
-    "                      .safetensors, .npz)\n"
-    "  --teacher CKPT      write a DACS training checkpoint instead: a dict\n"
-    "                      {'iteration', 'model', 'ema_model'} with CKPT as\n"
-    "                      the EMA teacher (safetensors, npz: the same names\n"
-    "                      joined with '.')\n"
-    "  --prefix P          put P before every key (e.g. 'module.' for\n"
-    "                      DataParallel)\n"
-    "  -h, --help          show this help\n";
+#define USAGE                                                                 \
+    "usage: seg-export [OPTIONS] CKPT -o FILE\n"                             \
+    "Write the parameters and batch-norm statistics of a dacs checkpoint as\n" \
+    "a state_dict that torch.load and load_state_dict(strict=True) accept\n" \
+    "for the network's PyTorch module, with PyTorch's num_batches_tracked\n" \
+    "buffers (0); or as safetensors or NumPy .npz with the same names.\n"    \
+    "What was written is said on stderr.  -o FILE is required: a zip or\n" \
+    "safetensors file is not written to a pipe.\n"                         \
+    "\n"                                                                     \
+    "options:\n"                                                             \
+    "  --format F          torch (zip format, as torch.save), safetensors or\n" \
+    "                      npz (default: by FILE's extension: .pth .pt .bin,\n" \
+    "                      .safetensors, .npz)\n"                            \
+    "  --teacher CKPT      write a DACS training checkpoint instead: a dict\n" \
+    "                      {'iteration', 'model', 'ema_model'} with CKPT as\n" \
+    "                      the EMA teacher (safetensors, npz: the same names\n" \
+    "                      joined with '.')\n"                               \
+    "  --prefix P          put P before every key (e.g. 'module.' for\n"     \
+    "                      DataParallel)\n"                                  \
+    "  CKPT                the checkpoint (a student or a teacher)\n"
 
 static void check_prefix(const char *p)
 {
@@ -41,41 +42,39 @@ static void check_prefix(const char *p)
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
+    enum { O_FORMAT = DX_OPT_TOOL, O_TEACHER, O_PREFIX };
     static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},
-        {"format", required_argument, NULL, 'f'},
-        {"teacher", required_argument, NULL, 'T'},
-        {"prefix", required_argument, NULL, 'p'},
-        {"help", no_argument, NULL, 'h'},
+        {"format", required_argument, NULL, O_FORMAT},
+        {"teacher", required_argument, NULL, O_TEACHER},
+        {"prefix", required_argument, NULL, O_PREFIX},
         {0, 0, 0, 0}};
     static const char *const formats[] = {"torch", "safetensors", "npz",
                                           NULL};
     static const int format_of[] = {DX_TF_TORCH, DX_TF_SAFETENSORS,
                                     DX_TF_NPZ};
-    const char *out = NULL, *teacher = NULL, *prefix = "", *in = NULL;
+    dx_cli cli = {.take = DX_CLI_OUTPUT | DX_CLI_QUIET};
+    const char *teacher = NULL, *prefix = "", *in = NULL;
     int format = DX_TF_NONE, c;
-    while ((c = dx_getopt(argc, argv, "o:h", longopts)) != -1) {
+    while ((c = dx_cli_next(&cli, argc, argv, "", longopts)) != -1) {
         switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'f':
+        case O_FORMAT:
             format = format_of[dx_arg_enum("--format", optarg, formats)];
             break;
-        case 'T':
+        case O_TEACHER:
             teacher = optarg;
             break;
-        case 'p':
+        case O_PREFIX:
             check_prefix(optarg);
             prefix = optarg;
             break;
         case 'h':
-            dx_help(USAGE);
+            dx_cli_help(&cli, USAGE);
         }
     }
     dx_arg_input(argc, argv, optind, &in);
     if (!in)
         dx_die("no checkpoint: give CKPT (see --help)");
+    const char *out = cli.out;
     if (!out || !strcmp(out, "-"))
         dx_die("no output file: give -o FILE (a zip or safetensors file is "
                "not written to a pipe)");
@@ -112,6 +111,20 @@ int main(int argc, char **argv)
     }
     if (dx_tset_write(&ts, out, format, &err))
         dx_die_err(&err);
+    if (!cli.quiet) {
+        char desc[128];
+        int tensors = 0, counters = 0;
+        for (int k = 0; k < ts.n; k++) {
+            tensors += ts.v[k].kind == DX_TE_TENSOR;
+            counters += ts.v[k].kind == DX_TE_TENSOR &&
+                        ts.v[k].dtype == DX_TT_I64;
+        }
+        dx_arch_describe(&m.arch, desc, sizeof desc);
+        dx_note("%s: %s, %s%s: %d tensors, %d of them num_batches_tracked",
+                out, dx_tformat_name(format), desc,
+                teacher ? ", student 'model.' and teacher 'ema_model.'" : "",
+                tensors, counters);
+    }
     dx_tset_free(&ts);
     dx_model_free(&m);
     return 0;

@@ -62,179 +62,34 @@
     "  --order O           channel order fed to conv1: bgr (Caffe weights,\n" \
     "                      DACS) or rgb (torchvision weights) (default bgr)\n"
 
-static void triple(const char *opt, const char *s, float out[3], int pos)
-{
-    char buf[256], *p = buf;
-    if (strlen(s) >= sizeof buf)
-        dx_die("%s: value too long", opt);
-    strcpy(buf, s);
-    for (int i = 0; i < 3; i++) {
-        char *comma = strchr(p, ',');
-        if ((i < 2) != (comma != NULL))
-            dx_die("%s: expected three numbers, got '%s'", opt, s);
-        if (comma)
-            *comma = 0;
-        out[i] = (float)dx_arg_double(opt, p, pos ? 1e-30 : -1e30, 1e30);
-        p = comma ? comma + 1 : p;
-    }
-}
-
-static void blocks(const char *s, int out[4])
-{
-    char buf[64], *p = buf;
-    if (strlen(s) >= sizeof buf)
-        dx_die("--blocks: value too long");
-    strcpy(buf, s);
-    for (int i = 0; i < 4; i++) {
-        char *comma = strchr(p, ',');
-        if ((i < 3) != (comma != NULL))
-            dx_die("--blocks: expected four numbers B1,B2,B3,B4, got '%s'",
-                   s);
-        if (comma)
-            *comma = 0;
-        out[i] = (int)dx_arg_long("--blocks", p, 1, DX_ARCH_MAX_BLOCKS);
-        p = comma ? comma + 1 : p;
-    }
-}
-
-/* The options, as given; 0 or NULL when not. */
 static struct {
     const char *from;
-    int net, width, classes, depth, heads, style, bn, order;
-    int blocks[4], have_blocks, have_mean, have_std, have_seed;
-    float mean[3], std[3];
     uint64_t seed;
-} opt = {.net = DX_NET_MINI, .style = -1, .bn = -1, .order = -1};
-
-static dx_arch arch_of_options(void)
-{
-    static const char *const v2only = "is an option of deeplabv2 (--net "
-                                       "deeplabv2)";
-    dx_arch a;
-    dx_arch_defaults(&a, opt.net);
-    if (opt.net == DX_NET_MINI) {
-        if (opt.depth)
-            dx_die("--depth %s", v2only);
-        if (opt.have_blocks)
-            dx_die("--blocks %s", v2only);
-        if (opt.style >= 0)
-            dx_die("--style %s", v2only);
-        if (opt.heads)
-            dx_die("--heads %s", v2only);
-        if (opt.bn >= 0)
-            dx_die("--bn %s", v2only);
-        if (opt.order >= 0)
-            dx_die("--order %s; deeplab-mini takes RGB", v2only);
-    } else {
-        if (opt.depth) {
-            a.depth = opt.depth;
-            dx_arch_depth_blocks(a.depth, a.blocks);
-        }
-        if (opt.have_blocks)
-            memcpy(a.blocks, opt.blocks, sizeof a.blocks);
-        if (opt.style >= 0)
-            a.style = opt.style;
-        if (opt.heads)
-            a.heads = opt.heads;
-        if (opt.bn >= 0)
-            a.bn_trainable = opt.bn;
-        if (opt.order >= 0) {
-            a.order = opt.order;
-            dx_arch_norm_of(a.order, a.mean, a.std);
-        }
-    }
-    if (opt.width)
-        a.width = opt.width;
-    if (opt.classes)
-        a.classes = opt.classes;
-    if (opt.have_mean)
-        memcpy(a.mean, opt.mean, sizeof a.mean);
-    if (opt.have_std)
-        memcpy(a.std, opt.std, sizeof a.std);
-    dx_err err;
-    if (dx_arch_check(&a, &err))
-        dx_die_err(&err);
-    return a;
-}
+    dx_arch_opts arch;
+} opt;
 
 int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     dx_cli cli = {.take = DX_CLI_OUTPUT};
-    enum { O_NET = DX_OPT_TOOL, O_DEPTH, O_BLOCKS, O_STYLE, O_HEADS, O_BN,
-           O_ORDER };
-    static const struct option longopts[] = {
-        {"net", required_argument, NULL, O_NET},
-        {"depth", required_argument, NULL, O_DEPTH},
-        {"blocks", required_argument, NULL, O_BLOCKS},
-        {"width", required_argument, NULL, 'w'},
-        {"style", required_argument, NULL, O_STYLE},
-        {"heads", required_argument, NULL, O_HEADS},
-        {"bn", required_argument, NULL, O_BN},
-        {"order", required_argument, NULL, O_ORDER},
-        {"classes", required_argument, NULL, 'c'},
-        {"seed", required_argument, NULL, 's'},
-        {"mean", required_argument, NULL, 'M'},
-        {"std", required_argument, NULL, 'S'},
-        {"from", required_argument, NULL, 'F'},
-        {0, 0, 0, 0}};
-    static const char *const nets[] = {"deeplab-mini", "deeplabv2", NULL};
-    static const char *const styles[] = {"caffe", "pytorch", NULL};
-    static const char *const bns[] = {"frozen", "train", NULL};
-    static const char *const orders[] = {"rgb", "bgr", NULL};
+    enum { O_SEED = DX_OPT_TOOL, O_FROM, O_ARCH };
+    struct option longopts[2 + DX_ARCH_NOPTS + 1] = {
+        {"seed", required_argument, NULL, O_SEED},
+        {"from", required_argument, NULL, O_FROM}};
+    dx_arch_longopts(longopts + 2, O_ARCH);
+    dx_err err;
     int arch_opts = 0, c;
     while ((c = dx_cli_next(&cli, argc, argv, "", longopts)) != -1) {
-        switch (c) {
-        case O_NET:
-            opt.net = dx_arg_enum("--net", optarg, nets);
-            break;
-        case O_DEPTH: {
-            int b[4];
-            opt.depth = (int)dx_arg_long("--depth", optarg, 1, 999);
-            if (dx_arch_depth_blocks(opt.depth, b))
-                dx_die("--depth: expected 18, 34, 50, 101 or 152, got '%s'",
-                       optarg);
-            break;
-        }
-        case O_BLOCKS:
-            blocks(optarg, opt.blocks);
-            opt.have_blocks = 1;
-            break;
-        case 'w':
-            opt.width = (int)dx_arg_long("--width", optarg, 1,
-                                         DX_ARCH_MAX_WIDTH);
-            break;
-        case O_STYLE:
-            opt.style = dx_arg_enum("--style", optarg, styles);
-            break;
-        case O_HEADS:
-            opt.heads = (int)dx_arg_long("--heads", optarg, 1, 4);
-            break;
-        case O_BN:
-            opt.bn = dx_arg_enum("--bn", optarg, bns);
-            break;
-        case O_ORDER:
-            opt.order = dx_arg_enum("--order", optarg, orders);
-            break;
-        case 'c':
-            opt.classes = (int)dx_arg_long("--classes", optarg, 1,
-                                           DX_ARCH_MAX_CLASSES);
-            break;
-        case 's':
+        if (c >= O_ARCH && c < O_ARCH + DX_ARCH_NOPTS) {
+            if (dx_arch_opt_set(&opt.arch, c - O_ARCH, optarg, &err))
+                dx_die_err(&err);
+            arch_opts++;
+        } else if (c == O_SEED) {
             opt.seed = dx_arg_u64("--seed", optarg);
-            break;
-        case 'M':
-            triple("--mean", optarg, opt.mean, 0);
-            opt.have_mean = 1;
-            break;
-        case 'S':
-            triple("--std", optarg, opt.std, 1);
-            opt.have_std = 1;
-            break;
-        case 'F':
+            arch_opts++;
+        } else if (c == O_FROM) {
             opt.from = optarg;
-            break;
-        case 'h': {
+        } else if (c == 'h') {
             dx_arch mini, v2;
             dx_arch_defaults(&mini, DX_NET_MINI);
             dx_arch_defaults(&v2, DX_NET_DEEPLABV2);
@@ -243,14 +98,11 @@ int main(int argc, char **argv)
                         mini.mean[1], mini.mean[2], mini.std[0], mini.std[1],
                         mini.std[2], DX_ARCH_MAX_BLOCKS);
         }
-        }
-        arch_opts += c != 'F';
     }
     dx_cli_end(&cli, argc, argv);
     if (opt.from && arch_opts)
         dx_die("--from takes the architecture and weights of its checkpoint; "
                "it excludes every option but -o");
-    dx_err err;
     dx_model m;
     if (opt.from) {
         if (dx_model_read(&m, opt.from, &err) ||
@@ -259,8 +111,10 @@ int main(int argc, char **argv)
         m.iter = 0;
         memset(m.state[0], 0, m.nparam * sizeof *m.state[0]);
     } else {
-        dx_arch a = arch_of_options();
-        if (dx_model_init(&m, &a, opt.seed, &err))
+        dx_arch a;
+        dx_arch_default(&a);
+        if (dx_arch_opts_apply(&opt.arch, &a, &err) ||
+            dx_model_init(&m, &a, opt.seed, &err))
             dx_die_err(&err);
     }
     if (dx_model_save(&m, cli.out, 1, &err))

@@ -435,3 +435,116 @@ void dx_arch_describe(const dx_arch *a, char *buf, size_t cap)
         snprintf(buf, cap, "deeplab-mini width=%d classes=%d", a->width,
                  a->classes);
 }
+
+/* ---- the architecture as command-line options ---- */
+
+/* The options, in the order of KEYS without version. */
+enum {
+    O_NET, O_DEPTH, O_BLOCKS, O_WIDTH, O_STYLE, O_HEADS, O_BN, O_CLASSES,
+    O_ORDER, O_MEAN, O_STD
+};
+_Static_assert(O_STD + 1 == DX_ARCH_NOPTS && K_END == DX_ARCH_NOPTS + 1,
+               "one option per key of meta.arch but version");
+const char *const dx_arch_opt_names[DX_ARCH_NOPTS + 1] = {
+    "net",   "depth",   "blocks", "width", "style", "heads",
+    "bn",    "classes", "order",  "mean",  "std",   NULL};
+
+static int key_of_opt(int k)
+{
+    return k == O_NET ? K_NET : k + 1;
+}
+
+void dx_arch_longopts(struct option *out, int code0)
+{
+    for (int k = 0; k < DX_ARCH_NOPTS; k++)
+        out[k] = (struct option){dx_arch_opt_names[k], required_argument,
+                                 NULL, code0 + k};
+    out[DX_ARCH_NOPTS] = (struct option){0, 0, 0, 0};
+}
+
+int dx_arch_opt_set(dx_arch_opts *o, int k, const char *value, dx_err *err)
+{
+    static const char *const want[DX_ARCH_NOPTS] = {
+        [O_NET] = "one of deeplab-mini, deeplabv2",
+        [O_DEPTH] = "18, 34, 50, 101 or 152",
+        [O_BLOCKS] = "four integers B1,B2,B3,B4, each in [1, 64]",
+        [O_WIDTH] = "an integer in [1, 512]",
+        [O_STYLE] = "one of caffe, pytorch",
+        [O_HEADS] = "an integer in [1, 4]",
+        [O_BN] = "one of frozen, train",
+        [O_CLASSES] = "an integer in [1, 255]",
+        [O_ORDER] = "one of rgb, bgr",
+        [O_MEAN] = "three finite numbers A,B,C",
+        [O_STD] = "three finite numbers A,B,C, each > 0",
+    };
+    _Static_assert(DX_ARCH_MAX_BLOCKS == 64 && DX_ARCH_MAX_WIDTH == 512 &&
+                       DX_ARCH_MAX_CLASSES == 255,
+                   "the messages above give these limits");
+    if (k < 0 || k >= DX_ARCH_NOPTS)
+        return dx_fail(err, "architecture option %d, expected 0..%d", k,
+                       DX_ARCH_NOPTS - 1);
+    int bad = strlen(value) > MAXVAL;
+    if (!bad && k == O_NET)
+        bad = (o->v.net = dx_arch_net_parse(value)) < 0;
+    else if (!bad)
+        bad = parse_value(&o->v, key_of_opt(k), value) != 0;
+    if (bad)
+        return dx_fail(err, "--%s: expected %s, got '%.*s'",
+                       dx_arch_opt_names[k], want[k], MAXVAL, value);
+    o->given |= 1u << k;
+    return 0;
+}
+
+int dx_arch_opt_given(const dx_arch_opts *o, const char *name)
+{
+    for (int k = 0; k < DX_ARCH_NOPTS; k++)
+        if (!strcmp(name, dx_arch_opt_names[k]))
+            return (o->given >> k) & 1;
+    return 0;
+}
+
+int dx_arch_opts_apply(const dx_arch_opts *o, dx_arch *a, dx_err *err)
+{
+#define GIVEN(k) ((o->given >> (k)) & 1)
+    const dx_arch *v = &o->v;
+    if (GIVEN(O_NET) && v->net != a->net)
+        dx_arch_defaults(a, v->net);
+    if (a->net == DX_NET_MINI) {
+        static const int v2only[] = {O_DEPTH, O_BLOCKS, O_STYLE, O_HEADS,
+                                     O_BN, O_ORDER};
+        for (size_t i = 0; i < sizeof v2only / sizeof v2only[0]; i++)
+            if (GIVEN(v2only[i]))
+                return dx_fail(err, "--%s is an option of deeplabv2 (--net "
+                               "deeplabv2)%s", dx_arch_opt_names[v2only[i]],
+                               v2only[i] == O_ORDER ? "; deeplab-mini takes "
+                                                      "RGB"
+                                                    : "");
+    } else {
+        if (GIVEN(O_DEPTH)) {
+            a->depth = v->depth;
+            dx_arch_depth_blocks(a->depth, a->blocks);
+        }
+        if (GIVEN(O_BLOCKS))
+            memcpy(a->blocks, v->blocks, sizeof a->blocks);
+        if (GIVEN(O_STYLE))
+            a->style = v->style;
+        if (GIVEN(O_HEADS))
+            a->heads = v->heads;
+        if (GIVEN(O_BN))
+            a->bn_trainable = v->bn_trainable;
+        if (GIVEN(O_ORDER)) {
+            a->order = v->order;
+            dx_arch_norm_of(a->order, a->mean, a->std);
+        }
+    }
+    if (GIVEN(O_WIDTH))
+        a->width = v->width;
+    if (GIVEN(O_CLASSES))
+        a->classes = v->classes;
+    if (GIVEN(O_MEAN))
+        memcpy(a->mean, v->mean, sizeof a->mean);
+    if (GIVEN(O_STD))
+        memcpy(a->std, v->std, sizeof a->std);
+#undef GIVEN
+    return dx_arch_check(a, err);
+}

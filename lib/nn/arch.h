@@ -46,6 +46,7 @@
 #ifndef DACS_ARCH_H
 #define DACS_ARCH_H
 
+#include <getopt.h>
 #include <stddef.h>
 
 #include "base/err.h"
@@ -113,6 +114,52 @@ int dx_arch_parse(dx_arch *a, const char *text, size_t len, dx_err *err);
  * written as the shortest decimal that reads back as the same float, so
  * parse(format(a)) == a exactly. */
 int dx_arch_format(const dx_arch *a, char *buf, size_t cap);
+/* ---- the architecture as command-line options ----
+ *
+ * The tools that make a network (seg-init over the defaults, seg-import
+ * over what it recognised in a file) take every key of meta.arch but
+ * version as an option of the same name, parsed and applied here once:
+ *
+ *   --net NAME       deeplab-mini or deeplabv2
+ *   --depth D        18, 34, 50, 101 or 152; sets the depth's blocks
+ *   --blocks B1,B2,B3,B4   1..DX_ARCH_MAX_BLOCKS each
+ *   --width W        1..DX_ARCH_MAX_WIDTH
+ *   --style S        caffe or pytorch
+ *   --heads K        1..4
+ *   --bn MODE        frozen or train
+ *   --classes C      1..DX_ARCH_MAX_CLASSES
+ *   --order O        rgb or bgr; sets the order's mean and std
+ *                    (dx_arch_norm_of)
+ *   --mean A,B,C     of x/255, finite
+ *   --std A,B,C      finite, each > 0
+ *
+ * depth, blocks, style, heads, bn and order are deeplabv2's only. */
+#define DX_ARCH_NOPTS 11
+extern const char *const dx_arch_opt_names[DX_ARCH_NOPTS + 1];
+
+typedef struct dx_arch_opts {
+    unsigned given; /* bit k: option dx_arch_opt_names[k] was given */
+    dx_arch v;      /* the values given; the others 0 */
+} dx_arch_opts;
+
+/* getopt_long entries for the options, each with a required argument and
+ * the code code0 + k (k its index in dx_arch_opt_names), then the
+ * terminating zero entry: out holds DX_ARCH_NOPTS + 1 entries. */
+void dx_arch_longopts(struct option *out, int code0);
+/* Parse the value of option k (an index in dx_arch_opt_names) into o;
+ * a bad value fails with "--depth: expected 18, 34, 50, 101 or 152, got
+ * '42'". */
+int dx_arch_opt_set(dx_arch_opts *o, int k, const char *value, dx_err *err);
+/* Was the option called name ("depth") given? */
+int dx_arch_opt_given(const dx_arch_opts *o, const char *name);
+/* Apply the options given over *a (the defaults, or a recognised record):
+ * --net, when it names another network than a->net, first resets *a to
+ * that network's defaults; --depth also sets the depth's blocks unless
+ * --blocks is given, --order its mean and std unless --mean, --std are;
+ * a deeplabv2 option for deeplab-mini fails ("--depth is an option of
+ * deeplabv2 (--net deeplabv2)"); the result is checked (dx_arch_check). */
+int dx_arch_opts_apply(const dx_arch_opts *o, dx_arch *a, dx_err *err);
+
 /* "deeplab-mini width=32 classes=19" or "deeplabv2 depth=101
  * blocks=3,4,23,3 width=64 style=caffe classes=19", for messages. */
 void dx_arch_describe(const dx_arch *a, char *buf, size_t cap);

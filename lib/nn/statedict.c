@@ -31,7 +31,8 @@ static const dx_tspec *mapped(const sub *s, const dx_keymap *m,
 }
 
 /* deeplab-mini: the width from the first convolution (w x 3 x 3 x 3),
- * the classes from the head (C x 4w x 3 x 3) when the file has one. */
+ * the classes from the head (C x 4w x 3 x 3) when the file has one, else
+ * 0. */
 static int infer_mini(const sub *s, const dx_keymap *m, dx_arch *a)
 {
     const dx_tspec *c = mapped(s, m, "stem.0.conv.weight");
@@ -40,6 +41,7 @@ static int infer_mini(const sub *s, const dx_keymap *m, dx_arch *a)
         return -1;
     dx_arch_default(a);
     a->width = (int)c->dims[0];
+    a->classes = 0;
     const dx_tspec *h = mapped(s, m, "head.0.weight");
     if (h && h->rank == 4 && h->dims[0] >= 1 &&
         h->dims[0] <= DX_ARCH_MAX_CLASSES)
@@ -50,9 +52,9 @@ static int infer_mini(const sub *s, const dx_keymap *m, dx_arch *a)
 /* deeplabv2: the width from conv1 (w x 3 x 7 x 7), the block kind from
  * layer1.0.conv3, the blocks from the highest block of each layer, the
  * classes from layer5 when the file has it; depth the one with those
- * blocks (else 50 or 18 with explicit blocks); style, heads, bn, order,
- * mean and std are not in the tensors: DACS's defaults (caffe, 2, frozen,
- * BGR and the Caffe mean), which the options override. */
+ * blocks (else 50 or 18 with explicit blocks), 0 classes for a file
+ * without the head; style, heads, bn, order, mean and std are not in the
+ * tensors: the map's (statedict.h), which the options override. */
 static int infer_deeplabv2(const sub *s, const dx_keymap *m, dx_arch *a)
 {
     const dx_tspec *c = mapped(s, m, "conv1.weight");
@@ -89,102 +91,61 @@ static int infer_deeplabv2(const sub *s, const dx_keymap *m, dx_arch *a)
             !memcmp(d, a->blocks, sizeof d))
             a->depth = depths[i];
     }
+    a->classes = 0;
     const dx_tspec *h = mapped(s, m, "layer5.conv2d_list.0.weight");
     if (h && h->rank == 4 && h->dims[0] >= 1 &&
         h->dims[0] <= DX_ARCH_MAX_CLASSES)
         a->classes = (int)h->dims[0];
+    /* torchvision's and mmsegmentation's ResNets: the stride in the 3x3
+     * (v1.5), RGB input with ImageNet's mean and std; mmsegmentation's
+     * DeepLabv2 head sums every branch it has */
+    if (!strcmp(m->name, "torchvision") || !strcmp(m->name, "mmseg")) {
+        a->style = DX_STYLE_PYTORCH;
+        a->order = DX_ORDER_RGB;
+        dx_arch_norm_of(a->order, a->mean, a->std);
+    }
+    if (!strcmp(m->name, "mmseg")) {
+        int heads = 0;
+        char name[64];
+        for (int k = 0; k < 4; k++) {
+            snprintf(name, sizeof name, "layer5.conv2d_list.%d.weight", k);
+            heads += mapped(s, m, name) != NULL;
+        }
+        if (heads)
+            a->heads = heads;
+    }
     return 0;
 }
 
 static const struct net {
     const char *name;
     int (*infer)(const sub *s, const dx_keymap *m, dx_arch *a);
+    const char *head; /* the classifier's tensors, a key-map pattern */
 } NETS[] = {
-    {"deeplab-mini", infer_mini},
-    {"deeplabv2", infer_deeplabv2},
+    {"deeplab-mini", infer_mini, "head.*"},
+    {"deeplabv2", infer_deeplabv2, "layer5.*"},
 };
 #define NNETS ((int)(sizeof NETS / sizeof NETS[0]))
 
-/* ---- architecture text: the recognised record, options over it ---- */
-
-/* Replace or append each key=value line of over in text (cap bytes). */
-static int merge_arch(char *text, size_t cap, const char *over, dx_err *err)
-{
-    const char *p = over;
-    while (p && *p) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        const char *eq = memchr(p, '=', n);
-        if (!eq || eq == p)
-            return dx_fail(err, "architecture setting '%.*s' is not "
-                           "key=value", (int)n, p);
-        size_t kl = (size_t)(eq - p);
-        char out[DX_ARCH_MAX_TEXT + 1];
-        size_t at = 0;
-        int done = 0;
-        for (const char *l = text; *l;) {
-            const char *e = strchr(l, '\n');
-            size_t ln = e ? (size_t)(e - l) : strlen(l);
-            int same = ln > kl && l[kl] == '=' && !strncmp(l, p, kl);
-            const char *src = same ? p : l;
-            size_t sn = same ? n : ln;
-            if (at + sn + 2 > sizeof out)
-                return dx_fail(err, "architecture text too long");
-            memcpy(out + at, src, sn);
-            at += sn;
-            out[at++] = '\n';
-            done |= same;
-            l += ln + (e != NULL);
-        }
-        if (!done) {
-            if (at + n + 2 > sizeof out)
-                return dx_fail(err, "architecture text too long");
-            memcpy(out + at, p, n);
-            at += n;
-            out[at++] = '\n';
-        }
-        out[at] = 0;
-        if (at + 1 > cap)
-            return dx_fail(err, "architecture text too long");
-        memcpy(text, out, at + 1);
-        p = nl ? nl + 1 : NULL;
-    }
-    return 0;
-}
-
-/* Does the key=value text over set key? */
-static int has_key(const char *over, const char *key)
-{
-    size_t n = strlen(key);
-    for (const char *l = over; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : l)
-        if (!strncmp(l, key, n) && l[n] == '=')
-            return 1;
-    return 0;
-}
-
 /* The network's architecture for the tensors s through m, with the
- * options' settings; -1 when the network cannot say it (err unset) or
- * the settings are wrong (err set, *bad 1). */
+ * options over it (nn/arch.h); *file_classes the classes of the file's
+ * head.  -1 when the network cannot say it (err unset) or the options do
+ * not fit it (err set, *bad 1). */
 static int arch_for(const struct net *net, const sub *s, const dx_keymap *m,
-                    const char *over, dx_arch *a, int *bad, dx_err *err)
+                    const dx_arch_opts *over, dx_arch *a, int *file_classes,
+                    int *bad, dx_err *err)
 {
-    char text[DX_ARCH_MAX_TEXT + 1];
     if (net->infer(s, m, a))
         return -1;
-    if (dx_arch_format(a, text, sizeof text) < 0 ||
-        merge_arch(text, sizeof text, over, err) ||
-        dx_arch_parse(a, text, strlen(text), err)) {
-        *bad = 1;
-        return dx_wrap(err, "with the architecture settings: ");
+    *file_classes = a->classes; /* 0: the file has no head */
+    if (!a->classes) {
+        dx_arch d;
+        dx_arch_defaults(&d, a->net);
+        a->classes = d.classes;
     }
-    /* an input order brings its own mean and std unless they are set */
-    if (has_key(over, "order")) {
-        float mean[3], std[3];
-        dx_arch_norm_of(a->order, mean, std);
-        if (!has_key(over, "mean"))
-            memcpy(a->mean, mean, sizeof mean);
-        if (!has_key(over, "std"))
-            memcpy(a->std, std, sizeof std);
+    if (over && dx_arch_opts_apply(over, a, err)) {
+        *bad = 1;
+        return -1;
     }
     return 0;
 }
@@ -349,9 +310,10 @@ oom:
 /* ---- recognition ---- */
 
 typedef struct cand {
-    int map, tgt;        /* indices into the maps and targets tried */
+    int map, tgt, net;   /* indices into the maps, targets and NETS */
     const char *prefix;
     int imported, problems, teacher;
+    int file_classes;    /* of the file's head, before the options */
 } cand;
 
 /* Is a better than b? */
@@ -404,6 +366,27 @@ static int target_index(search *s, const dx_arch *a, dx_err *err)
     return s->ntg++;
 }
 
+/* The network the options name (its index in NETS, which follows enum
+ * dx_net_id), or -1. */
+static int want_net(const dx_sd_opts *o)
+{
+    return o->arch && dx_arch_opt_given(o->arch, "net") ? o->arch->v.net
+                                                         : -1;
+}
+_Static_assert(DX_NET_MINI == 0 && DX_NET_DEEPLABV2 == 1 && DX_NET_END == 2,
+               "NETS is in the order of enum dx_net_id");
+
+/* Other classes than the file's head has (file_classes, 0 for none):
+ * the head is left to initialise (e.g. the 21 of the DACS COCO file when
+ * a run wants 19), by a rule named after the option. */
+static int head_rule(dx_keymap *m, const struct net *net, int file_classes,
+                     int classes, dx_err *err)
+{
+    if (!file_classes || file_classes == classes)
+        return 0;
+    return dx_keymap_add(m, DX_RULE_INIT, net->head, NULL, "--classes", err);
+}
+
 /* Try one prefix with every map and network. */
 static int try_prefix(search *s, const char *prefix, dx_err *err)
 {
@@ -414,22 +397,27 @@ static int try_prefix(search *s, const char *prefix, dx_err *err)
     for (int mi = 0; mi < s->nmaps && !rc && sb.n; mi++)
         for (int ni = 0; ni < NNETS && !rc; ni++) {
             dx_arch a;
-            int bad = 0;
-            if (s->o->net && strcmp(s->o->net, NETS[ni].name))
+            int bad = 0, classes;
+            if (want_net(s->o) >= 0 && want_net(s->o) != ni)
                 continue;
-            if (arch_for(&NETS[ni], &sb, &s->maps[mi], s->o->arch, &a, &bad,
-                         err)) {
+            if (arch_for(&NETS[ni], &sb, &s->maps[mi], s->o->arch, &a,
+                         &classes, &bad, err)) {
                 rc = bad ? -1 : 0;
                 continue;
             }
             int ti = target_index(s, &a, err);
+            dx_keymap hm;
             dx_match r;
-            if (ti < 0 || dx_keymap_match(&s->maps[mi], sb.t, sb.n,
-                                          s->tg[ti].t, s->tg[ti].n, &r,
-                                          err)) {
+            dx_keymap_init(&hm, s->maps[mi].name);
+            if (ti < 0 || dx_keymap_extend(&hm, &s->maps[mi], err) ||
+                head_rule(&hm, &NETS[ni], classes, a.classes, err) ||
+                dx_keymap_match(&hm, sb.t, sb.n, s->tg[ti].t, s->tg[ti].n,
+                                &r, err)) {
+                dx_keymap_free(&hm);
                 rc = -1;
                 break;
             }
+            dx_keymap_free(&hm);
             if (s->nc == s->cc) {
                 int cap = s->cc ? 2 * s->cc : 16;
                 cand *nc = realloc(s->c, (size_t)cap * sizeof *nc);
@@ -441,8 +429,9 @@ static int try_prefix(search *s, const char *prefix, dx_err *err)
                 s->c = nc;
                 s->cc = cap;
             }
-            s->c[s->nc++] = (cand){mi, ti, prefix, r.imported, r.nproblem,
-                                   teacher_named(prefix)};
+            s->c[s->nc++] = (cand){mi, ti, ni, prefix, r.imported,
+                                   r.nproblem, teacher_named(prefix),
+                                   classes};
             dx_match_free(&r);
         }
     sub_free(&sb);
@@ -531,14 +520,6 @@ int dx_sd_recognise(const dx_tset *ts, const dx_sd_opts *o, dx_sd_plan *p,
     char **pre = NULL, key[DX_SD_PREFIX], tkey[DX_SD_PREFIX];
     int npre = 0, rc = -1;
     memset(p, 0, sizeof *p);
-    if (o->net) {
-        int known = 0;
-        for (int i = 0; i < NNETS; i++)
-            known |= !strcmp(o->net, NETS[i].name);
-        if (!known)
-            return dx_fail(err, "network '%s' is not one this dacs builds "
-                           "(deeplab-mini, deeplabv2)", o->net);
-    }
     if (load_maps(&s, err))
         goto out;
     if (o->key)
@@ -573,8 +554,10 @@ int dx_sd_recognise(const dx_tset *ts, const dx_sd_opts *o, dx_sd_plan *p,
     }
     if (b < 0 || s.c[b].imported == 0) {
         dx_fail(err, "no state_dict in the file fits %s%s under map%s %s "
-                "(see --list for its keys)", o->net ? "" : "the networks of "
-                "this dacs: ", o->net ? o->net : "deeplab-mini or deeplabv2",
+                "(see --list for its keys)", want_net(o) >= 0 ? "" : "the "
+                "networks of this dacs: ", want_net(o) >= 0
+                                               ? NETS[want_net(o)].name
+                                               : "deeplab-mini or deeplabv2",
                 o->map ? "" : "s", o->map ? o->map : "dacs, torchvision, "
                 "mmseg");
         goto out;
@@ -607,6 +590,9 @@ int dx_sd_recognise(const dx_tset *ts, const dx_sd_opts *o, dx_sd_plan *p,
     }
     dx_keymap_init(&p->map, s.maps[st->map].name);
     if (dx_keymap_extend(&p->map, &s.maps[st->map], err))
+        goto out;
+    if (head_rule(&p->map, &NETS[st->net], st->file_classes,
+                  s.tg[st->tgt].arch.classes, err))
         goto out;
     snprintf(p->root, sizeof p->root, "%s", st->prefix);
     if (t >= 0)

@@ -9,10 +9,27 @@
  * DataParallel's "module.", AdaptSegNet's "Scale.".  Recognition tries
  * every prefix at a '.' boundary of the file's tensor names with every
  * candidate map (nn/keymap.h) and every network that can say its
- * architecture from the names and shapes (today deeplab-mini: width from
- * stem.0.conv.weight, classes from head.0.weight), and keeps the
- * combination that gives the network the most of its tensors, then the
- * fewest problems.  Two prefixes that fit equally are told apart only by
+ * architecture from the names and shapes, and keeps the combination that
+ * gives the network the most of its tensors, then the fewest problems
+ * (on a full tie the map listed first in nn/keymap.h).
+ *
+ * What the names and shapes say:
+ *   deeplab-mini  width from stem.0.conv.weight, classes from
+ *                 head.0.weight;
+ *   deeplabv2     width from conv1.weight (w x 3 x 7 x 7), bottleneck or
+ *                 basic blocks from layer1.0.conv3, the blocks of each
+ *                 layer from its highest block, the depth whose blocks
+ *                 those are (else 50 or 18 with the blocks as found),
+ *                 classes from layer5.conv2d_list.0.
+ * What they cannot say comes from the map: the dacs map (the DACS and
+ * AdaptSegNet DeepLabv2, trained in Caffe) gives style caffe, BGR input
+ * with the Caffe mean and std 1/255, 2 heads (what the DACS code sums);
+ * torchvision and mmseg give style pytorch (the stride in the 3x3, v1.5)
+ * and RGB with ImageNet's mean and std; mmseg sums every head branch the
+ * file has.  bn is frozen (DACS).  The options (o->arch) go over all of
+ * it; options that give the network other classes than the file's head
+ * leave the head (head.* or layer5.*) to initialise, by an init rule
+ * named "--classes".  Two prefixes that fit equally are told apart only by
  * name: one whose path has a teacher's name (ema_model, ema, teacher,
  * model_ema, mean_teacher) is the teacher, the other the student; any
  * other tie is an error that lists them (choose with a key).
@@ -42,9 +59,9 @@ typedef struct dx_sd_opts {
                                 "model."; "" the top), NULL: found */
     const char *teacher_key; /* the teacher's prefix, NULL: found */
     int teacher;             /* a teacher is wanted */
-    const char *net;         /* the network, NULL: any this dacs builds */
-    const char *arch;        /* "key=value" lines that override the
-                                recognised meta.arch, or NULL */
+    const dx_arch_opts *arch; /* options over the recognised meta.arch
+                                (nn/arch.h: its --net restricts the
+                                networks tried), or NULL */
 } dx_sd_opts;
 
 typedef struct dx_sd_plan {

@@ -237,9 +237,9 @@ count() {
     seg-import dacs.pth -o st.tns --teacher-out te.tns 2>/dev/null
     cmp <(tns get -i st.tns layer3.0.conv2.weight) <(tns get -i s.tns layer3.0.conv2.weight)
     cmp <(tns get -i te.tns layer3.0.conv2.weight) <(tns get -i t.tns layer3.0.conv2.weight)
-    # what the tensors cannot say comes from --arch; an order brings its
-    # mean and std
-    seg-import plain.pth --arch style=pytorch --arch order=rgb -o rgb.tns 2>/dev/null
+    # what the tensors cannot say comes from seg-init's options; an order
+    # brings its mean and std
+    seg-import plain.pth --style pytorch --order rgb -o rgb.tns 2>/dev/null
     run tns get -i rgb.tns meta.arch
     assert_output --partial "style=pytorch"
     assert_output --partial "order=rgb"

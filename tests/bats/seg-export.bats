@@ -24,7 +24,11 @@ refuse() { assert_refused seg-export out.pth "$@"; }
     run_split seg-export "$M" -o m.pth
     [ "$status" -eq 0 ]
     [ "$stdout_bytes" -eq 0 ]
+    [ "$stderr" = "seg-export: m.pth: PyTorch zip, deeplab-mini width=2 classes=4: 68 tensors, 10 of them num_batches_tracked" ]
+    run_split seg-export -q "$M" -o q.pth
+    [ "$status" -eq 0 ]
     [ "$stderr_lines" -eq 0 ]
+    cmp m.pth q.pth
     run seg-import --list m.pth
     assert_line --index 0 "# m.pth: PyTorch zip, 68 entries"
     assert_line --index 1 $'stem.0.conv.weight\tf32\t2x3x3x3'

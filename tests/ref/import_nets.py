@@ -66,3 +66,63 @@ def save_safetensors(tensors, path, metadata=None):
     h += b' ' * ((8 - len(h) % 8) % 8)
     with open(path, 'wb') as f:
         f.write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
+
+
+class _StableKeys:
+    """a pickle module for torch.save's legacy format whose storage keys
+    are 0, 1, 2... in the order the storages are first met, instead of
+    their memory addresses (str(storage._cdata), torch 1.13
+    serialization._legacy_save), so that the same object gives the same
+    bytes on every run"""
+
+    __name__ = 'pickle'
+
+    def __init__(self):
+        import pickle
+        self.pickle = pickle
+        self.keys = {}
+        outer = self
+
+        class Pickler:
+            """pickle.Pickler, its persistent ids' storage keys renamed"""
+
+            def __init__(self, f, protocol):
+                self.p = pickle.Pickler(f, protocol=protocol)
+
+            def __setattr__(self, name, f):
+                if name != 'persistent_id':
+                    return object.__setattr__(self, name, f)
+
+                def pid(obj):
+                    r = f(obj)
+                    if isinstance(r, tuple) and r[0] == 'storage':
+                        assert r[5] is None  # no storage views (torch >= 1.6)
+                        key = outer.keys.setdefault(r[2], str(len(outer.keys)))
+                        r = r[:2] + (key,) + r[3:]
+                    return r
+                self.p.persistent_id = pid
+
+            def dump(self, obj):
+                self.p.dump(obj)
+
+        self.Pickler = Pickler
+
+    def dump(self, obj, f, protocol):
+        if isinstance(obj, list) and obj and all(k in self.keys for k in obj):
+            obj = [self.keys[k] for k in obj]
+        self.pickle.dump(obj, f, protocol=protocol)
+
+
+def save_legacy(obj, path):
+    """torch.save(obj, path) in the legacy (torch < 1.6) format, the same
+    bytes on every run: the storage keys by _StableKeys, the storages
+    written in the order they are first met (torch sorts them by their
+    address keys: `sorted` of torch.serialization is made to keep the
+    dict's order for the call)"""
+    import torch.serialization as ts
+    ts.sorted = list
+    try:
+        torch.save(obj, path, pickle_module=_StableKeys(),
+                   _use_new_zipfile_serialization=False)
+    finally:
+        del ts.sorted

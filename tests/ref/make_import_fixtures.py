@@ -38,6 +38,27 @@ Refused:
   view-past-end.pth       a tensor reaching past its storage
   mini-missing.safetensors  head.3.bias missing
   mini-extra.safetensors    an unexpected tensor 'aux.weight'
+DeepLabv2 (depth 50, blocks 1,1,1,1, width 1, 3 classes; dlv2-ref.tns
+holds tgt.image u8 (1,33,41,3) and each reference's eval-mode logits
+before upsampling, f32 (1,3,5,6)):
+  dlv2-zip.pth          DACS names, caffe style: ref.logits.caffe (BGR,
+                        the Caffe mean)
+  dlv2-scale-legacy.pth 'Scale.' prefix, no num_batches_tracked, legacy
+  dlv2-f16.pth          in half: ref.logits.caffe.f16
+  dlv2-strided.pth      non-contiguous views, offsets, a shared storage
+  dlv2-wrapped.pth      {'state_dict': ..., 'meta': ...}
+  dlv2-dacs.pth         DACS training checkpoint: iteration 41, model,
+                        ema_model (ref.logits.teacher), config
+  dlv2-torchvision.pth  torchvision names (pytorch style), fc.*, no
+                        layer5: ref.logits.torchvision (RGB, ImageNet
+                        mean) with the head ref.head.layer5.*
+  dlv2-mmseg.pth        backbone. + decode_head.aspp_modules.K.conv.*,
+                        pytorch style, four branches summed:
+                        ref.logits.mmseg
+  dlv2-coco-legacy.pth  the layout of the DACS COCO file: 'Scale.', no
+                        counters, a head of 5 classes, legacy format
+Every legacy file is written with import_nets.save_legacy: the same
+bytes on every run.
 Fuzz seeds (tests/fuzz/corpus/pickle, tests/fuzz/corpus/torchfile): the
 pickles and containers above, of a two-tensor state_dict.
 Key lists (keys/, one "name dims..." line per tensor):
@@ -86,7 +107,10 @@ def path(name):
 
 
 def save(obj, name, legacy=False):
-    torch.save(obj, path(name), _use_new_zipfile_serialization=not legacy)
+    if legacy:
+        import_nets.save_legacy(obj, path(name))
+    else:
+        torch.save(obj, path(name))
 
 
 def strided(sd):
@@ -108,6 +132,11 @@ def strided(sd):
     return out
 
 
+def zip_entry(z, name, data):
+    """an entry of fixed time, so that a rerun gives the same bytes"""
+    z.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), data)
+
+
 def zip_replace(src, dst, name, data):
     """copy zip src to dst with the entry ending in name replaced"""
     with zipfile.ZipFile(path(src)) as zi, \
@@ -116,13 +145,13 @@ def zip_replace(src, dst, name, data):
             b = zi.read(info.filename)
             if info.filename.endswith(name):
                 b = data
-            zo.writestr(info.filename, b)
+            zip_entry(zo, info.filename, b)
 
 
 def evil_zip(name, pkl):
     with zipfile.ZipFile(path(name), 'w', zipfile.ZIP_STORED) as z:
-        z.writestr('archive/data.pkl', pkl)
-        z.writestr('archive/version', b'3\n')
+        zip_entry(z, 'archive/data.pkl', pkl)
+        zip_entry(z, 'archive/version', b'3\n')
 
 
 def binunicode(s):
@@ -143,9 +172,8 @@ def seeds(sd):
     small['view'] = torch.arange(12.0).view(3, 4).t()[1:]
     small['half'] = torch.ones(2, dtype=torch.float16)
     torch.save(small, os.path.join(tf, 'small-zip.pth'))
-    torch.save({'model': small, 'iteration': 3},
-               os.path.join(tf, 'small-legacy.pth'),
-               _use_new_zipfile_serialization=False)
+    import_nets.save_legacy({'model': small, 'iteration': 3},
+                            os.path.join(tf, 'small-legacy.pth'))
     import_nets.save_safetensors(small, os.path.join(tf, 'small.safetensors'),
                                  {'format': 'pt'})
     np.savez(os.path.join(tf, 'small.npz'),
@@ -159,6 +187,117 @@ def seeds(sd):
         open(os.path.join(pk, 'plain-%d.pkl' % proto), 'wb').write(
             pickle.dumps(plain if proto else [1, -3, 2.5, None, True, 10**12],
                          protocol=proto))
+
+
+# ---- DeepLabv2 ----
+# depth 50 with one block per layer, width 1, 3 classes: every kind of
+# tensor of the DACS DeepLabv2-R101 (bottleneck blocks, projections,
+# the four-branch head) in a few kilobytes
+DL = dict(depth=50, blocks=(1, 1, 1, 1), width=1, classes=3)
+DH, DW = 33, 41  # odd sides: the caffe style's ceil-mode pool differs
+
+
+def dl_net(style, heads):
+    return import_nets.randomise(
+        dacsref.DeepLabV2(style=style, heads=heads, **DL), g)
+
+
+def dl_logits(net, sd, img, order):
+    """the logits before upsampling, eval mode, sd's values as f32, the
+    input normalised as the map's record says (dacs: BGR, Caffe mean)"""
+    net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                         for k, v in sd.items()}, strict=False)
+    norm = ({'mean': dacsref.CAFFE_MEAN, 'std': dacsref.CAFFE_STD,
+             'bgr': True} if order == 'bgr' else {})
+    with torch.no_grad():
+        return net.low(dacsref.normalise(img, **norm))
+
+
+def no_counters(sd):
+    """a pre-0.4 file (the DACS COCO DeepLabv2): no num_batches_tracked"""
+    return collections.OrderedDict(
+        (k, v) for k, v in sd.items() if not k.endswith('num_batches_tracked'))
+
+
+def deeplabv2():
+    """dlv2-*.pth and dlv2-ref.tns (see the module's text)"""
+    img = torch.randint(0, 256, (1, DH, DW, 3), generator=g,
+                        dtype=torch.uint8)
+    caffe, teacher = dl_net('caffe', 2), dl_net('caffe', 2)
+    sd = collections.OrderedDict(
+        (k, v.clone()) for k, v in caffe.state_dict().items())
+    tsd = collections.OrderedDict(
+        (k, v.clone()) for k, v in teacher.state_dict().items())
+    half = collections.OrderedDict(
+        (k, v.half() if v.is_floating_point() else v) for k, v in sd.items())
+    tv_net = dl_net('pytorch', 2)
+    tv = collections.OrderedDict(
+        (k, v.clone()) for k, v in tv_net.state_dict().items()
+        if not k.startswith('layer5.'))
+    tv['fc.weight'] = torch.randn(10, 4 * 8 * DL['width'], generator=g)
+    tv['fc.bias'] = torch.randn(10, generator=g)
+    head = collections.OrderedDict(
+        (k, v.clone()) for k, v in tv_net.state_dict().items()
+        if k.startswith('layer5.'))
+    mm_net = dl_net('pytorch', 4)
+    mm = collections.OrderedDict()
+    for k, v in mm_net.state_dict().items():
+        if k.startswith('layer5.'):
+            b, leaf = k.split('.')[2:]
+            mm['decode_head.aspp_modules.%s.conv.%s' % (b, leaf)] = v.clone()
+        else:
+            mm['backbone.' + k] = v.clone()
+
+    w = dacsref.TnsWriter(path('dlv2-ref.tns'))
+    w.frame('tgt.image', img)
+    w.frame('ref.logits.caffe', dl_logits(caffe, sd, img, 'bgr'))
+    w.frame('ref.logits.caffe.f16', dl_logits(caffe, half, img, 'bgr'))
+    w.frame('ref.logits.teacher', dl_logits(teacher, tsd, img, 'bgr'))
+    w.frame('ref.logits.torchvision', dl_logits(tv_net, tv_net.state_dict(),
+                                                img, 'rgb'))
+    for k, v in head.items():
+        w.frame('ref.head.' + k, v)
+    w.frame('ref.logits.mmseg', dl_logits(mm_net, mm_net.state_dict(), img,
+                                          'rgb'))
+    w.end()
+    w.close()
+
+    save(sd, 'dlv2-zip.pth')
+    save(collections.OrderedDict(('Scale.' + k, v)
+                                 for k, v in no_counters(sd).items()),
+         'dlv2-scale-legacy.pth', legacy=True)
+    save(half, 'dlv2-f16.pth')
+    save(strided_dl(sd), 'dlv2-strided.pth')
+    save({'state_dict': sd, 'meta': {'iter': 7}}, 'dlv2-wrapped.pth')
+    save({'iteration': 41, 'model': sd, 'ema_model': tsd,
+          'config': {'model': 'DeepLab', 'pretrained': 'coco'}},
+         'dlv2-dacs.pth')
+    save(tv, 'dlv2-torchvision.pth')
+    save(mm, 'dlv2-mmseg.pth')
+    # the COCO file's layout: 'Scale.', no counters, a head of other
+    # classes (5 here, 21 there) than the run's
+    coco = collections.OrderedDict(('Scale.' + k, v)
+                                   for k, v in no_counters(sd).items())
+    for k in list(coco):
+        if k.startswith('Scale.layer5.'):
+            shape = (5,) + tuple(coco[k].shape[1:])
+            coco[k] = torch.randn(shape, generator=g) * 0.01
+    save(coco, 'dlv2-coco-legacy.pth', legacy=True)
+
+
+def strided_dl(sd):
+    """non-contiguous views and storage offsets: every 4-d weight
+    transposed in storage, the head biases in one shared storage"""
+    out = collections.OrderedDict()
+    for k, v in sd.items():
+        out[k] = (v.permute(1, 0, 2, 3).contiguous().permute(1, 0, 2, 3)
+                  if v.dim() == 4 else v)
+    keys = ['layer5.conv2d_list.%d.bias' % i for i in range(4)]
+    big = torch.cat([torch.zeros(3)] + [sd[k] for k in keys])
+    for i, k in enumerate(keys):
+        out[k] = big[3 + 3 * i:6 + 3 * i]
+    assert not out['layer4.0.conv2.weight'].is_contiguous()
+    return out
 
 
 def main():
@@ -231,6 +370,7 @@ def main():
         def __reduce__(self):
             return (os.system, ('touch pwned',))
     save({'x': Posix()}, 'evil-posix.pth', legacy=True)
+    torch.manual_seed(1)
     torch.save(torch.nn.Linear(1, 1), path('module-pickled.pth'))
     b = open(path('mini-zip.pth'), 'rb').read()
     open(path('truncated-zip.pth'), 'wb').write(b[:len(b) // 2])
@@ -286,6 +426,7 @@ def main():
         v1c[k] = v
     import_nets.key_list(v1c, os.path.join(keys, 'mmseg-r50-v1c-dlv2red.txt'))
     seeds(sd)
+    deeplabv2()
     total = sum(os.path.getsize(os.path.join(d, f))
                 for d, _, fs in os.walk(OUT) for f in fs)
     print('wrote %s: %d bytes' % (OUT, total))

@@ -122,10 +122,62 @@ static void check_v2(void)
     bad("width", "width=32\norder=bgr\n", "unknown key 'order'");
 }
 
+/* The command-line options: one parser for seg-init and seg-import. */
+static void check_opts(void)
+{
+    dx_arch_opts o = {0};
+    dx_arch a;
+    dx_err err;
+    /* indices follow dx_arch_opt_names */
+    CHECK(!strcmp(dx_arch_opt_names[1], "depth") &&
+              !strcmp(dx_arch_opt_names[7], "classes") &&
+              dx_arch_opt_names[DX_ARCH_NOPTS] == NULL,
+          "the option names");
+    struct option lo[DX_ARCH_NOPTS + 1];
+    dx_arch_longopts(lo, 0x300);
+    CHECK(!strcmp(lo[8].name, "order") && lo[8].val == 0x308 &&
+              lo[8].has_arg == required_argument && !lo[DX_ARCH_NOPTS].name,
+          "getopt_long entries with codes from code0");
+    int ok = !dx_arch_opt_set(&o, 0, "deeplabv2", &err) &&
+             !dx_arch_opt_set(&o, 1, "50", &err) &&
+             !dx_arch_opt_set(&o, 8, "rgb", &err) &&
+             !dx_arch_opt_set(&o, 9, "0.5,0.5,0.5", &err);
+    dx_arch_default(&a);
+    ok = ok && !dx_arch_opts_apply(&o, &a, &err);
+    CHECK(ok && a.net == DX_NET_DEEPLABV2 && a.depth == 50 &&
+              a.blocks[2] == 6 && a.style == DX_STYLE_CAFFE &&
+              a.order == DX_ORDER_RGB && a.mean[0] == 0.5f &&
+              fabsf(a.std[0] - 0.229f) < 1e-7f &&
+              dx_arch_opt_given(&o, "mean") && !dx_arch_opt_given(&o, "std"),
+          "--net resets to its defaults, --depth brings its blocks, --order "
+          "its std, --mean stays as given");
+    ok = !dx_arch_opt_set(&o, 2, "1,2,1,1", &err) &&
+         !dx_arch_opts_apply(&o, &a, &err);
+    CHECK(ok && a.blocks[1] == 2 && a.depth == 50,
+          "--blocks over --depth's");
+    CHECK(dx_arch_opt_set(&o, 5, "5", &err) == -1 &&
+              !strcmp(err.msg, "--heads: expected an integer in [1, 4], got "
+                               "'5'") &&
+              !dx_arch_opt_given(&o, "heads"),
+          "a bad value names the option: %s", err.msg);
+    CHECK(dx_arch_opt_set(&o, 1, "42", &err) == -1 &&
+              !strcmp(err.msg, "--depth: expected 18, 34, 50, 101 or 152, "
+                               "got '42'"),
+          "--depth 42: %s", err.msg);
+    o = (dx_arch_opts){0};
+    dx_arch_default(&a);
+    dx_arch_opt_set(&o, 4, "pytorch", &err);
+    CHECK(dx_arch_opts_apply(&o, &a, &err) == -1 &&
+              !strcmp(err.msg, "--style is an option of deeplabv2 (--net "
+                               "deeplabv2)"),
+          "a deeplabv2 option for deeplab-mini: %s", err.msg);
+}
+
 int main(void)
 {
     dx_arch a, b;
     dx_err err;
+    check_opts();
     CHECK(dx_arch_parse(&a, GOOD, strlen(GOOD), &err) == 0, "default parses");
     dx_arch_default(&b);
     CHECK(!memcmp(&a, &b, sizeof a), "equals the default");
