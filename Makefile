@@ -116,8 +116,7 @@ $(BUILD)/tests $(BUILD)/replay $(BUILD)/dep $(BIN):
 check: deps
 	@$(MAKE) --no-print-directory all $(UNITS) $(REPLAYS)
 	@DACS_BIN=$(abspath $(BIN)) DACS_UNIT=$(abspath $(BUILD)/tests) \
-	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) \
-	    DACS_MPI=$(MPI) tests/run
+	    DACS_REPLAY=$(abspath $(BUILD)/replay) DACS_SAN=$(SAN) tests/run
 
 # The PyTorch tier: seg-import and seg-export both ways against live
 # PyTorch (Debian's python3-torch, run as /usr/bin/python3); its own
