@@ -14,6 +14,10 @@
 #
 # Dependencies are found with pkg-config: libpng, zlib, openblas, libzip
 # (PyTorch zip and NumPy .npz files), jansson (safetensors headers).
+# Optional: Open MPI (pkg-config ompi-c; libopenmpi-dev and openmpi-bin)
+# for data-parallel training: when found (or with MPI=1) bin/mpi-hub is
+# built, the one MPI process of each rank (mpi-hub(1)); MPI=0 leaves it
+# out.  Nothing else links MPI.
 #
 # lib/ is built in wings, each a folder, each allowed to use only the wings
 # before it in this order (lib/README says what each holds; the test
@@ -26,6 +30,9 @@ MANDIR  ?= $(PREFIX)/share/man
 DATADIR ?= $(PREFIX)/share/dacs
 PKG_CONFIG ?= pkg-config
 PKGS := libpng zlib openblas libzip jansson
+
+MPI_PKG := ompi-c
+MPI     ?= $(shell $(PKG_CONFIG) --exists $(MPI_PKG) && echo 1)
 
 CC      ?= cc
 OPT     ?= -O2
@@ -51,6 +58,9 @@ endif
 LIB_SRC   := $(foreach w,$(WINGS),$(wildcard lib/$(w)/*.c))
 LIB_OBJ   := $(LIB_SRC:lib/%.c=$(BUILD)/obj/%.o)
 TOOL_SRC  := $(wildcard tools/*.c)
+ifneq ($(MPI),1)
+TOOL_SRC  := $(filter-out tools/mpi-hub.c,$(TOOL_SRC))
+endif
 TOOLS     := $(TOOL_SRC:tools/%.c=$(BIN)/%)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -82,6 +92,12 @@ $(LIBA): $(LIB_OBJ)
 
 $(BIN)/%: tools/%.c $(LIBA) | $(BIN) $(BUILD)/dep
 	$(CC) $(DX_CFLAGS) $(DEPS) $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
+
+# the one tool that includes mpi.h
+$(BIN)/mpi-hub: tools/mpi-hub.c $(LIBA) | $(BIN) $(BUILD)/dep
+	$(CC) $(DX_CFLAGS) $(shell $(PKG_CONFIG) --cflags $(MPI_PKG)) $(DEPS) \
+	    $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS) \
+	    $(shell $(PKG_CONFIG) --libs $(MPI_PKG))
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(LIBA) | $(BUILD)/tests $(BUILD)/dep
 	$(CC) $(DX_CFLAGS) $(DEPS) -Itests/unit $(LDFLAGS) -o $@ $< $(LIBA) $(DX_LDLIBS)
@@ -145,11 +161,14 @@ fuzz: $(FUZZERS)
 valgrind: all
 	@DACS_BIN=$(abspath $(BIN)) tests/valgrind-run
 
-# the network tools (tests/bench/run), then whole DACS iterations: the
-# ring, one pipeline per iteration, in process and PyTorch (tests/bench/loop)
+# the network tools (tests/bench/run), whole DACS iterations: the ring,
+# one pipeline per iteration, in process and PyTorch (tests/bench/loop);
+# then, when built with MPI, the gradient sum over 2 local ranks
+# (tests/bench/allreduce)
 bench: all
 	@DACS_BIN=$(abspath $(BIN)) tests/bench/run
 	@DACS_BIN=$(abspath $(BIN)) tests/bench/loop
+	@DACS_BIN=$(abspath $(BIN)) tests/bench/allreduce
 
 deps:
 	@pipelines/install-deps

@@ -50,6 +50,9 @@
     "  --seed S            random seed (default 0)\n"                         \
     "  --iter T            iteration, keys the draws with the seed (default\n" \
     "                      0); segment k of the input uses iteration T+k\n"   \
+    "  --share R/K         the batches are share R of K of the global ones\n" \
+    "                      (seg-batch --share): item i draws as item R+i*K\n" \
+    "                      (default 0/1: whole batches)\n"                  \
     "\n"                                                                      \
     "strong augmentation of OUT.image (labels, weights and mask only flip):\n" \
     DX_AUG_USAGE                                                              \
@@ -197,7 +200,7 @@ int main(int argc, char **argv)
     dx_aug_defaults(&opt.aug);
     opt.mix = dx_mix_defaults();
     enum { O_MODE = DX_OPT_TOOL, O_POOL, O_KEEP, O_COWS, O_COWP, O_CLASSES,
-           O_SEED, O_ITER, O_SRC, O_TGT, O_PREFIX };
+           O_SEED, O_ITER, O_SRC, O_TGT, O_PREFIX, O_SHARE };
     static const struct option longopts[] = {
         {"mode", required_argument, NULL, O_MODE},
         {"pool", required_argument, NULL, O_POOL},
@@ -207,6 +210,7 @@ int main(int argc, char **argv)
         {"classes", required_argument, NULL, O_CLASSES},
         {"seed", required_argument, NULL, O_SEED},
         {"iter", required_argument, NULL, O_ITER},
+        {"share", required_argument, NULL, O_SHARE},
         DX_AUG_LONGOPTS,
         DX_AUG_FLIP_LONGOPTS,
         {"src", required_argument, NULL, O_SRC},
@@ -244,6 +248,11 @@ int main(int argc, char **argv)
             break;
         case O_ITER:
             opt.iter = dx_arg_u64("--iter", optarg);
+            break;
+        case O_SHARE:
+            dx_arg_share("--share", optarg, &opt.mix.share.part,
+                         &opt.mix.share.parts);
+            opt.aug.share = opt.mix.share;
             break;
         case O_SRC:
             opt.src = optarg;

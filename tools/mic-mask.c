@@ -41,6 +41,9 @@
     "  --seed S            random seed (default 0)\n"                         \
     "  --iter T            iteration, keys the draws with the seed (default\n" \
     "                      0); segment k of the input uses iteration T+k\n"   \
+    "  --share R/K         the batches are share R of K of the global ones\n" \
+    "                      (seg-batch --share): item i draws as item R+i*K\n" \
+    "                      (default 0/1: whole batches)\n"                  \
     "  --classes N         labels hold classes 0..N-1 and 255 (default %d)\n" \
     "\n"                                                                      \
     "colour augmentation before the mask (MIC's separatetrgaug):\n"          \
@@ -114,7 +117,7 @@ static int process(tns_stream *s, long seg, char names[NNAMES][TNS_MAX_NAME + 1]
         goto fail;
     size_t dropped = 0;
     for (int i = 0; i < n; i++) {
-        dx_rng item = dx_rng_child(&rmask, (uint64_t)i);
+        dx_rng item = dx_rng_item(&rmask, &opt.aug.share, i);
         uint8_t *m = (uint8_t *)out[3].data + (size_t)i * hw;
         if (dx_mic_mask(m, h, w, opt.mic.block, opt.mic.ratio, &item, err))
             goto fail;
@@ -151,13 +154,14 @@ int main(int argc, char **argv)
     opt.mic = dx_mic_defaults();
     dx_mic_aug_defaults(&opt.aug);
     enum { O_BLOCK = DX_OPT_TOOL, O_RATIO, O_FILL, O_SEED, O_ITER,
-           O_CLASSES, O_TGT, O_PREFIX };
+           O_CLASSES, O_TGT, O_PREFIX, O_SHARE };
     static const struct option longopts[] = {
         {"block", required_argument, NULL, O_BLOCK},
         {"ratio", required_argument, NULL, O_RATIO},
         {"fill", required_argument, NULL, O_FILL},
         {"seed", required_argument, NULL, O_SEED},
         {"iter", required_argument, NULL, O_ITER},
+        {"share", required_argument, NULL, O_SHARE},
         {"classes", required_argument, NULL, O_CLASSES},
         DX_AUG_LONGOPTS,
         {"tgt", required_argument, NULL, O_TGT},
@@ -192,6 +196,10 @@ int main(int argc, char **argv)
             break;
         case O_ITER:
             opt.iter = dx_arg_u64("--iter", optarg);
+            break;
+        case O_SHARE:
+            dx_arg_share("--share", optarg, &opt.aug.share.part,
+                         &opt.aug.share.parts);
             break;
         case O_CLASSES:
             opt.classes = (int)dx_arg_long("--classes", optarg, 1,

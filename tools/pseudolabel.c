@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/coll.h"
 #include "data/batch.h"
 #include "dacs/pseudo.h"
 #include "io/tns.h"
@@ -47,7 +48,13 @@
     "                      (default 0)\n"                                    \
     "  --ignore-left N     columns at the left (MIC: 30) (default 0)\n"      \
     "  --ignore-right N    columns at the right (MIC: 30) (default 0)\n"     \
-    "  --box NAME          the crop boxes (default PREFIX.box)\n"
+    "  --box NAME          the crop boxes (default PREFIX.box)\n"          \
+    "\n"                                                                      \
+    "data parallelism (dacs-train --mpi):\n"                                 \
+    "  --mpi SOCKET        the batch is this rank's share: lambda, the\n"   \
+    "                      counts and the histogram are those of the global\n" \
+    "                      batch, summed over the ranks by the rank's\n"    \
+    "                      mpi-hub(1) listening at SOCKET\n"
 
 #define DEFAULT_PREFIX "tgt"
 
@@ -57,6 +64,8 @@ static struct {
     int no_lambda, from_argmax;
     dx_pseudo_opts p;
     dx_margins m;
+    const char *mpi;
+    dx_coll *coll;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
                      DX_CLI_QUIET | DX_CLI_REPLACE | DX_CLI_DROP |
                      DX_CLI_LIVE,
@@ -135,6 +144,21 @@ static int process(tns_stream *s, long seg, const char *names[5],
         dx_wrap(err, "frame '%s': ", like->name);
         goto fail;
     }
+    if (opt.coll) {
+        /* the global batch's counts (the whole histogram: with
+         * --from-argmax a rank's classes end where its arg-max does),
+         * then its lambda */
+        double sum[2 + DX_MAX_CLASSES];
+        sum[0] = (double)st.pixels, sum[1] = (double)st.confident;
+        for (int k = 0; k < DX_MAX_CLASSES; k++)
+            sum[2 + k] = (double)st.hist[k];
+        if (dx_coll_sum_f64(opt.coll, sum, 2 + DX_MAX_CLASSES, "lambda", err))
+            goto fail;
+        st.pixels = (uint64_t)sum[0], st.confident = (uint64_t)sum[1];
+        for (int k = 0; k < DX_MAX_CLASSES; k++)
+            st.hist[k] = (uint64_t)sum[2 + k];
+        dx_pseudo_lambda(&st, wt.data, (size_t)(n * h * w), opt.p.mode);
+    }
     if (!p) /* the classes: as far as the arg-max reaches */
         for (c = DX_MAX_CLASSES; c > 1 && !st.hist[c - 1]; c--)
             ;
@@ -168,7 +192,7 @@ int main(int argc, char **argv)
     dx_cli_init(argc, argv);
     dx_pseudo_defaults(&opt.p);
     enum { O_WEIGHT = DX_OPT_TOOL, O_THRESHOLD, O_LOGITS, O_PREFIX, O_PROB,
-           O_NOLAMBDA, O_ARGMAX, O_TOP, O_BOTTOM, O_LEFT, O_RIGHT, O_BOX };
+           O_NOLAMBDA, O_ARGMAX, O_TOP, O_BOTTOM, O_LEFT, O_RIGHT, O_BOX, O_MPI };
     static const struct option longopts[] = {
         {"weight", required_argument, NULL, O_WEIGHT},
         {"threshold", required_argument, NULL, O_THRESHOLD},
@@ -182,6 +206,7 @@ int main(int argc, char **argv)
         {"ignore-left", required_argument, NULL, O_LEFT},
         {"ignore-right", required_argument, NULL, O_RIGHT},
         {"box", required_argument, NULL, O_BOX},
+        {"mpi", required_argument, NULL, O_MPI},
         {0, 0, 0, 0}};
     int ch;
     while ((ch = dx_cli_next(&opt.cli, argc, argv, "", longopts)) != -1) {
@@ -225,6 +250,9 @@ int main(int argc, char **argv)
         case O_BOX:
             opt.box = dx_arg_frame("--box", optarg, tns_name_ok);
             break;
+        case O_MPI:
+            opt.mpi = optarg;
+            break;
         case 'h': {
             dx_pseudo_opts d;
             dx_pseudo_defaults(&d);
@@ -262,8 +290,15 @@ int main(int argc, char **argv)
 
     tns_set_live(opt.cli.live);
     dx_err err;
+    static dx_coll coll;
+    if (opt.mpi) {
+        if (dx_coll_open(&coll, opt.mpi, "pseudolabel", &err))
+            dx_die_err(&err);
+        opt.coll = &coll;
+    }
     if (tns_filter(opt.cli.in, opt.cli.out, segment, names, opt.cli.drop,
                    opt.cli.ndrop, &err))
         dx_die_err(&err);
+    dx_coll_close(opt.coll);
     return 0;
 }

@@ -62,6 +62,10 @@
     "                      check (a stream of a whole run, checked before\n" \
     "                      with --check); a bad file then stops the stream\n" \
     "                      at its batch\n"                                   \
+    "  --share R/K         write share R of K of each batch: its items R,\n" \
+    "                      R+K, R+2K, ..., drawn exactly as in the whole\n" \
+    "                      batch (rank R of K of a data-parallel run,\n"   \
+    "                      dacs-train --mpi) (default 0/1: all)\n"          \
     "  --emit-index        also write PREFIX.index (i32 N): dataset items\n" \
     "  --emit-box          also write PREFIX.box (i32 Nx7): each crop's\n"   \
     "                      place in its stored image, x y sw sh fw fh flip\n" \
@@ -133,6 +137,7 @@ static struct {
     long resize_w, resize_h, crop_w, crop_h;
     double scale_lo, scale_hi, rcs, cat_max_ratio;
     dx_rcs_opts rcs_opts;
+    dx_share share;
 } opt = {.cli.take = DX_CLI_OUTPUT | DX_CLI_QUIET | DX_CLI_THREADS |
                      DX_CLI_LIVE, .kind = -1,
          .split = DEFAULT_SPLIT, .prefix = DEFAULT_PREFIX, .labels = 1,
@@ -154,7 +159,8 @@ static void parse(int argc, char **argv)
            O_COLORS, O_NOLABELS, O_LIMIT, O_PREFIX, O_BATCH, O_SEED, O_ITER, O_ITERS,
            O_INDEX, O_RESIZE, O_SCALE, O_CROP, O_FLIP, O_SEQ, O_MAKE, O_RCS,
            O_STATS, O_MINPX, O_EXCLUDE, O_CHECK, O_NOCHECK, O_CLASSES,
-           O_BOX, O_NAMES, O_FULL, O_CATMAX, O_CROPRATIO };
+           O_BOX, O_NAMES, O_FULL, O_CATMAX, O_CROPRATIO,
+           O_SHARE };
     static const struct option longopts[] = {
         {"dataset", required_argument, NULL, O_DATASET},
         {"root", required_argument, NULL, O_ROOT},
@@ -169,6 +175,7 @@ static void parse(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED},
         {"iter", required_argument, NULL, O_ITER},
         {"iters", required_argument, NULL, O_ITERS},
+        {"share", required_argument, NULL, O_SHARE},
         {"emit-index", no_argument, NULL, O_INDEX},
         {"resize", required_argument, NULL, O_RESIZE},
         {"scale", required_argument, NULL, O_SCALE},
@@ -213,6 +220,10 @@ static void parse(int argc, char **argv)
         case O_SEED: opt.seed = dx_arg_u64("--seed", optarg); break;
         case O_ITER: opt.iter = dx_arg_u64("--iter", optarg); break;
         case O_ITERS: opt.iters = (int)dx_arg_long("--iters", optarg, 1, 1L << 30); break;
+        case O_SHARE:
+            dx_arg_share("--share", optarg, &opt.share.part,
+                         &opt.share.parts);
+            break;
         case O_INDEX: opt.emit_index = 1; break;
         case O_RESIZE:
             dx_arg_size("--resize", optarg, 16384, &opt.resize_w, &opt.resize_h);
@@ -292,6 +303,13 @@ static void parse(int argc, char **argv)
                            opt.scale_lo != 1 || opt.scale_hi != 1))
         dx_die("--sequential streams whole images in order: it takes no "
                "--crop, --scale, --flip or --rcs");
+    if (opt.share.parts > 1 && opt.sequential)
+        dx_die("--share splits the drawn batches; --sequential streams a "
+               "whole split");
+    if (opt.share.parts > opt.batch)
+        dx_die("--share %d/%d: a batch of %d has no item for every share "
+               "(at most --batch shares)", opt.share.part, opt.share.parts,
+               opt.batch);
     if (opt.full_labels && (!opt.sequential || !opt.labels))
         dx_die("--full-labels keeps the labels of a --sequential split at "
                "their stored size: it needs --sequential and labels");
@@ -517,6 +535,7 @@ int main(int argc, char **argv)
     s.cat_max_ratio = opt.cat_max_ratio;
     s.rcs_min_crop_ratio = opt.rcs_opts.min_crop_ratio;
     s.full_label = opt.full_labels;
+    s.share = opt.share;
 
     dx_rcs rcs;
     if (opt.rcs) {
@@ -605,12 +624,21 @@ int main(int argc, char **argv)
     } else {
         for (int k = 0; k < opt.iters; k++) {
             uint64_t t = opt.iter + (uint64_t)k;
-            if (dx_sampler_draw(&s, t, opt.batch, idx, cls, &err) ||
-                dx_sampler_fill(&s, t, idx, cls, opt.batch, &b, &err)) {
+            if (dx_sampler_draw(&s, t, opt.batch, idx, cls, &err)) {
                 tns_abort(&w);
                 dx_die_err(&err);
             }
-            write_batch(&w, &b, &ds, idx, opt.batch);
+            /* the share: items part, part+parts, ... of the batch */
+            int n = dx_share_count(&opt.share, opt.batch);
+            for (int i = 0; i < n && opt.share.parts > 1; i++) {
+                idx[i] = idx[opt.share.part + i * opt.share.parts];
+                cls[i] = cls[opt.share.part + i * opt.share.parts];
+            }
+            if (dx_sampler_fill(&s, t, idx, cls, n, &b, &err)) {
+                tns_abort(&w);
+                dx_die_err(&err);
+            }
+            write_batch(&w, &b, &ds, idx, n);
         }
     }
     if (tns_finish(&w, &err))

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "base/cli.h"
+#include "base/coll.h"
 #include "data/batch.h"
 #include "data/resize.h"
 #include "io/pngio.h"
@@ -52,7 +53,12 @@
     "                      Cityscapes benchmark score (default: the\n"     \
     "                      image's size)\n"                                 \
     "  --size WxH          the same to W x H (e.g. 2048x1024 for the\n"    \
-    "                      Cityscapes test images, which have no labels)\n"
+    "                      Cityscapes test images, which have no labels)\n" \
+    "  --mpi SOCKET        with --bn batch, data parallelism (dacs-train\n" \
+    "                      --mpi): each batch is this rank's share, and the\n" \
+    "                      batch-norm statistics are those of the global\n" \
+    "                      batch, summed over the ranks by the rank's\n"    \
+    "                      mpi-hub(1) at SOCKET (synchronised batch-norm)\n"
 
 #define DEFAULT_IMAGE "tgt.image"
 #define DEFAULT_PROB "tgt.prob"
@@ -63,7 +69,9 @@ static const char *const BN_WORDS[] = {"running", "batch", NULL};
 
 static struct {
     dx_cli cli;
-    const char *model, *image, *prob, *pred, *conf, *models, *size_of;
+    const char *model, *image, *prob, *pred, *conf, *models, *size_of,
+        *mpi;
+    dx_coll *coll;
     int argmax, bn;
     long size_w, size_h;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_OUTPUT | DX_CLI_REPLACE |
@@ -211,6 +219,7 @@ static int segment(void *ctx, tns_stream *s, long seg, dx_err *err)
             return dx_fail(err, "%s ended before the model of batch %ld",
                            opt.models, seg);
     }
+    src->m.coll = opt.coll; /* a model loaded anew has none */
     return infer(&src->m, s, err);
 }
 
@@ -218,7 +227,7 @@ int main(int argc, char **argv)
 {
     dx_cli_init(argc, argv);
     enum { O_IN = DX_OPT_TOOL, O_OUT, O_ARGMAX, O_PRED, O_CONF, O_BN,
-           O_MODELS, O_SIZE, O_SIZEWH };
+           O_MODELS, O_SIZE, O_SIZEWH, O_MPI };
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
         {"in", required_argument, NULL, O_IN},
@@ -230,6 +239,7 @@ int main(int argc, char **argv)
         {"teacher-from", required_argument, NULL, O_MODELS},
         {"size-of", required_argument, NULL, O_SIZE},
         {"size", required_argument, NULL, O_SIZEWH},
+        {"mpi", required_argument, NULL, O_MPI},
         {0, 0, 0, 0}};
     int c;
     while ((c = dx_cli_next(&opt.cli, argc, argv, "m:", longopts)) != -1) {
@@ -263,6 +273,9 @@ int main(int argc, char **argv)
         case O_SIZE:
             opt.size_of = dx_arg_frame("--size-of", optarg, tns_name_ok);
             break;
+        case O_MPI:
+            opt.mpi = optarg;
+            break;
         case O_SIZEWH:
             dx_arg_size("--size", optarg, DX_MAX_IMAGE_SIDE, &opt.size_w,
                         &opt.size_h);
@@ -281,6 +294,9 @@ int main(int argc, char **argv)
         dx_die("--size-of and --size both set the output size; give one");
     if (opt.argmax && !strcmp(opt.pred, opt.conf))
         dx_die("--pred and --conf are both '%s'", opt.pred);
+    if (opt.mpi && opt.bn != DX_BN_BATCH)
+        dx_die("--mpi synchronises batch statistics: it needs --bn batch "
+               "(running statistics are the same on every rank)");
     tns_set_live(opt.cli.live);
     dx_err err;
     static source src;
@@ -297,8 +313,15 @@ int main(int argc, char **argv)
     } else {
         src.loaded = 1;
     }
+    static dx_coll coll;
+    if (opt.mpi) {
+        if (dx_coll_open(&coll, opt.mpi, "seg-infer", &err))
+            dx_die_err(&err);
+        opt.coll = &coll;
+    }
     if (tns_filter(opt.cli.in, opt.cli.out, segment, &src, NULL, 0, &err))
         dx_die_err(&err);
+    dx_coll_close(opt.coll);
     if (opt.models) {
         /* The output is complete: close it, so that the stages after
          * this one end and the one that writes MODELS can end too. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "base/cli.h"
+#include "base/coll.h"
 #include "data/batch.h"
 #include "nn/model.h"
 #include "io/ckptset.h"
@@ -81,7 +82,14 @@
     "                      carries opt.*, and the input must end there\n"    \
     "  --checkpoint-dir RUN  write every whole checkpoint as the set\n"      \
     "                      RUN/ckpt/NNNNNN/student.tns and link\n"           \
-    "                      RUN/student.tns to it (when no later stage does)\n"
+    "                      RUN/student.tns to it (when no later stage does)\n" \
+    "\n"                                                                      \
+    "data parallelism (dacs-train --mpi):\n"                                \
+    "  --mpi SOCKET        the batch is this rank's share; batch-norm\n"   \
+    "                      statistics, loss denominators, losses and\n"   \
+    "                      gradients are summed over the ranks by the rank's\n" \
+    "                      mpi-hub(1) at SOCKET, so every rank takes the\n" \
+    "                      step of the global batch\n"
 
 /* MIC's weight of the masked term; the optimisers' defaults are
  * dx_optim_defaults's (DACS's SGD schedule with lr0 for training from
@@ -94,7 +102,7 @@ static const char *const FRAMES[8] = {"src.image", "src.label", "mix.image",
 
 static struct {
     dx_cli cli;
-    const char *model, *out, *log, *ckpt_dir;
+    const char *model, *out, *log, *ckpt_dir, *mpi;
     const char *si, *sl, *mi, *ml, *mw, *ki, *kl, *kw;
     int no_mix, no_mic, stream;
     long ckpt_every, until;
@@ -329,7 +337,7 @@ int main(int argc, char **argv)
     enum { O_SI = DX_OPT_TOOL, O_SL, O_MI, O_ML, O_MW, O_NOMIX, O_LR,
            O_ITERS, O_POWER, O_MOM, O_DECAY, O_HEAD, O_LOG, O_KI, O_KL, O_KW,
            O_NOMIC, O_MICL, O_STREAM, O_CKPT_EVERY, O_UNTIL, O_CKPT_DIR,
-           O_OPTIM, O_WARMUP, O_RATIO, O_BETAS, O_EPS };
+           O_OPTIM, O_WARMUP, O_RATIO, O_BETAS, O_EPS, O_MPI };
     static const char *const KINDS[] = {"sgd", "adamw", NULL};
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'},
@@ -362,6 +370,7 @@ int main(int argc, char **argv)
         {"warmup-ratio", required_argument, NULL, O_RATIO},
         {"betas", required_argument, NULL, O_BETAS},
         {"eps", required_argument, NULL, O_EPS},
+        {"mpi", required_argument, NULL, O_MPI},
         {0, 0, 0, 0}};
     dx_optim *g = &opt.given;
     int c;
@@ -433,6 +442,7 @@ int main(int argc, char **argv)
             opt.until = dx_arg_long("--until", optarg, 1, INT32_MAX);
             break;
         case O_CKPT_DIR: opt.ckpt_dir = optarg; break;
+        case O_MPI: opt.mpi = optarg; break;
         case 'h': {
             dx_optim sgd, adamw;
             dx_optim_defaults(&sgd, DX_OPTIM_SGD);
@@ -466,6 +476,12 @@ int main(int argc, char **argv)
         dx_die_err(&err);
     if (dx_optim_check(&m, opt.h.opt.kind, &err))
         dx_die("%s: %s", opt.model, err.msg);
+    dx_coll coll;
+    if (opt.mpi) {
+        if (dx_coll_open(&coll, opt.mpi, "seg-step", &err))
+            dx_die_err(&err);
+        m.coll = &coll;
+    }
     if (opt.stream)
         return stream(&m);
     tns_stream s;
@@ -480,6 +496,7 @@ int main(int argc, char **argv)
         report(&r, with_mic);
     if (opt.log)
         append_log(&r);
+    dx_coll_close(m.coll);
     tns_stream_free(&s);
     dx_model_free(&m);
     return 0;

@@ -154,6 +154,20 @@ bad:
            opt, max, s);
 }
 
+void dx_arg_share(const char *opt, const char *s, int *part, int *parts)
+{
+    char *end;
+    errno = 0;
+    long r = strtol(s, &end, 10), k = -1;
+    if (end != s && *end == '/' && end[1] >= '0' && end[1] <= '9')
+        k = strtol(end + 1, &end, 10);
+    if (errno || *end || k < 1 || k > 4096 || r < 0 || r >= k)
+        dx_die("%s: expected R/K, share R of K (0 <= R < K <= 4096), got "
+               "'%s'", opt, s);
+    *part = (int)r;
+    *parts = (int)k;
+}
+
 int dx_arg_enum(const char *opt, const char *s, const char *const *words)
 {
     char list[512] = "";
@@ -256,7 +270,8 @@ static void merge(dx_cli *c, const char *shortopts,
     size_t at = (size_t)snprintf(c->shorts, sizeof c->shorts, "%s",
                                  shortopts ? shortopts : "");
     for (int k = 0; k < NSHARED; k++) {
-        if (!(c->take & SHARED[k].bit))
+        /* -h (bit ~0u) comes with every tool, even one taking none */
+        if (!(c->take & SHARED[k].bit) && SHARED[k].bit != ~0u)
             continue;
         c->all[n++] = SHARED[k].opt;
         int v = SHARED[k].opt.val;

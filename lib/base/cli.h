@@ -43,6 +43,8 @@ void dx_arg_range(const char *opt, const char *s, double lo, double hi,
                   double *a, double *b);
 /* "WxH", each in [1, max]. */
 void dx_arg_size(const char *opt, const char *s, long max, long *w, long *h);
+/* "R/K": share R of K of a batch (base/rng.h), 0 <= R < K <= 4096. */
+void dx_arg_share(const char *opt, const char *s, int *part, int *parts);
 /* One of a NULL-terminated list of words; returns its index. */
 int dx_arg_enum(const char *opt, const char *s, const char *const *words);
 

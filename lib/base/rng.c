@@ -111,3 +111,18 @@ void dx_rng_choose(dx_rng *r, uint32_t n, uint32_t k, uint32_t *out)
         out[j] = x;
     }
 }
+
+dx_rng dx_rng_item(const dx_rng *r, const dx_share *s, int i)
+{
+    uint64_t k = (uint64_t)i;
+    if (s && s->parts > 1)
+        k = (uint64_t)s->part + k * (uint64_t)s->parts;
+    return dx_rng_child(r, k);
+}
+
+int dx_share_count(const dx_share *s, int n)
+{
+    if (!s || s->parts <= 1)
+        return n;
+    return s->part < n ? (n - s->part + s->parts - 1) / s->parts : 0;
+}

@@ -44,4 +44,19 @@ void dx_rng_choose(dx_rng *r, uint32_t n, uint32_t k, uint32_t *out);
 /* Fisher-Yates shuffle of v[0..n). */
 void dx_rng_shuffle(dx_rng *r, uint32_t *v, uint32_t n);
 
+/* A share of a batch split among processes (data parallelism, mpirun -n
+ * K): item i of the share is item part + i*parts of the whole batch, so
+ * that share r of K holds items r, r+K, r+2K, ...  {0, 1} (or {0, 0}) is
+ * the whole batch. */
+typedef struct dx_share {
+    int part, parts;
+} dx_share;
+
+/* The generator of item i of a batch: dx_rng_child(r, its number in the
+ * whole batch), so that an item draws the same whatever share it is in.
+ * s may be NULL (the whole batch). */
+dx_rng dx_rng_item(const dx_rng *r, const dx_share *s, int i);
+/* The items of share s of a batch of n. */
+int dx_share_count(const dx_share *s, int n);
+
 #endif

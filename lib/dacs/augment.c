@@ -325,7 +325,7 @@ int dx_strong_augment(uint8_t *image, uint8_t *label, float *weight,
                            h, w);
     }
     for (int i = 0; i < n && f; i++) {
-        dx_rng item = dx_rng_child(r, (uint64_t)i);
+        dx_rng item = dx_rng_item(r, &o->share, i);
         dx_jitter j;
         dx_jitter_draw(&j, &item, o->brightness, o->contrast, o->saturation,
                        o->hue);

@@ -73,6 +73,8 @@ typedef struct dx_aug_opts {
     double blur_frac;  /* 0.1: kernel side ~ 10% of the image side */
     int flip;          /* off by default */
     double flip_p;     /* 0.5 */
+    dx_share share;    /* the batch is this share of the global one (item
+                          i draws as item part + i*parts, base/rng.h) */
 } dx_aug_opts;
 
 void dx_aug_defaults(dx_aug_opts *o);

@@ -192,6 +192,11 @@ int dx_classmix(dx_mix_batch *b, const dx_mix_opts *o, const dx_rng *r,
         o->pool >= DX_POOL_END)
         return dx_fail(err, "unknown mix mode %d or pool %d", o->mode,
                        o->pool);
+    if (o->pool == DX_POOL_BATCH && o->share.parts > 1 &&
+        (o->mode == DX_MIX_CLASS || o->mode == DX_MIX_NAIVE))
+        return dx_fail(err, "pool batch draws from the classes of the "
+                       "whole batch, and this is share %d of %d of it",
+                       o->share.part, o->share.parts);
     int cross = o->mode == DX_MIX_CLASS || o->mode == DX_MIX_CUT ||
                 o->mode == DX_MIX_COW;
     if (cross && (!b->src_image || !b->src_label))
@@ -209,7 +214,7 @@ int dx_classmix(dx_mix_batch *b, const dx_mix_opts *o, const dx_rng *r,
         size_t off = (size_t)i * hw;
         uint8_t picked[256];
         /* item i draws from its own generator, whatever the mode */
-        dx_rng item = dx_rng_child(r, (uint64_t)i);
+        dx_rng item = dx_rng_item(r, &o->share, i);
         if (o->mode == DX_MIX_NONE || o->mode == DX_MIX_CUT ||
             o->mode == DX_MIX_COW) {
             memset(picked, 0, sizeof picked);

@@ -49,6 +49,9 @@ typedef struct dx_mix_opts {
     int keep_ignore; /* 255 may be drawn as a class (the reference code) */
     double cow_sigma_lo, cow_sigma_hi; /* cow: sigma's range, pixels */
     double cow_p;                      /* cow: threshold quantile */
+    dx_share share; /* the batch is this share of the global one: item i
+                       draws as item share.part + i*share.parts would
+                       (base/rng.h); pool batch needs the whole batch */
 } dx_mix_opts;
 
 /* The reference settings: class mixing, classes drawn per image, 255

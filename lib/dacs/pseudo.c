@@ -69,15 +69,11 @@ static void weigh(const uint8_t *plabel, float *weight, dx_pseudo_stats *st,
             st->confident++;
     }
     st->pixels = (uint64_t)px;
-    st->lambda = st->pixels ? (double)st->confident / (double)st->pixels : 0;
-    for (size_t p = 0; p < px; p++) {
-        if (mode == DX_WEIGHT_THRESHOLD_UNIFORM)
-            weight[p] = (float)st->lambda;
-        else if (mode == DX_WEIGHT_THRESHOLD)
-            weight[p] = weight[p] >= ftau ? 1.0f : 0.0f;
-        else
-            weight[p] = 1.0f;
-    }
+    for (size_t p = 0; p < px && mode != DX_WEIGHT_THRESHOLD_UNIFORM; p++)
+        weight[p] = mode == DX_WEIGHT_THRESHOLD
+                        ? (weight[p] >= ftau ? 1.0f : 0.0f)
+                        : 1.0f;
+    dx_pseudo_lambda(st, weight, px, mode);
 }
 
 int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
@@ -162,4 +158,12 @@ size_t dx_pseudo_margins(float *weight, int n, int h, int w,
         }
     }
     return in;
+}
+
+void dx_pseudo_lambda(dx_pseudo_stats *st, float *weight, size_t count,
+                      int mode)
+{
+    st->lambda = st->pixels ? (double)st->confident / (double)st->pixels : 0;
+    for (size_t p = 0; p < count && mode == DX_WEIGHT_THRESHOLD_UNIFORM; p++)
+        weight[p] = (float)st->lambda;
 }

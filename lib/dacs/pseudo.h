@@ -59,6 +59,14 @@ int dx_pseudolabel(uint8_t *plabel, float *weight, dx_pseudo_stats *st,
                    const float *score, int n, int c, size_t hw, int logits,
                    double tau, int mode, dx_err *err);
 
+/* Data parallelism: after st's pixels, confident and hist have been
+ * summed over the ranks (each holding a share of the batch), lambda from
+ * those sums and, in threshold_uniform mode, the weights of this rank's
+ * count pixels set to it: the lambda of one process with the whole batch.
+ * The other modes' weights do not depend on the batch. */
+void dx_pseudo_lambda(dx_pseudo_stats *st, float *weight, size_t count,
+                      int mode);
+
 /* The same from the arg-max already taken (seg-infer --argmax, the same
  * rule: the first class of the largest probability): pred (px pixels, u8)
  * is the class, conf (f32) its probability, checked by the caller

@@ -16,6 +16,8 @@ int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
                        "at the smallest stage: %d image(s) of %dx%d give 1",
                        b->n, b->W, b->H);
     dx_model_forward(m, b->image, DX_BN_TRAIN);
+    if (dx_model_coll_check(m, err))
+        return -1;
     dx_model_upsample(m, m->up);
     size_t Q = (size_t)b->n * b->H * b->W;
     double denom = (double)Q;
@@ -25,8 +27,12 @@ int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
             valid += b->label[q] != DX_IGNORE;
         denom = (double)valid;
     }
+    /* data parallelism: the denominator of the global batch, so that the
+     * ranks' gradients add up to that of one process with all of it */
+    if (dx_coll_sum_f64(m->coll, &denom, 1, "denominator", err))
+        return -1;
     if (denom == 0) {
-        /* nothing to learn from: no loss, no gradient */
+        /* nothing to learn from: no loss, no gradient (on every rank) */
         *loss = 0;
         return 0;
     }
@@ -36,7 +42,7 @@ int dx_train_pass(dx_model *m, const dx_batch *b, int weighted, double *loss,
                                         m->arch.classes, Q, scale);
     *loss = sum / denom;
     dx_model_backward(m, m->up);
-    return 0;
+    return dx_model_coll_check(m, err);
 }
 
 static int all_finite(const float *x, size_t n, size_t *at)
@@ -99,6 +105,13 @@ int dx_train_step(dx_model *m, const dx_batch *src, const dx_batch *mix,
         return -1;
     if (mic && mic_pass(m, mic, h->mic_lambda, &r->loss_mic, err))
         return -1;
+    /* data parallelism: every rank's share of the loss and its gradient,
+     * summed; every rank then takes the same step */
+    double loss[3] = {r->loss_src, r->loss_mix, r->loss_mic};
+    if (dx_coll_sum_f64(m->coll, loss, 3, "loss", err) ||
+        dx_coll_sum_f32(m->coll, m->grad, m->nparam, "gradient", err))
+        return -1;
+    r->loss_src = loss[0], r->loss_mix = loss[1], r->loss_mic = loss[2];
     size_t at;
     if (!isfinite(r->loss_src) || !isfinite(r->loss_mix) ||
         !isfinite(r->loss_mic))

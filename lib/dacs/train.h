@@ -18,6 +18,14 @@
  *
  * with the logits upsampled bilinearly (align_corners=True) to the label
  * size first.  A source batch whose labels are all 255 contributes 0.
+ *
+ * Data parallelism (m->coll set, base/coll.h): each rank holds its share
+ * of every batch (seg-batch --share).  The denominators (the non-ignored
+ * pixels, all the pixels) are those of the global batch, the batch-norm
+ * statistics are synchronised (model.h), and the gradients and the loss
+ * terms are summed over the ranks before the step, so that every rank
+ * takes the step one process with the whole batch would take, up to the
+ * order of the sums.
  */
 #ifndef DACS_TRAIN_H
 #define DACS_TRAIN_H

@@ -303,7 +303,7 @@ int dx_sampler_fill(const dx_sampler *s, uint64_t iter, const int *idx,
     keyed(&r, s, "geometry", iter);
     int rc = -1;
     for (int i = 0; i < n; i++) {
-        dx_rng c = dx_rng_child(&r, (uint64_t)i);
+        dx_rng c = dx_rng_item(&r, &s->share, i);
         if (load_item(s, idx[i], cls ? cls[i] : -1, &c, labels, &items[i],
                       err))
             goto done;

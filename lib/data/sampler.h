@@ -56,6 +56,7 @@
 
 #include "data/dataset.h"
 #include "base/err.h"
+#include "base/rng.h"
 #include "data/labelmap.h"
 #include "data/rcs.h"
 #include "io/tns.h"
@@ -75,6 +76,9 @@ typedef struct dx_sampler {
     int full_label; /* labels keep their stored size while images are
                        resized (full-resolution evaluation); no crop,
                        scale or flip */
+    dx_share share; /* the items given to dx_sampler_fill are this share
+                       of the batch (base/rng.h): item i's geometry is
+                       drawn as that of item part + i*parts */
 } dx_sampler;
 
 /* The values of a crop box, as above. */

@@ -74,7 +74,7 @@ int dx_model_create(dx_model *m, const dx_arch *a, dx_err *err)
             widest = m->net.channels[m->net.layer[i].out];
     m->param = calloc(np + nf ? np + nf : 1, sizeof *m->param);
     m->bn_stats = calloc(3 * m->net.bn_channels + 1, sizeof *m->bn_stats);
-    m->bn_sums = calloc(2 * (size_t)widest, sizeof *m->bn_sums);
+    m->bn_sums = calloc(2 * (size_t)widest + 1, sizeof *m->bn_sums);
     if (!m->param || !m->bn_stats || !m->bn_sums) {
         dx_model_free(m);
         return dx_fail(err, "out of memory for %zu parameters", np + nf);
@@ -454,13 +454,31 @@ size_t dx_model_min_bn_values(const dx_model *m)
 
 /* ---- batch statistics ----
  *
- * The one place where the per-channel sums of a batch would be added up
- * across processes (synchronised batch-norm): sums[0..n) in place; returns
- * the number of values they cover, here count itself. */
+ * The one place where the per-channel sums of a batch are added up across
+ * processes (synchronised batch-norm, as PyTorch's SyncBatchNorm: the
+ * statistics of the global batch, the unbiased running variance from the
+ * global count): sums[0..n) in place, with count after them (bn_sums has
+ * room for it); returns the number of values they cover, over all ranks. */
 static double batch_reduce(dx_model *m, double *sums, int n, double count)
 {
-    (void)m, (void)sums, (void)n;
-    return count;
+    if (!m->coll || m->coll_failed)
+        return count;
+    sums[n] = count;
+    if (dx_coll_sum_f64(m->coll, sums, (size_t)n + 1, "bn",
+                        &m->coll_err)) {
+        m->coll_failed = 1;
+        return count;
+    }
+    return sums[n];
+}
+
+int dx_model_coll_check(dx_model *m, dx_err *err)
+{
+    if (!m->coll_failed)
+        return 0;
+    m->coll_failed = 0;
+    *err = m->coll_err;
+    return -1;
 }
 
 /* mean and biased var of x (C, P) from the batch sums, and the running
@@ -772,6 +790,8 @@ int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
         return dx_fail(err, "batch statistics need more than one value per "
                        "channel: %d image(s) of %dx%d give 1", n, W, H);
     dx_model_forward(m, img, mode);
+    if (dx_model_coll_check(m, err))
+        return -1;
     int C = m->arch.classes;
     size_t hi = (size_t)H * W;
     plane_job j = {prob, m->logits, NULL, m, logit_plane(m), hi, n, C};

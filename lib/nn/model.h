@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/coll.h"
 #include "base/err.h"
 #include "io/tns.h"
 #include "nn/arch.h"
@@ -67,7 +68,18 @@ typedef struct dx_model {
     float *state[DX_OPT_SLOTS]; /* nparam each, or NULL */
 
     float *bn_stats;  /* per pass: mean, var, invstd of every BN layer */
-    double *bn_sums;  /* two per channel of the widest BN: batch sums */
+    double *bn_sums;  /* two per channel of the widest BN, and a count:
+                         batch sums */
+    /* Data parallelism (base/coll.h): NULL in one process; else every
+     * batch-norm layer's batch sums, forward (sum x, then sum (x-mean)^2)
+     * and backward (sum dy, sum dy*xhat), and their counts are summed
+     * over the ranks before use (synchronised batch-norm), so that the
+     * statistics are those of the global batch.  A failed sum is kept in
+     * coll_err (the passes cannot fail midway) and reported by
+     * dx_model_coll_check. */
+    dx_coll *coll;
+    int coll_failed;
+    dx_err coll_err;
     /* input normalisation: conv1's channel k reads RGB channel
      * input_channel[k], as input_lut[k][u8 value] */
     int input_channel[3];
@@ -163,11 +175,18 @@ void dx_model_backward(dx_model *m, const float *dup);
 void dx_model_upsample(dx_model *m, float *up);
 
 /* Softmax probabilities (n, C, H, W) of img (n, H, W, 3) into prob, with
- * batch-norm by mode (DX_BN_BATCH or DX_BN_RUNNING).  Plans as needed. */
+ * batch-norm by mode (DX_BN_BATCH or DX_BN_RUNNING; batch with m->coll:
+ * the statistics of the global batch, this rank's n images being its
+ * share).  Plans as needed. */
 int dx_model_predict(dx_model *m, float *prob, const uint8_t *img, int n,
                      int H, int W, int mode, dx_err *err);
 
 void dx_model_zero_grad(dx_model *m);
+
+/* After a forward or backward pass with m->coll set: -1 with the error of
+ * the first sum over the ranks that failed in it (the pass's results are
+ * then meaningless), else 0. */
+int dx_model_coll_check(dx_model *m, dx_err *err);
 
 /* Multiply-adds x 2 of the forward convolutions for n images of H x W. */
 double dx_model_flops(const dx_model *m, int n, int H, int W);
