@@ -104,14 +104,21 @@ TOL=1e-4
     ranks 2 bash -c 'echo $$ >"kill/pid$DACS_RANK"; dacs_loop "kill/$DACS_RANK" 1000' \
         >out 2>&1 &
     local job=$!
-    # once both ranks have taken a step, kill rank 1 (its chain of stages)
-    for ((i = 0; i < 300; i++)); do
-        [ -s kill/pid1 ] && [ -s kill/1/teacher.tns ] && [ kill/1/student.tns -nt kill/1/teacher.tns ] && break
+    # once both ranks have taken a step, kill rank 1 (its chain of stages);
+    # a loaded machine may take long to get there: up to 100 s (the job
+    # itself is stopped at 120 s)
+    local up=0
+    for ((i = 0; i < 1000; i++)); do
+        if [ -s kill/pid1 ] && [ -s kill/1/teacher.tns ] && [ kill/1/student.tns -nt kill/1/teacher.tns ]; then
+            up=1
+            break
+        fi
         sleep 0.1
     done
+    [ "$up" -eq 1 ] || { kill -9 "$(cat kill/pid1)"; stopped "$job"; cat out; fail "rank 1 took no step in 100 s"; }
     kill -9 "$(cat kill/pid1)"
     stopped "$job"
-    grep -q "mpi-hub: rank 1 of 2: its driver ended before saying 'done'" out
+    grep -q "mpi-hub: rank 1 of 2: its driver ended before saying 'done'" out || { cat out; fail "no message from rank 1's hub"; }
 }
 
 # ---- dacs-train --mpi 1: the ring and the per-iteration mode ----
