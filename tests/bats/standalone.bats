@@ -4,13 +4,15 @@
 
 load helpers
 
-# the tracked sources and documents (not build outputs)
+# the tracked sources and documents (not build outputs), as absolute paths:
+# the function runs in a pipeline's subshell, so its cd does not reach the
+# command that reads the names
 files() {
     cd "$DACS_TOP" &&
         find lib tools tests man pipelines README.md Makefile .gitignore \
             -type f ! -name '*.tns' ! -name '*.npy' ! -name '*.png' \
             ! -path '*/corpus/*' \
-            ! -path '*/regress/*'
+            ! -path '*/regress/*' -printf "$DACS_TOP/%p\n"
 }
 
 @test "no file cites the method notes or a shared folder outside the project" {
