@@ -87,7 +87,12 @@ int main(int argc, char **argv)
     dx_model s, t;
     check(dx_model_read(&s, argv[3], &err), &err);
     check(dx_model_read(&t, argv[3], &err), &err);
-    dx_hyper h = {0.01, 1000000, 0.9, 0.9, 5e-4, 1, 1};
+    /* dacs-train's settings in the loop bench: SGD, lr 0.01, head x1 */
+    dx_hyper h = {.mic_lambda = 1};
+    dx_optim_defaults(&h.opt, DX_OPTIM_SGD);
+    h.opt.lr = 0.01;
+    h.opt.iters = 1000000;
+    h.opt.head_mult = 1;
     int C = s.arch.classes;
     size_t hw = (size_t)cw * ch, px = (size_t)n * hw;
     float *prob = malloc(sizeof *prob * px * C);
