@@ -5,6 +5,9 @@
 #   (u8 NxHxW) for each PREFIX (default: src), and for a prefix "mix" also
 #   mix.weight (f32 NxHxW).  Labels are blocks of classes 0..CLASSES-1 with
 #   some 255; colours follow the labels plus noise, so a net can learn them.
+# shellcheck source=npy.bash
+. "$(dirname "${BASH_SOURCE[0]}")/npy.bash"
+
 mkbatch() {
     local out=$1 n=$2 h=$3 w=$4 classes=${5:-19} seed=${6:-1}
     shift 6 2>/dev/null || shift $#
