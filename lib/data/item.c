@@ -215,6 +215,12 @@ int dx_item_check(const dx_dataset *d, int i, const dx_labelmap *map,
         return 0;
     if (check_headers(d, i, err))
         return -1;
+    /* the image decoded whole: a truncated or corrupt file (a download
+     * cut short) is found here rather than when a batch first draws it */
+    dx_png im;
+    if (dx_item_image(d, i, &im, err))
+        return -1;
+    dx_png_free(&im);
     if (!map || !d->label)
         return 0;
     uint8_t *train;

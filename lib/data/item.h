@@ -46,9 +46,10 @@ int dx_item_label(const dx_dataset *d, int i, const dx_labelmap *map,
                   uint8_t **train, int *w, int *h, dx_err *err);
 
 /* Check item i before a run: its files from their PNG headers (encodings
- * as above, the label of its image's size); then, with map given, its
- * label decoded: every id the map's (max_id) and every train id below
- * classes or DX_IGNORE.  An excluded item (dataset.h) passes unread.  -1
+ * as above, the label of its image's size); its image decoded whole (a
+ * truncated or corrupt PNG fails here); then, with map given, its label
+ * decoded: every id the map's (max_id) and every train id below classes
+ * or DX_IGNORE.  An excluded item (dataset.h) passes unread.  -1
  * with err naming the file and, for a pixel, where it is. */
 int dx_item_check(const dx_dataset *d, int i, const dx_labelmap *map,
                   int classes, dx_err *err);

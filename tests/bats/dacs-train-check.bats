@@ -24,11 +24,13 @@ train() { # RUN [more options]: a tiny run on DATA
 }
 
 # a copy of the source tree whose pair 00002 has a label two rows
-# shorter than its image, and whose pair 00004 has no label
+# shorter than its image, whose pair 00004 has no label, and whose image
+# 00003 is cut short (its header whole: a download that stopped)
 bad_source() {
     cp -r "$DATA/source" src
     cp "$ODD/source/labels/00001.png" src/labels/00002.png
     rm src/labels/00004.png
+    head -c 300 "$DATA/source/images/00003.png" >src/images/00003.png
 }
 
 @test "every problem at once, before iteration 0: bad pairs, bad settings; nothing trained" {
@@ -39,7 +41,8 @@ bad_source() {
     [[ $stderr == *"--flip: expected 0 or 1, got '2'"* ]]
     [[ $stderr == *"label src/labels/00002.png is 96x46, but its image src/images/00002.png is 96x48"* ]]
     [[ $stderr == *"missing label src/labels/00004.png for image src/images/00004.png"* ]]
-    [[ $stderr == *"4 problem(s) found before iteration 0; nothing was trained"* ]]
+    [[ $stderr == *"src/images/00003.png: corrupt or truncated PNG"* ]]
+    [[ $stderr == *"5 problem(s) found before iteration 0; nothing was trained"* ]]
     [ ! -e run ]
 }
 
@@ -80,7 +83,7 @@ bad_source() {
     run_split train run --source src --exclude ex
     [ "$status" -eq 1 ]
     [[ $stderr == *"exclude file ex: line 3: 'images/0004.png' is no image or label of the gta5 dataset src"* ]]
-    printf 'labels/00002.png\n%s\n' "$PWD/src/images/00004.png" >ex
+    printf 'labels/00002.png\n%s\nimages/00003.png\n' "$PWD/src/images/00004.png" >ex
     train run --source src --exclude ex --iters 6 2>/dev/null
     [ "$(wc -l <run/log.tsv)" -eq 7 ]
     grep -qx "exclude=ex" run/config
