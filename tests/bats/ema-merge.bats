@@ -153,6 +153,12 @@ all_params() {
     run_split ema-merge t.tns other.tns
     assert_clean_failure ema-merge
     [[ $stderr == *"meta.arch"*"teacher has 'classes=2', student has 'classes=3'"* ]]
+    # texts of other lengths are other architectures too, not a shape
+    text meta.arch 'net=tiny\nclasses=19\n' >arch.tns
+    tns cat --replace s.tns arch.tns >other.tns
+    run_split ema-merge t.tns other.tns
+    assert_clean_failure ema-merge
+    [ "$stderr" = "ema-merge: frame 'meta.arch': the architectures differ: teacher has 'classes=2', student has 'classes=19'" ]
 }
 
 @test "ema-merge: one model longer than the other" {
