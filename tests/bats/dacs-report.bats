@@ -48,6 +48,16 @@ mkrun() {
     } >"$d/eval/000010-student-running.tsv"
 }
 
+@test "dacs-report --help says what it does and every option" {
+    run "$DACS_TOP/pipelines/dacs-report" --help
+    assert_success
+    assert_line --index 0 "usage: dacs-report [--data DIR] [--pictures N] [-o DIR] RUNS_DIR..."
+    assert_output --partial "--data DIR"
+    assert_output --partial "--pictures N"
+    assert_output --partial "-o, --out DIR"
+    assert_output --partial "AdaBN"
+}
+
 @test "dacs-report: one runs directory, the table of every method" {
     mkrun r source 0 10.0000 30.0000
     mkrun r dacs 0 25.0000 60.0000
