@@ -175,7 +175,7 @@ bad_source() {
         "--exclude nosuch|--exclude: nosuch: no such readable file" \
         "--target-type foo|--target-type: expected cityscapes, gta5 or synthia, got 'foo'" \
         "--crop 0x4|--crop: expected WIDTHxHEIGHT, got '0x4'" \
-        "--warmup 5|unknown option '--warmup'"; do
+        "--warmup-ratio 0.5|unknown option '--warmup-ratio'"; do
         run_split train run ${args%%|*}
         [ "$status" -eq 1 ] || fail "accepted: ${args%%|*}"
         [[ $stderr == *"${args#*|}"* ]] || fail "for ${args%%|*}: $stderr"

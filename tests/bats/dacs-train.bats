@@ -144,11 +144,12 @@ iter_of() { tns get -i "$1" meta.iter | od -An -t d4 | tr -d ' '; }
     "$TRAIN" --help | grep -q -- '^  --mode M'
 }
 
-@test "dacs.mk: a variable it does not know is not passed on (WARMUP, before it exists)" {
+@test "dacs.mk: a variable of its list reaches dacs-train (WARMUP), one it does not know is not passed on" {
     local mk="$DACS_TOP/pipelines/dacs.mk"
     make -s -f "$mk" train RUN=t SOURCE="$DATA/source" TARGET="$DATA/target" \
-        ITERS=1 CROP=48x32 WIDTH=4 THREADS=1 WARMUP=5 2>err
+        ITERS=1 CROP=48x32 WIDTH=4 THREADS=1 WARMUP=5 WARMUP_RATIO=0.5 2>err
     [ -s t/student.tns ]
+    grep -qx "warmup=5" t/config
     ! grep -q "unknown option" err
 }
 
