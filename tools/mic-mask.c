@@ -66,7 +66,7 @@ static struct {
     dx_mic_opts mic;
     dx_aug_opts aug;
 } opt = {.cli.take = DX_CLI_INPUT | DX_CLI_FILE | DX_CLI_OUTPUT |
-                     DX_CLI_REPLACE | DX_CLI_DROP,
+                     DX_CLI_REPLACE | DX_CLI_DROP | DX_CLI_LIVE,
          .tgt = DEFAULT_TGT, .prefix = DEFAULT_OUT,
          .classes = DX_NUM_CLASSES};
 
@@ -230,6 +230,7 @@ int main(int argc, char **argv)
         dx_die("--tgt and --prefix are both '%s': the outputs would replace "
                "the inputs", opt.tgt);
 
+    tns_set_live(opt.cli.live);
     dx_err err;
     if (tns_filter(opt.cli.in, opt.cli.out, segment, names, opt.cli.drop,
                    opt.cli.ndrop, &err))

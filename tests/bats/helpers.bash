@@ -80,3 +80,20 @@ tiny_data() {
     PATH="$DACS_BIN:$PATH" synth-city --quiet --size 96x48 --source 6 \
         --train 6 --val 2 --seed 3 "$DATA"
 }
+
+# refused_before_training "ARGS|MESSAGE"...: for each, the suite's own
+# `train run ARGS` fails before iteration 0 with the line "dacs-train:
+# MESSAGE" as its one problem, and leaves no run directory.
+refused_before_training() {
+    local c
+    for c in "$@"; do
+        # shellcheck disable=SC2086
+        run_split train run ${c%%|*}
+        [ "$status" -eq 1 ] || fail "accepted: ${c%%|*}"
+        [[ $stderr == *"dacs-train: ${c#*|}"* ]] || fail "for ${c%%|*}: $stderr"
+        [[ $stderr != *"problem(s) found"* ||
+            $stderr == *"dacs-train: 1 problem(s) found before iteration 0; nothing was trained"* ]] ||
+            fail "for ${c%%|*}, more than one problem: $stderr"
+        [ ! -e run ] || fail "for ${c%%|*}: a run directory"
+    done
+}

@@ -164,3 +164,21 @@ target_big() {
     mic-mask --block 2 --jitter-p 1 --no-blur --jitter 0.1 --seed 5 in.tns >c.tns
     ! cmp -s a.tns c.tns
 }
+
+@test "mic-mask --live: each batch closed and flushed at once, for the ring" {
+    target4 one.tns
+    cat one.tns one.tns | tns select '*' >two.tns
+    mic-mask --block 2 two.tns >plain.tns
+    mic-mask --block 2 --live two.tns >live.tns
+    # the same frames, one closing marker more
+    [ "$(stat -c %s live.tns)" -eq $(($(stat -c %s plain.tns) + 20)) ]
+    tns select '*' -i live.tns | cmp - plain.tns
+    # the first batch's output comes out while the input is still open
+    one=$(($(mic-mask --block 2 --live one.tns | wc -c) - 20))
+    mkfifo in
+    { tns select --live '*' -i one.tns | head -c -20; sleep 5; } >in &
+    feeder=$!
+    timeout 3 mic-mask --block 2 --live in | timeout 3 head -c "$one" >first.tns
+    [ "$(stat -c %s first.tns)" -eq "$one" ]
+    kill "$feeder" 2>/dev/null || true
+}
