@@ -52,6 +52,7 @@ train_opts = $(foreach v,$(TRAIN_VARS),$(if $($(v)),--$(subst _,-,$(shell echo $
 .PHONY: train demo demo-runs demo-quick report clean-demo
 train:
 	@test -n "$(RUN)" || { echo "dacs.mk: set RUN=DIR" >&2; exit 1; }
+	@test -n "$(TARGET)" || { echo "dacs.mk: set TARGET=DIR (the target dataset root)" >&2; exit 1; }
 	dacs-train --mode $(MODE) $(if $(SOURCE),--source $(SOURCE)) \
 	    --target $(TARGET) $(train_opts) $(RUN)
 

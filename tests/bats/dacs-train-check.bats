@@ -179,6 +179,11 @@ bad_source() {
         "--target-type foo|--target-type: expected cityscapes, gta5 or synthia, got 'foo'" \
         "--crop 0x4|--crop: expected WIDTHxHEIGHT, got '0x4'" \
         "--warmup-ratio 0.5|unknown option '--warmup-ratio'"
+    # an unknown option is named before it can take the RUN_DIR as its
+    # value
+    run_split train run --bogus
+    [ "$status" -eq 1 ]
+    [ "$stderr" = "dacs-train: unknown option '--bogus' (see --help)" ]
     # a scale without a crop
     run_split "$TRAIN" --source "$DATA/source" --target "$DATA/target" \
         --scale 0.5,1.5 run
@@ -197,6 +202,12 @@ bad_source() {
     echo junk >junk.tns
     run_split train run2 --init junk.tns
     [[ $stderr == *"--init junk.tns: not a dacs checkpoint"* ]]
+    # a checkpoint cut short is said to be cut short
+    head -c 3000 init.tns >cut.tns
+    run_split train run2 --init cut.tns
+    [ "$status" -eq 1 ]
+    [[ $stderr == *"--init cut.tns: not a dacs checkpoint: frame "*"payload truncated"* ]]
+    [ ! -e run2 ]
 }
 
 @test "--init: a DeepLabv2 checkpoint sets the run's network; another --net or --depth is refused" {

@@ -231,7 +231,7 @@ near() { # A B: |A - B| <= 1e-5 |B| (the log writes 6 significant digits)
 @test "bad recipe settings: one line each, before iteration 0, nothing trained" {
     refused_before_training "--optimizer adam|--optimizer: expected sgd or adamw, got 'adam'" \
         "--warmup -1|--warmup: expected a non-negative integer, got '-1'" \
-        "--power x|--power: expected a number, got 'x'" \
+        "--power x|--power: expected a non-negative number, got 'x'" \
         "--power 200|--power 200: expected a value in [0, 100]" \
         "--mic 2|--mic: expected 0 or 1, got '2'" \
         "--mic 1 --mic-block 0|--mic-block: expected an integer >= 1, got '0'" \
@@ -239,9 +239,9 @@ near() { # A B: |A - B| <= 1e-5 |B| (the log writes 6 significant digits)
         "--mic 1 --mic-lambda 2000|--mic-lambda 2000: expected a value in [0, 1000]" \
         "--mic-block 8|--mic-block: a setting of MIC, which is off (--mic 1 turns it on)" \
         "--rcs 0|--rcs 0: expected a value in [1e-6, 1e6]" \
-        "--rcs x|--rcs: expected a number, got 'x'" \
+        "--rcs x|--rcs: expected a non-negative number, got 'x'" \
         "--rcs-min-pixels 50|--rcs-min-pixels: a setting of rare-class sampling, which is off (--rcs T turns it on)" \
-        "--rcs 0.01 --rcs-min-crop-ratio -1|--rcs-min-crop-ratio: expected a number, got '-1'" \
+        "--rcs 0.01 --rcs-min-crop-ratio -1|--rcs-min-crop-ratio: expected a non-negative number, got '-1'" \
         "--ignore-top x|--ignore-top: expected a non-negative integer, got 'x'" \
         "--mode source --mic 1|--mic 1: MIC learns the teacher's pseudo-labels, and --mode source has no teacher" \
         "--mode oracle --ignore-bottom 5|--ignore-top/bottom/left/right: margins of the pseudo-labels, and --mode oracle has none" \

@@ -151,6 +151,11 @@ iter_of() { tns get -i "$1" meta.iter | od -An -t d4 | tr -d ' '; }
     [ -s t/student.tns ]
     grep -qx "warmup=5" t/config
     if grep -q "unknown option" err; then fail "dacs-train refused a variable of dacs.mk"; fi
+    # TARGET is required: without it, a bare --target took the next option
+    run_split make -s -f "$mk" train RUN=t2 SOURCE="$DATA/source" ITERS=1 CROP=48x32
+    [ "$status" -ne 0 ]
+    [[ $stderr == "dacs.mk: set TARGET=DIR (the target dataset root)"* ]]
+    [ ! -e t2 ]
 }
 
 @test "dacs.mk: the demo's runs, report and make-driven training, tiny" {
