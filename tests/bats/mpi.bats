@@ -35,7 +35,7 @@ setup_file() {
         echo "$output"
         [ "$status" -eq 0 ]
         [ "$(grep -c '^ok .*bit for bit' <<<"$output")" -eq $((4 * k)) ]
-        ! grep -q '^not ok' <<<"$output"
+        if grep -q '^not ok' <<<"$output"; then fail "a 'not ok' line with $k ranks"; fi
     done
 }
 

@@ -61,7 +61,7 @@ make_stream() {
     cat s.tns s.tns >two.tns
     tns select -i two.tns 'src.*' | tns info >out
     [ "$(grep -c src. out)" -eq 4 ]
-    ! grep -q x.w out
+    if grep -q x.w out; then fail "select kept x.w"; fi
     tns drop -i two.tns 'src.*' | tns info >out
     [ "$(grep -vc '^#' out)" -eq 2 ]
     grep -q '^# segment 1$' out
