@@ -42,7 +42,8 @@ setup_file() {
 @test "ranks out of step (different sums) stop the job, naming both sums" {
     mpi_skip_unless_built
     DACS_COLL_OUT_OF_STEP=1 run ranks 2 "$DACS_UNIT/test_coll"
-    [ "$status" -ne 0 ] && [ "$status" -ne 124 ]
+    [ "$status" -ne 0 ]
+    [ "$status" -ne 124 ]
     [[ $output == *"the ranks are out of step: this rank sums 'test_coll:test' (1000 values"*"sums 'test_coll:test' (999 of type 2)"* ]] ||
         [[ $output == *"the ranks are out of step: this rank sums 'test_coll:test' (999 values"*"sums 'test_coll:test' (1000 of type 2)"* ]]
 }

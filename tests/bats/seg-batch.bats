@@ -134,7 +134,8 @@ values() {
     assert_clean_failure seg-batch
     [[ $stderr == *"--make-rcs-stats stats.tns"* ]]
     run_split src --make-rcs-stats stats.tns
-    [ "$status" -eq 0 ] && [ "$stdout_bytes" -eq 0 ]
+    [ "$status" -eq 0 ]
+    [ "$stdout_bytes" -eq 0 ]
     run tns info stats.tns
     assert_line --partial "rcs.counts	i32	6x19"
     src --rcs --rcs-stats stats.tns --rcs-min-pixels 50 --crop 16x16 --batch 4 --iters 3 --emit-index -q >a.tns

@@ -29,7 +29,7 @@ setup_file() {
     seg-step -m m.tns -o m.tns <b.tns 2>/dev/null
     run tns info m.tns
     assert_line --index 1 --regexp $'meta.iter\ti32\tscalar\tmin 2\tmax 2'
-    ls -A | grep -v -e '^m.tns$' -e '^b.tns$' && false || true
+    if ls -A | grep -v -e '^m.tns$' -e '^b.tns$'; then fail "files left beside the checkpoint"; fi
 }
 
 @test "seg-step: --log appends a TSV row under a header" {
@@ -325,7 +325,8 @@ rename_to_mic() {
     cmp a.tns b2.tns
     mic=$(awk -F'\t' 'NR == 2 { print $7 }' la.tsv)
     mix=$(awk -F'\t' 'NR == 2 { print $4 }' lb.tsv)
-    [ "$mic" = "$mix" ] && [ "$mic" != 0.000000 ]
+    [ "$mic" = "$mix" ]
+    [ "$mic" != 0.000000 ]
     # all three terms: the masked one adds to the loss and moves the model
     tns rename mix.image=mic.image mix.label=mic.label mix.weight=mic.weight <b.tns | tns select 'mic.*' >k2.tns
     tns cat b.tns k2.tns >all.tns

@@ -34,7 +34,8 @@ values() {
 
 @test "synth-city writes a GTA5-like source and a Cityscapes-like target" {
     small out
-    [ -f out/source/images/00000.png ] && [ -f out/source/labels/00004.png ]
+    [ -f out/source/images/00000.png ]
+    [ -f out/source/labels/00004.png ]
     [ ! -e out/source/images/00005.png ]
     [ -f out/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png ]
     [ -f out/target/leftImg8bit/train/brill/brill_000000_000001_leftImg8bit.png ]
@@ -94,7 +95,8 @@ values() {
 
 @test "synth-city --source-layout synthia writes 16-bit SYNTHIA labels" {
     small out --source-layout synthia
-    [ -f out/source/RGB/0000000.png ] && [ -f out/source/GT/LABELS/0000004.png ]
+    [ -f out/source/RGB/0000000.png ]
+    [ -f out/source/GT/LABELS/0000004.png ]
     # PNG header: bit depth 16, colour type 2 (RGB)
     [ "$(od -An -tu1 -j24 -N2 out/source/GT/LABELS/0000000.png | tr -s ' ')" = " 16 2" ]
     run bash -c 'seg-batch --dataset synthia --root out/source --batch 2 | tns info'

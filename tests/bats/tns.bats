@@ -95,7 +95,8 @@ make_stream() {
 @test "png-out and png-in round-trip an image batch exactly" {
     make_stream
     tns png-out -i s.tns src.image 'im-%02d.png'
-    [ -f im-00.png ] && [ -f im-01.png ]
+    [ -f im-00.png ]
+    [ -f im-01.png ]
     tns png-in --name src.image im-00.png im-01.png | tns npy-out src.image back.npy
     cmp img.npy back.npy
 }
