@@ -304,7 +304,8 @@ IMG="$BATS_FILE_TMPDIR/fix/data/source/images/00000.png"
     flat l '|u1' 1,32,64 0 lab.png
     one_item "$IMG" lab.png
     run_split seg-batch --dataset list --list list.txt --map gta5 --batch 1 -o out.tns
-    [ "$status" -eq 0 ] && [ -s out.tns ]
+    [ "$status" -eq 0 ]
+    [ -s out.tns ]
     [[ $stderr == "seg-batch: warning: every label pixel of the batch is ignore (255): "*"lab.png; "* ]]
 }
 

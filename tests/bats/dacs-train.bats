@@ -137,7 +137,8 @@ iter_of() { tns get -i "$1" meta.iter | od -An -t d4 | tr -d ' '; }
         tr ' ' '\n' | grep . | tr 'A-Z_' 'a-z-' | sort)
     opts=$("$TRAIN" --help | sed -n 's/^  --\([a-z-]*\) .*/\1/p' |
         grep -vx 'mode\|source\|target\|help' | sort)
-    [ -n "$vars" ] && [ -n "$opts" ]
+    [ -n "$vars" ]
+    [ -n "$opts" ]
     diff <(echo "$vars") <(echo "$opts")
     # the three passed by name
     grep -q -- '--mode $(MODE)' "$mk"
@@ -171,7 +172,8 @@ iter_of() { tns get -i "$1" meta.iter | od -An -t d4 | tr -d ' '; }
     grep -qx "init=r/source/student.tns" r/naive/config
     grep -qx "iters=3" r/oracle/config
     grep -qx "iters=2" r/dacs/config
-    [ -s r/report.tsv ] && [ -s r/report-predictions.png ]
+    [ -s r/report.tsv ]
+    [ -s r/report-predictions.png ]
     grep -q "DACS - best of source-only and AdaBN" out
     grep -q "demo finished in" out
     # done runs are not redone; a single method has its own target

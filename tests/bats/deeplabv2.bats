@@ -98,7 +98,7 @@ count() {
     done
     for f in conv1.weight layer3.1.conv2.weight bn1.running_mean \
         layer5.conv2d_list.1.weight opt.layer5.conv2d_list.0.bias; do
-        ! cmp -s <(tns get -i m.tns "$f") <(tns get -i s.tns "$f")
+        if cmp -s <(tns get -i m.tns "$f") <(tns get -i s.tns "$f"); then fail "$f did not change in the step"; fi
     done
     # and the step goes on from its own checkpoint
     seg-step -m s.tns -o s.tns --iters 10 -i b.tns 2>/dev/null

@@ -48,7 +48,8 @@ setup_file() {
         sleep 0.1
     done
     tmp=$(ls -A | grep '^\.out\.tns\.')
-    [ -n "$tmp" ] && [ -s "$tmp" ]
+    [ -n "$tmp" ]
+    [ -s "$tmp" ]
     kill -9 "$pid"
     wait "$pid" || true
     kill "$feeder" 2>/dev/null || true

@@ -54,7 +54,7 @@ refuse() { assert_refused seg-import out.tns "$@"; }
     seg-import -q "$FIX/mini-wrapped.pth" --iter 0 -o out.tns
     cmp ref.tns out.tns
     seg-import -q "$FIX/mini-f16.pth" -o out.tns
-    ! cmp -s ref.tns out.tns
+    if cmp -s ref.tns out.tns; then fail "the f16 file gives the f32 bytes"; fi
 }
 
 @test "seg-import: says what it recognised on stderr" {
@@ -81,7 +81,7 @@ refuse() { assert_refused seg-import out.tns "$@"; }
     # the teacher is the EMA model, not the student
     tns select 'head.*' <s.tns >a
     tns select 'head.*' <t.tns >b
-    ! cmp -s a b
+    if cmp -s a b; then fail "the teacher's head is the student's"; fi
     seg-import -q "$FIX/mini-dacs.pth" --key ema_model -o e.tns
     tns select 'head.*' <e.tns >c
     cmp b c
@@ -158,7 +158,7 @@ refuse() { assert_refused seg-import out.tns "$@"; }
     [[ $stderr == *"'head.3.bias' left to initialise: the file's 'head.3.bias' is 3, the network's 5 (--classes: init head.*)"* ]]
     seg-init --width 1 --classes 5 --seed 3 -o init.tns
     cmp <(tns get -i out.tns head.2.weight) <(tns get -i init.tns head.2.weight)
-    ! cmp -s <(tns get -i out.tns s3.res0.conv1.weight) <(tns get -i init.tns s3.res0.conv1.weight)
+    if cmp -s <(tns get -i out.tns s3.res0.conv1.weight) <(tns get -i init.tns s3.res0.conv1.weight); then fail "s3.res0.conv1.weight was initialised, not imported"; fi
 }
 
 @test "seg-import: several problems are each listed, then one closing line" {
@@ -307,7 +307,7 @@ st() {
     seg-import -q "${@:3}" r.pth -o back.tns
     cmp r.tns back.tns
     seg-import -q r.pth -o caffe.tns
-    ! cmp -s r.tns caffe.tns
+    if cmp -s r.tns caffe.tns; then fail "the defaults (caffe) give the bytes of --style pytorch"; fi
     # a DACS training checkpoint
     seg-init --net deeplabv2 --depth 50 --blocks 1,2,1,1 --width 2 \
         --classes 4 --seed 10 | tns drop 'opt.*' >t.tns

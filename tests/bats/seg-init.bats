@@ -49,7 +49,7 @@ load segdata
     seg-init --seed 3 >b.tns
     cmp a.tns b.tns
     seg-init --seed 4 -o c.tns
-    ! cmp -s a.tns c.tns
+    if cmp -s a.tns c.tns; then fail "seed 4 gives the weights of seed 3"; fi
 }
 
 @test "seg-init: He-uniform weights within their bound" {
@@ -97,7 +97,7 @@ load segdata
     [ "$(tns get -i fresh.tns meta.iter | od -An -t d4 | tr -d ' ')" -eq 0 ]
     cmp <(tns get -i trained.tns stem.0.conv.weight) <(tns get -i fresh.tns stem.0.conv.weight)
     cmp <(tns get -i trained.tns stem.0.bn.running_var) <(tns get -i fresh.tns stem.0.bn.running_var)
-    ! cmp -s <(tns get -i trained.tns opt.stem.0.conv.weight) <(tns get -i fresh.tns opt.stem.0.conv.weight)
+    if cmp -s <(tns get -i trained.tns opt.stem.0.conv.weight) <(tns get -i fresh.tns opt.stem.0.conv.weight); then fail "the momentum was kept, not zeroed"; fi
     tns info fresh.tns | awk -F'\t' '$2 ~ /^opt\./ && ($5 != "min 0" || $6 != "max 0") { bad = 1 } END { exit bad }'
     run_split seg-init --from trained.tns --width 4
     assert_clean_failure seg-init

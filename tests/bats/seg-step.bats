@@ -19,7 +19,7 @@ setup_file() {
     run tns info new.tns
     assert_line --index 1 --regexp $'meta.iter\ti32\tscalar\tmin 1\tmax 1'
     refute_output --regexp $'opt.head.0.weight\tf32\t7x16x3x3\tmin 0\tmax 0'
-    ! cmp -s "$C8" new.tns
+    if cmp -s "$C8" new.tns; then fail "the step left the checkpoint as it was"; fi
 }
 
 @test "seg-step: -o may equal -m; the checkpoint advances" {
@@ -29,7 +29,7 @@ setup_file() {
     seg-step -m m.tns -o m.tns <b.tns 2>/dev/null
     run tns info m.tns
     assert_line --index 1 --regexp $'meta.iter\ti32\tscalar\tmin 2\tmax 2'
-    ls -A | grep -v -e '^m.tns$' -e '^b.tns$' && false || true
+    if ls -A | grep -v -e '^m.tns$' -e '^b.tns$'; then fail "files left beside the checkpoint"; fi
 }
 
 @test "seg-step: --log appends a TSV row under a header" {
@@ -60,7 +60,7 @@ setup_file() {
     seg-step -m "$C8" -o b1.tns --no-mix <b.tns 2>/dev/null
     cmp a.tns b1.tns
     seg-step -m "$C8" -o b2.tns <b.tns 2>/dev/null
-    ! cmp -s a.tns b2.tns
+    if cmp -s a.tns b2.tns; then fail "the mixed term did not move the model"; fi
 }
 
 @test "seg-step: frame names are options" {
@@ -325,13 +325,14 @@ rename_to_mic() {
     cmp a.tns b2.tns
     mic=$(awk -F'\t' 'NR == 2 { print $7 }' la.tsv)
     mix=$(awk -F'\t' 'NR == 2 { print $4 }' lb.tsv)
-    [ "$mic" = "$mix" ] && [ "$mic" != 0.000000 ]
+    [ "$mic" = "$mix" ]
+    [ "$mic" != 0.000000 ]
     # all three terms: the masked one adds to the loss and moves the model
     tns rename mix.image=mic.image mix.label=mic.label mix.weight=mic.weight <b.tns | tns select 'mic.*' >k2.tns
     tns cat b.tns k2.tns >all.tns
     seg-step -m "$C8" -o c.tns --log lc.tsv <all.tns 2>/dev/null
     seg-step -m "$C8" -o d.tns --log ld.tsv <b.tns 2>/dev/null
-    ! cmp -s c.tns d.tns
+    if cmp -s c.tns d.tns; then fail "the masked term did not move the model"; fi
     awk -F'\t' 'NR == 2 { if ($2 - ($3 + $4 + $7) > 1e-5 || $7 <= 0) exit 1 }' lc.tsv
     # --no-mic leaves the other terms alone
     seg-step -m "$C8" -o e.tns --no-mic <all.tns 2>/dev/null

@@ -34,7 +34,8 @@ values() {
 
 @test "synth-city writes a GTA5-like source and a Cityscapes-like target" {
     small out
-    [ -f out/source/images/00000.png ] && [ -f out/source/labels/00004.png ]
+    [ -f out/source/images/00000.png ]
+    [ -f out/source/labels/00004.png ]
     [ ! -e out/source/images/00005.png ]
     [ -f out/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png ]
     [ -f out/target/leftImg8bit/train/brill/brill_000000_000001_leftImg8bit.png ]
@@ -45,7 +46,7 @@ values() {
     grep -q '^seed=0$' out/synth-city.txt
     # the source labels are 8-bit palette PNGs whose indices are the ids
     [ "$(od -An -tu1 -j25 -N1 out/source/labels/00000.png | tr -d ' ')" = 3 ]
-    ! ls -d out.partial.* 2>/dev/null
+    if ls -d out.partial.* 2>/dev/null; then fail "a partial output directory is left"; fi
 }
 
 @test "synth-city: same seed, same bytes; another seed, other bytes" {
@@ -53,7 +54,7 @@ values() {
     small b --seed 7
     small c --seed 8
     diff -r a b
-    ! diff -rq a/source/images c/source/images >/dev/null
+    if diff -rq a/source/images c/source/images >/dev/null; then fail "seed 8 gives the images of seed 7"; fi
     # image k does not depend on how many are made
     synth-city -q --size 96x48 --source 2 --train 0 --val 0 --seed 7 d
     cmp a/source/images/00001.png d/source/images/00001.png
@@ -94,7 +95,8 @@ values() {
 
 @test "synth-city --source-layout synthia writes 16-bit SYNTHIA labels" {
     small out --source-layout synthia
-    [ -f out/source/RGB/0000000.png ] && [ -f out/source/GT/LABELS/0000004.png ]
+    [ -f out/source/RGB/0000000.png ]
+    [ -f out/source/GT/LABELS/0000004.png ]
     # PNG header: bit depth 16, colour type 2 (RGB)
     [ "$(od -An -tu1 -j24 -N2 out/source/GT/LABELS/0000000.png | tr -s ' ')" = " 16 2" ]
     run bash -c 'seg-batch --dataset synthia --root out/source --batch 2 | tns info'
@@ -120,10 +122,14 @@ values() {
     small full
     small none --gap none
     small glob --gap global
-    ! cmp -s full/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png \
-        none/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png
-    ! cmp -s none/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png \
-        glob/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png
+    if cmp -s full/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png \
+        none/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png; then
+        fail "--gap none gives the target of the full gap"
+    fi
+    if cmp -s none/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png \
+        glob/target/leftImg8bit/train/arden/arden_000000_000000_leftImg8bit.png; then
+        fail "--gap global gives the target of --gap none"
+    fi
     # the global gap keeps the source's layout: same labels as --gap none
     cmp none/target/gtFine/train/arden/arden_000000_000000_gtFine_labelIds.png \
         glob/target/gtFine/train/arden/arden_000000_000000_gtFine_labelIds.png
