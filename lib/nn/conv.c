@@ -49,6 +49,11 @@ static int channel_groups(const dx_conv *c)
     return g < 1 ? 1 : g > 4 ? 4 : g;
 }
 
+/* The backward pass has groups x parts tasks: parts of the output rows
+ * (whole chunks) are added so that a thin layer, with one or two channel
+ * groups, still gives MIN_TASKS tasks to share among the threads. */
+enum { MIN_TASKS = 4 };
+
 /* Valid output columns [lo, hi) for kernel column offset `off`: those
  * with 0 <= wo*stride - pad + off < w. */
 static void valid_span(int off, int stride, int pad, int w, int wo, int *lo,
@@ -183,23 +188,38 @@ static void bias_part(void *arg, long o0, long o1)
     }
 }
 
-/* Work is split among the threads so that no two write the same value:
- * the forward pass by chunks of output rows (each thread its own columns
- * of y), the backward pass by groups of input channels (each thread its
- * own columns of dw and its own channels of dx).  Each thread has its own
- * slice of ws and calls a single-threaded sgemm.  The chunks and groups
- * depend on the shapes only, so every product is the same call whatever
- * the number of threads, and so are the results, bit for bit. */
+/* Work is split among the threads so that no two write the same value at
+ * the same time.  The forward pass goes by chunks of output rows (each
+ * thread its own columns of y).  The backward pass goes by tasks, each an
+ * input-channel group (its own columns of dw, its own channels of dx) and
+ * a part of the output rows (whole chunks).  A part's dw goes to its own
+ * buffer, the first part's straight into dw, and the buffers are added to
+ * dw after, in part order.  Parts of one group scatter into neighbouring
+ * rows of dx, so even parts run first and odd parts after them: parts two
+ * apart never touch the same input row (job() makes sure of it).  Each
+ * thread has its own slice of ws and calls a single-threaded sgemm.  The
+ * chunks, groups and parts depend on the shapes only, so every product and
+ * every sum is the same whatever the number of threads, and so are the
+ * results, bit for bit. */
 typedef struct conv_job {
     float *y, *dx, *dw, *ws;
     const float *x, *wt, *bias, *dy;
     const dx_conv *c;
     int n, h, w, ho, wo, step, threads, accumulate;
+    int chunks, groups, parts, phase; /* backward pass */
 } conv_job;
 
 static size_t slice_floats(const conv_job *j)
 {
     return 2 * (size_t)j->c->cin * j->c->k * j->c->k * j->step * j->wo;
+}
+
+/* dw of row parts 1.. (part 0 adds into dw itself) */
+static float *part_dw(const conv_job *j, int part)
+{
+    size_t nw = (size_t)j->c->cout * j->c->cin * j->c->k * j->c->k;
+    return j->ws + (size_t)j->threads * slice_floats(j) +
+           (size_t)(part - 1) * nw;
 }
 
 static void forward_part(void *arg, long t0, long t1)
@@ -236,42 +256,115 @@ static void forward_part(void *arg, long t0, long t1)
     }
 }
 
-static void backward_part(void *arg, long t0, long t1)
+/* Chunks [*q0, *q1) of row part p. */
+static void part_chunks(const conv_job *j, int p, int *q0, int *q1)
 {
-    const conv_job *j = arg;
+    *q0 = (int)((long)j->chunks * p / j->parts);
+    *q1 = (int)((long)j->chunks * (p + 1) / j->parts);
+}
+
+/* The backward pass of one task: channel group g, row part p. */
+static void backward_task(const conv_job *j, int g, int p, float *col)
+{
     const dx_conv *c = j->c;
     int kk = c->cin * c->k * c->k, k2 = c->k * c->k;
     int R = j->n * j->ho, wo = j->wo;
     size_t P = (size_t)R * wo;
-    long groups = channel_groups(c);
+    float *dcol = col + slice_floats(j) / 2;
+    int c0 = (int)((long)c->cin * g / j->groups);
+    int c1 = (int)((long)c->cin * (g + 1) / j->groups);
+    int kt = (c1 - c0) * k2, k0 = c0 * k2, q0, q1;
+    part_chunks(j, p, &q0, &q1);
+    float *dw = p ? part_dw(j, p) : j->dw;
+    for (int q = q0; q < q1; q++) {
+        int r0 = q * j->step;
+        int r1 = r0 + j->step < R ? r0 + j->step : R;
+        int cols = (r1 - r0) * wo;
+        const float *dyc = j->dy + (size_t)r0 * wo;
+        im2col(col, j->x, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0, c1);
+        /* dw[:, k0:k0+kt] += dy_chunk (Cout, cols) * col^T; a part's own
+         * buffer starts from its first chunk */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, kt,
+                    cols, 1.0f, dyc, (int)P, col, cols,
+                    p && q == q0 ? 0.0f : 1.0f, dw + k0, kk);
+        if (!j->dx)
+            continue;
+        /* dcol (kt, cols) = wt[:, k0:k0+kt]^T * dy_chunk */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kt, cols,
+                    c->cout, 1.0f, j->wt + k0, kk, dyc, (int)P, 0.0f, dcol,
+                    cols);
+        col2im(j->dx, dcol, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0, c1);
+    }
+}
+
+/* Tasks of the current phase (parts of parity j->phase, or all parts when
+ * phase is -1), task i = group i / per, part from i % per. */
+static void backward_part(void *arg, long t0, long t1)
+{
+    const conv_job *j = arg;
+    int all = j->phase < 0, first = all ? 0 : j->phase;
+    int per = all ? j->parts : (j->parts - first + 1) / 2;
+    long tasks = (long)j->groups * per;
     for (long t = t0; t < t1; t++) {
-      float *col = j->ws + (size_t)t * slice_floats(j);
-      float *dcol = col + slice_floats(j) / 2;
-      long ga = groups * t / j->threads, gb = groups * (t + 1) / j->threads;
-      for (long g = ga; g < gb; g++) {
-        int c0 = (int)(c->cin * g / groups);
-        int c1 = (int)(c->cin * (g + 1) / groups);
-        int kt = (c1 - c0) * k2, k0 = c0 * k2;
-        for (int r0 = 0; r0 < R; r0 += j->step) {
-            int r1 = r0 + j->step < R ? r0 + j->step : R;
-            int cols = (r1 - r0) * wo;
-            const float *dyc = j->dy + (size_t)r0 * wo;
-            im2col(col, j->x, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0,
-                   c1);
-            /* dw[:, k0:k0+kt] += dy_chunk (Cout, cols) * col^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c->cout, kt,
-                        cols, 1.0f, dyc, (int)P, col, cols, 1.0f,
-                        j->dw + k0, kk);
-            if (!j->dx)
-                continue;
-            /* dcol (kt, cols) = wt[:, k0:k0+kt]^T * dy_chunk */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kt, cols,
-                        c->cout, 1.0f, j->wt + k0, kk, dyc, (int)P, 0.0f,
-                        dcol, cols);
-            col2im(j->dx, dcol, c, j->n, j->h, j->w, j->ho, wo, r0, r1, c0,
-                   c1);
+        float *col = j->ws + (size_t)t * slice_floats(j);
+        long a = tasks * t / j->threads, b = tasks * (t + 1) / j->threads;
+        for (long i = a; i < b; i++) {
+            int p = (int)(i % per);
+            backward_task(j, (int)(i / per), all ? p : first + 2 * p, col);
         }
-      }
+    }
+}
+
+/* Input rows (image-major, r = image*h + row) that output row r reads. */
+static long first_in_row(const conv_job *j, int r)
+{
+    int img = r / j->ho, ih = r % j->ho * j->c->stride - j->c->pad;
+    return (long)img * j->h + (ih < 0 ? 0 : ih);
+}
+
+static long last_in_row(const conv_job *j, int r)
+{
+    int img = r / j->ho;
+    int ih = r % j->ho * j->c->stride - j->c->pad + j->c->dil * (j->c->k - 1);
+    return (long)img * j->h + (ih >= j->h ? j->h - 1 : ih);
+}
+
+/* Whether row parts two apart read (and scatter into) disjoint input rows,
+ * so that all the parts of one parity can run at once. */
+static int parts_apart(const conv_job *j)
+{
+    int R = j->n * j->ho;
+    for (int p = 0; p + 2 < j->parts; p++) {
+        int a0, a1, b0, b1;
+        part_chunks(j, p, &a0, &a1);
+        part_chunks(j, p + 2, &b0, &b1);
+        int last = a1 * j->step < R ? a1 * j->step - 1 : R - 1;
+        if (last_in_row(j, last) >= first_in_row(j, b0 * j->step))
+            return 0;
+    }
+    return 1;
+}
+
+/* dst += the partial weight gradients src[0..n), in order, split by rows
+ * of dst (rows of `row` floats; the partials `stride` floats apart). */
+typedef struct sum_job {
+    float *dst;
+    const float *src;
+    int n;
+    size_t row, stride;
+} sum_job;
+
+static void sum_part(void *arg, long r0, long r1)
+{
+    const sum_job *j = arg;
+    for (long r = r0; r < r1; r++) {
+        float *d = j->dst + (size_t)r * j->row;
+        for (int q = 0; q < j->n; q++) {
+            const float *s = j->src + (size_t)q * j->stride +
+                             (size_t)r * j->row;
+            for (size_t i = 0; i < j->row; i++)
+                d[i] += s[i];
+        }
     }
 }
 
@@ -351,21 +444,6 @@ static void pw_backward_part(void *arg, long q0, long q1)
     }
 }
 
-/* dw += the partial products, in part order, split by rows of dw. */
-static void pw_sum_part(void *arg, long r0, long r1)
-{
-    const pw_job *j = arg;
-    size_t nw = (size_t)j->c->cout * j->c->cin, row = (size_t)j->c->cin;
-    for (long r = r0; r < r1; r++) {
-        float *d = j->dw + (size_t)r * row;
-        for (int q = 0; q < j->parts; q++) {
-            const float *s = j->ws + (size_t)q * nw + (size_t)r * row;
-            for (size_t i = 0; i < row; i++)
-                d[i] += s[i];
-        }
-    }
-}
-
 static conv_job job(const dx_conv *c, int n, int h, int w)
 {
     conv_job j = {0};
@@ -374,6 +452,17 @@ static conv_job job(const dx_conv *c, int n, int h, int w)
     j.ho = dx_conv_out(c, h), j.wo = dx_conv_out(c, w);
     j.step = chunk_rows(c, n, j.ho, j.wo);
     j.threads = dx_par_threads();
+    j.chunks = (n * j.ho + j.step - 1) / j.step;
+    j.groups = channel_groups(c);
+    /* the most parts up to MIN_TASKS tasks whose even and odd parts can
+     * each run at once */
+    j.parts = (MIN_TASKS + j.groups - 1) / j.groups;
+    if (j.parts > j.chunks)
+        j.parts = j.chunks;
+    while (j.parts > 1 && !parts_apart(&j))
+        j.parts--;
+    if (j.parts < 1)
+        j.parts = 1;
     return j;
 }
 
@@ -384,7 +473,8 @@ size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w)
     conv_job j = job(c, n, h, w);
     if (j.ho < 1 || j.wo < 1)
         return 0;
-    return (size_t)j.threads * slice_floats(&j);
+    return (size_t)j.threads * slice_floats(&j) +
+           (size_t)(j.parts - 1) * c->cout * c->cin * c->k * c->k;
 }
 
 void dx_conv_forward(float *y, const float *x, const float *wt,
@@ -419,8 +509,26 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
         pw_job pj = {.dx = dx, .dw = dw, .ws = ws, .x = x, .wt = wt,
                      .dy = dy, .c = c, .P = P, .parts = pw_parts(P)};
         dx_par_for(pj.parts, pw_backward_part, &pj);
-        dx_par_for(c->cout, pw_sum_part, &pj);
+        sum_job sj = {dw, ws, pj.parts, (size_t)c->cin,
+                      (size_t)c->cout * c->cin};
+        dx_par_for(c->cout, sum_part, &sj);
         return;
     }
-    dx_par_for(j.threads, backward_part, &j);
+    if (j.ho < 1 || j.wo < 1)
+        return;
+    if (dx && j.parts > 1) { /* even parts, then odd parts */
+        j.phase = 0;
+        dx_par_for(j.threads, backward_part, &j);
+        j.phase = 1;
+        dx_par_for(j.threads, backward_part, &j);
+    } else {
+        j.phase = -1;
+        dx_par_for(j.threads, backward_part, &j);
+    }
+    if (j.parts > 1) {
+        sum_job sj = {dw, part_dw(&j, 1), j.parts - 1,
+                      (size_t)c->cin * c->k * c->k,
+                      (size_t)c->cout * c->cin * c->k * c->k};
+        dx_par_for(c->cout, sum_part, &sj);
+    }
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/par.h"
 #include "nn/act.h"
 #include "nn/aspp.h"
 #include "nn/bn.h"
@@ -127,20 +128,20 @@ static void check_conv(int k, int cin, int cout, int stride, int pad,
     free(dx), free(dw), free(db);
 }
 
-/* A convolution big enough to be cut into many chunks, against direct
- * loops in double: forward, and backward against the adjoint. */
-static void check_conv_chunked(void)
+/* A 3x3 convolution cut into several chunks, against direct loops in
+ * double: forward, and backward against the adjoint.  Run on 3 threads
+ * (main), so that the backward pass's tasks run side by side. */
+static void check_conv_chunked(dx_conv c, int n, int h, int w)
 {
-    dx_conv c = {64, 8, 3, 1, 2, 2};
-    int n = 2, h = 19, w = 150;
     int ho = dx_conv_out(&c, h), wo = dx_conv_out(&c, w);
     size_t nx = (size_t)c.cin * n * h * w, nw = (size_t)c.cout * c.cin * 9;
     size_t ny = (size_t)c.cout * n * ho * wo;
     float *x = rnd(nx, -1, 1), *wt = rnd(nw, -1, 1), *y = zeros(ny);
     float *dy = rnd(ny, -1, 1), *dx = zeros(nx), *dw = zeros(nw);
     float *ws = zeros(dx_conv_ws_floats(&c, n, h, w));
-    CHECK((size_t)c.cin * 9 * wo * n * ho > DX_CONV_CHUNK,
-          "the case spans several chunks");
+    char what[96];
+    snprintf(what, sizeof what, "conv3x3 %d->%d stride %d dil %d on %dx%dx%d",
+             c.cin, c.cout, c.stride, c.dil, n, h, w);
     dx_conv_forward(y, x, wt, NULL, &c, n, h, w, 0, ws);
     dx_conv_backward(dx, dw, NULL, dy, x, wt, &c, n, h, w, ws);
     double *ry = calloc(ny, sizeof *ry), *rdx = calloc(nx, sizeof *rdx);
@@ -153,8 +154,8 @@ static void check_conv_chunked(void)
                     for (int ci = 0; ci < c.cin; ci++)
                         for (int kh = 0; kh < 3; kh++)
                             for (int kw = 0; kw < 3; kw++) {
-                                int ih = a - c.pad + kh * c.dil;
-                                int iw = b - c.pad + kw * c.dil;
+                                int ih = a * c.stride - c.pad + kh * c.dil;
+                                int iw = b * c.stride - c.pad + kw * c.dil;
                                 if (ih < 0 || ih >= h || iw < 0 || iw >= w)
                                     continue;
                                 size_t xi = (((size_t)ci * n + i) * h + ih) *
@@ -166,11 +167,11 @@ static void check_conv_chunked(void)
                                 rdw[wi] += (double)x[xi] * dy[yi];
                             }
                 }
-    CHECK(scale_free(ry, y, ny) < 1e-6, "chunked conv forward = direct "
-          "(%.2e)", scale_free(ry, y, ny));
-    CHECK(scale_free(rdx, dx, nx) < 1e-6, "chunked conv dx = direct (%.2e)",
+    CHECK(scale_free(ry, y, ny) < 1e-6, "%s: forward = direct (%.2e)", what,
+          scale_free(ry, y, ny));
+    CHECK(scale_free(rdx, dx, nx) < 1e-6, "%s: dx = direct (%.2e)", what,
           scale_free(rdx, dx, nx));
-    CHECK(scale_free(rdw, dw, nw) < 1e-6, "chunked conv dw = direct (%.2e)",
+    CHECK(scale_free(rdw, dw, nw) < 1e-6, "%s: dw = direct (%.2e)", what,
           scale_free(rdw, dw, nw));
     free(x), free(wt), free(y), free(dy), free(dx), free(dw), free(ws);
     free(ry), free(rdx), free(rdw);
@@ -554,6 +555,8 @@ static void check_softmax(void)
 
 int main(void)
 {
+    dx_err err;
+    CHECK(dx_par_set_threads(3, &err) == 0, "3 threads");
     dx_rng_init(&rng, 7, "test_grad", 0);
     check_conv(3, 3, 4, 2, 1, 1, 2, 7, 9, 0);
     check_conv(3, 2, 3, 1, 2, 2, 2, 6, 7, 1);
@@ -568,7 +571,18 @@ int main(void)
     check_conv(1, 3, 2, 2, 0, 1, 2, 7, 8, 0);
     /* the 7x7 stride-2 stem, on odd and even sides */
     check_conv(7, 3, 4, 2, 3, 1, 2, 13, 10, 0);
-    check_conv_chunked();
+    /* many chunks of a wide layer (4 channel groups) */
+    dx_conv wide = {64, 8, 3, 1, 2, 2};
+    CHECK((size_t)wide.cin * 9 * 146 * 2 * 19 > DX_CONV_CHUNK,
+          "the wide case spans several chunks");
+    check_conv_chunked(wide, 2, 19, 150);
+    /* thin layers (one channel group): parts of the rows, their weight
+     * gradients summed, even parts' dx then odd parts' */
+    check_conv_chunked((dx_conv){8, 16, 3, 1, 1, 1}, 2, 40, 33);
+    check_conv_chunked((dx_conv){8, 16, 3, 2, 1, 1}, 2, 41, 30);
+    check_conv_chunked((dx_conv){16, 8, 3, 1, 4, 4}, 1, 37, 20);
+    /* dilation 6 on a few rows: parts two apart would overlap, so fewer */
+    check_conv_chunked((dx_conv){4, 4, 3, 1, 6, 6}, 2, 9, 12);
     check_pool_sides();
     check_pool(1, 2, 2, 9, 7);  /* odd sides */
     check_pool(1, 2, 1, 8, 6);  /* even: ceil mode adds a window */
