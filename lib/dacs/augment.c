@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/simd.h"
+
 /* ---- colour jitter ---- */
 
 static double factor_range(dx_rng *r, double strength)
@@ -41,7 +43,11 @@ static float gray(const float *p)
 static void rgb_to_hsv(const float *p, float *h, float *s, float *v)
 {
     float r = p[0], g = p[1], b = p[2];
-    float mx = fmaxf(r, fmaxf(g, b)), mn = fminf(r, fminf(g, b));
+    /* comparisons, not fmaxf (a libm call on baseline x86-64): the values
+     * are never NaN */
+    float mx = r > g ? r : g, mn = r < g ? r : g;
+    mx = mx > b ? mx : b;
+    mn = mn < b ? mn : b;
     float cr = mx - mn;
     *v = mx;
     if (cr <= 0) {
@@ -87,37 +93,44 @@ static void hsv_to_rgb(float h, float s, float v, float *p)
     p[2] = b;
 }
 
+/* img[i] = clamp01(a * img[i] + b) over n floats (brightness: b = 0,
+ * which adds nothing) */
+DX_WIDE static void scale_clamp(float *img, size_t n, float a, float b)
+{
+    for (size_t i = 0; i < n; i++)
+        img[i] = clamp01(a * img[i] + b);
+}
+
+DX_WIDE static void saturate(float *img, size_t pixels, float s)
+{
+    for (size_t p = 0; p < pixels; p++) {
+        float *q = img + 3 * p;
+        float g = gray(q);
+        for (int ch = 0; ch < 3; ch++)
+            q[ch] = clamp01(s * q[ch] + (1 - s) * g);
+    }
+}
+
 void dx_jitter_apply(float *img, size_t pixels, const dx_jitter *j)
 {
     size_t n3 = pixels * 3;
     for (int k = 0; k < 4; k++) {
         switch (j->order[k]) {
-        case DX_JIT_BRIGHTNESS: {
-            float b = (float)j->brightness;
-            for (size_t i = 0; i < n3; i++)
-                img[i] = clamp01(b * img[i]);
+        case DX_JIT_BRIGHTNESS:
+            scale_clamp(img, n3, (float)j->brightness, 0);
             break;
-        }
         case DX_JIT_CONTRAST: {
             double sum = 0;
             for (size_t p = 0; p < pixels; p++)
                 sum += gray(img + 3 * p);
             float m = pixels ? (float)(sum / (double)pixels) : 0;
             float c = (float)j->contrast;
-            for (size_t i = 0; i < n3; i++)
-                img[i] = clamp01(c * img[i] + (1 - c) * m);
+            scale_clamp(img, n3, c, (1 - c) * m);
             break;
         }
-        case DX_JIT_SATURATION: {
-            float s = (float)j->saturation;
-            for (size_t p = 0; p < pixels; p++) {
-                float *q = img + 3 * p;
-                float g = gray(q);
-                for (int ch = 0; ch < 3; ch++)
-                    q[ch] = clamp01(s * q[ch] + (1 - s) * g);
-            }
+        case DX_JIT_SATURATION:
+            saturate(img, pixels, (float)j->saturation);
             break;
-        }
         default: {
             float shift = (float)j->hue;
             for (size_t p = 0; p < pixels; p++) {
@@ -131,6 +144,19 @@ void dx_jitter_apply(float *img, size_t pixels, const dx_jitter *j)
         }
         }
     }
+}
+
+/* 8-bit values to [0, 1] and back, rounded to nearest */
+DX_WIDE static void u8_to_float(float *f, const uint8_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        f[i] = v[i] / 255.0f;
+}
+
+DX_WIDE static void float_to_u8(uint8_t *v, const float *f, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (uint8_t)floorf(clamp01(f[i]) * 255.0f + 0.5f);
 }
 
 /* ---- Gaussian blur ---- */
@@ -166,22 +192,45 @@ static int reflect(int i, int n)
     return i < n ? i : period - i;
 }
 
-/* One pass along a line of len pixels, stride apart, c channels. */
-static void blur_line(float *dst, const float *src, int len, size_t stride,
-                      int c, const float *kern, int k)
+/* dst[i] += kt * src[i] over n floats: the blur's inner loop, built for
+ * AVX2 and AVX-512 too (the same operations in the same order, so the
+ * same bits, on any of them). */
+DX_WIDE static void axpy(float *restrict dst, const float *restrict src,
+                         float kt, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] += kt * src[i];
+}
+
+/* The horizontal pass over one row of len pixels of c channels: every
+ * output is 0 + kern[0]*src[..] + kern[1]*src[..] + ..., in that order,
+ * with the taps beyond the ends reflected.  The pixels whose taps are all
+ * inside run as whole-row products. */
+static void blur_row(float *dst, const float *src, int len, int c,
+                     const float *kern, int k)
 {
     int r = k / 2;
+    int lo = r < len ? r : len, hi = len - r > lo ? len - r : lo;
     for (int x = 0; x < len; x++) {
-        for (int ch = 0; ch < c; ch++) {
+        if (x == lo && hi > lo)
+            x = hi; /* the whole-row part, below */
+        for (int ch = 0; ch < c && x < len; ch++) {
             float acc = 0;
             for (int t = 0; t < k; t++) {
                 int sx = x + t - r;
                 if (sx < 0 || sx >= len)
                     sx = reflect(sx, len);
-                acc += kern[t] * src[(size_t)sx * stride + (size_t)ch];
+                acc += kern[t] * src[(size_t)sx * c + (size_t)ch];
             }
-            dst[(size_t)x * stride + (size_t)ch] = acc;
+            dst[(size_t)x * c + (size_t)ch] = acc;
         }
+    }
+    if (hi > lo) {
+        size_t n = (size_t)(hi - lo) * c;
+        float *d = dst + (size_t)lo * c;
+        memset(d, 0, n * sizeof *d);
+        for (int t = 0; t < k; t++)
+            axpy(d, src + (size_t)(lo + t - r) * c, kern[t], n);
     }
 }
 
@@ -207,10 +256,20 @@ int dx_blur_f32(float *img, int h, int w, int c, int kh, int kw,
     dx_gauss_kernel(ky, kh, sigma);
     size_t row = (size_t)w * c;
     for (int y = 0; y < h; y++) /* rows: img -> tmp */
-        blur_line(tmp + y * row, img + y * row, w, (size_t)c, c, kx, kw);
-    for (int x = 0; x < w; x++) /* columns: tmp -> img */
-        blur_line(img + (size_t)x * c, tmp + (size_t)x * c, h, row, c, ky,
-                  kh);
+        blur_row(tmp + y * row, img + y * row, w, c, kx, kw);
+    /* columns, tmp -> img, a whole row of outputs at a time: the same sums
+     * in the same order as one column at a time */
+    int r = kh / 2;
+    for (int y = 0; y < h; y++) {
+        float *d = img + y * row;
+        memset(d, 0, row * sizeof *d);
+        for (int t = 0; t < kh; t++) {
+            int sy = y + t - r;
+            if (sy < 0 || sy >= h)
+                sy = reflect(sy, h);
+            axpy(d, tmp + (size_t)sy * row, ky[t], row);
+        }
+    }
     free(own);
     return 0;
 }
@@ -224,12 +283,10 @@ int dx_blur_u8(uint8_t *img, int h, int w, int c, int kh, int kw,
     float *f = malloc(2 * total * sizeof *f);
     if (!f)
         return dx_fail(err, "blur: out of memory");
-    for (size_t i = 0; i < total; i++)
-        f[i] = img[i] / 255.0f;
+    u8_to_float(f, img, total);
     int rc = dx_blur_f32(f, h, w, c, kh, kw, sigma, f + total, err);
     if (rc == 0)
-        for (size_t i = 0; i < total; i++)
-            img[i] = (uint8_t)floorf(clamp01(f[i]) * 255.0f + 0.5f);
+        float_to_u8(img, f, total);
     free(f);
     return rc;
 }
@@ -331,8 +388,7 @@ int dx_strong_augment(uint8_t *image, uint8_t *label, float *weight,
                        o->hue);
         double sigma = dx_rng_range(&item, o->sigma_min, o->sigma_max);
         uint8_t *img = image + (size_t)i * hw * 3;
-        for (size_t k = 0; k < hw * 3; k++)
-            f[k] = img[k] / 255.0f;
+        u8_to_float(f, img, hw * 3);
         if (d.jitter)
             dx_jitter_apply(f, hw, &j);
         if (d.blur &&
@@ -340,8 +396,7 @@ int dx_strong_augment(uint8_t *image, uint8_t *label, float *weight,
             free(f);
             return -1;
         }
-        for (size_t k = 0; k < hw * 3; k++)
-            img[k] = (uint8_t)floorf(clamp01(f[k]) * 255.0f + 0.5f);
+        float_to_u8(img, f, hw * 3);
     }
     free(f);
     if (d.flip) {

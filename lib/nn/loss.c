@@ -4,22 +4,13 @@
 #include <math.h>
 
 #include "base/par.h"
+#include "base/simd.h"
 
 #if defined(__GNUC__) && !defined(__clang__)
 /* vectorise the loops at any -O; no-trapping-math lets the clamp in
  * exp_neg become a vector select (we never use FP exceptions; values are
  * unchanged) */
 #pragma GCC optimize("O3", "no-trapping-math")
-#endif
-
-/* The softmax loops are compute-bound: on x86-64 GCC also builds them for
- * AVX2 and AVX-512 and picks one at load time.  Every clone does the same
- * IEEE operations in the same order (no FMA: -std=c11 turns contraction
- * off), so results are the same bits on any of them. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define WIDE __attribute__((target_clones("avx512f", "avx2", "default")))
-#else
-#define WIDE
 #endif
 
 /* exp(x) for x <= 0 (a logit minus its pixel's maximum), with plain float
@@ -69,7 +60,7 @@ typedef struct ce_job {
 } ce_job;
 
 /* Pixel blocks [b0, b1) of BLK pixels. */
-WIDE static double ce_blocks(ce_job *jb, size_t b0, size_t b1)
+DX_WIDE static double ce_blocks(ce_job *jb, size_t b0, size_t b1)
 {
     float *dz = jb->dz;
     const float *z = jb->z, *w = jb->w;
@@ -157,7 +148,7 @@ double dx_ce_forward_backward(float *dz, const float *z,
     return total;
 }
 
-WIDE static void softmax_part(void *arg, long b0, long b1)
+DX_WIDE static void softmax_part(void *arg, long b0, long b1)
 {
     const ce_job *jb = arg;
     float *p = jb->p;
