@@ -4,8 +4,20 @@
 #include <cblas.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 static int started; /* the pool has been started */
+
+/* Between two jobs a step often spends only microseconds of serial work,
+ * and a wake-up through the kernel costs about as much (a futex call on
+ * each side and a context switch: some 1750 a deeplab-mini iteration).
+ * So a thread that has finished its part first watches for the next job,
+ * or for the others to finish, for up to SPIN_NS, and only then sleeps on
+ * the condition variable.  The spin is short so that nothing spins while
+ * another process (a stage of the ring) needs the core; there is none
+ * when the threads outnumber the cores. */
+enum { SPIN_NS = 50000 };
 
 static struct {
     int wanted; /* dx_par_set_threads, 0: none */
@@ -13,13 +25,14 @@ static struct {
     pthread_mutex_t mu;
     pthread_cond_t go, done;
     int threads;
-    unsigned long gen;  /* bumped for each job */
-    int pending;        /* workers still running the current job */
+    long spin_ns;        /* SPIN_NS, or 0 when threads > cores */
+    unsigned long gen;   /* bumped for each job (atomic) */
+    int pending;         /* workers still running the current job (atomic) */
     dx_par_fn fn;
     void *ctx;
     long n;
 } P = {0, PTHREAD_ONCE_INIT, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-       PTHREAD_COND_INITIALIZER, 1, 0, 0, NULL, NULL, 0};
+       PTHREAD_COND_INITIALIZER, 1, 0, 0, 0, NULL, NULL, 0};
 
 static void range(long n, int parts, int i, long *lo, long *hi)
 {
@@ -27,26 +40,62 @@ static void range(long n, int parts, int i, long *lo, long *hi)
     *hi = n * (i + 1) / parts;
 }
 
+static long now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static int gen_moved(unsigned long seen)
+{
+    return __atomic_load_n(&P.gen, __ATOMIC_ACQUIRE) != seen;
+}
+
+static int all_done(unsigned long unused)
+{
+    (void)unused;
+    return __atomic_load_n(&P.pending, __ATOMIC_ACQUIRE) == 0;
+}
+
+/* Spin for up to P.spin_ns until ready(arg); whether it became so. */
+static int spin_until(int (*ready)(unsigned long), unsigned long arg)
+{
+    if (P.spin_ns <= 0)
+        return ready(arg);
+    long until = now_ns() + P.spin_ns;
+    for (int i = 1;; i++) {
+        if (ready(arg))
+            return 1;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+        if (i % 64 == 0 && now_ns() > until)
+            return 0;
+    }
+}
+
 static void *worker(void *arg)
 {
     int me = (int)(long)arg;
     unsigned long seen = 0;
-    pthread_mutex_lock(&P.mu);
     for (;;) {
-        while (P.gen == seen)
-            pthread_cond_wait(&P.go, &P.mu);
-        seen = P.gen;
-        dx_par_fn fn = P.fn;
-        void *ctx = P.ctx;
-        long n = P.n;
-        pthread_mutex_unlock(&P.mu);
+        if (!spin_until(gen_moved, seen)) {
+            pthread_mutex_lock(&P.mu);
+            while (!gen_moved(seen))
+                pthread_cond_wait(&P.go, &P.mu);
+            pthread_mutex_unlock(&P.mu);
+        }
+        seen = __atomic_load_n(&P.gen, __ATOMIC_ACQUIRE);
         long lo, hi;
-        range(n, P.threads, me, &lo, &hi);
+        range(P.n, P.threads, me, &lo, &hi);
         if (hi > lo)
-            fn(ctx, lo, hi);
-        pthread_mutex_lock(&P.mu);
-        if (--P.pending == 0)
+            P.fn(P.ctx, lo, hi);
+        if (__atomic_sub_fetch(&P.pending, 1, __ATOMIC_ACQ_REL) == 0) {
+            pthread_mutex_lock(&P.mu);
             pthread_cond_signal(&P.done);
+            pthread_mutex_unlock(&P.mu);
+        }
     }
     return NULL;
 }
@@ -58,6 +107,8 @@ static void start(void)
         t = DX_PAR_MAX;
     if (t < 1)
         t = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    P.spin_ns = cores >= t ? SPIN_NS : 0;
     /* From now on our threads call a single-threaded sgemm each, so that
      * OpenBLAS's own threads do not spin beside ours. */
     openblas_set_num_threads(1);
@@ -93,6 +144,10 @@ int dx_par_threads(void)
     return P.threads;
 }
 
+/* A job is published by bumping P.gen after its fields are set (release);
+ * a worker reads them after it sees the new gen (acquire).  The broadcast
+ * is made under the mutex, so a worker that checked gen under the mutex
+ * and went to sleep is woken; one that is spinning sees gen change. */
 void dx_par_for(long n, dx_par_fn fn, void *ctx)
 {
     if (n <= 0)
@@ -102,22 +157,24 @@ void dx_par_for(long n, dx_par_fn fn, void *ctx)
         fn(ctx, 0, n);
         return;
     }
-    pthread_mutex_lock(&P.mu);
     P.fn = fn;
     P.ctx = ctx;
     P.n = n;
-    P.pending = t - 1;
-    P.gen++;
+    __atomic_store_n(&P.pending, t - 1, __ATOMIC_RELAXED);
+    pthread_mutex_lock(&P.mu);
+    __atomic_add_fetch(&P.gen, 1, __ATOMIC_RELEASE);
     pthread_cond_broadcast(&P.go);
     pthread_mutex_unlock(&P.mu);
     long lo, hi;
     range(n, t, 0, &lo, &hi);
     if (hi > lo)
         fn(ctx, lo, hi);
-    pthread_mutex_lock(&P.mu);
-    while (P.pending > 0)
-        pthread_cond_wait(&P.done, &P.mu);
-    pthread_mutex_unlock(&P.mu);
+    if (!spin_until(all_done, 0)) {
+        pthread_mutex_lock(&P.mu);
+        while (!all_done(0))
+            pthread_cond_wait(&P.done, &P.mu);
+        pthread_mutex_unlock(&P.mu);
+    }
 }
 
 typedef struct fill_job {
