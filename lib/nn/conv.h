@@ -23,7 +23,7 @@
 
 /* Floats in one column-matrix chunk of one thread (a chunk is never less
  * than one output row, so a very wide image may use more). */
-#define DX_CONV_CHUNK ((size_t)1 << 19)
+#define DX_CONV_CHUNK ((size_t)1 << 18)
 
 typedef struct dx_conv {
     int cin, cout;
