@@ -8,13 +8,15 @@
  * SOURCE_ROOT is a gta5 tree, TARGET_ROOT a cityscapes one (synth-city
  * writes both); CKPT the starting model, which is also the first teacher.
  * Settings as the demo: batch 2, seed 0, tau 0.9, lr 0.01, head x1,
- * ClassMix with the strong augmentation, alpha_max 0.99.
+ * ClassMix with the strong augmentation, alpha_max 0.99.  Threads: as
+ * the tools, DACS_THREADS when set, else OpenBLAS's count.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "base/par.h"
 #include "base/rng.h"
 #include "dacs/augment.h"
 #include "dacs/ema.h"
@@ -74,6 +76,10 @@ int main(int argc, char **argv)
     int cw = atoi(argv[4]), ch = atoi(argv[5]), iters = atoi(argv[6]);
     int warm = atoi(argv[7]), n = 2;
     dx_err err;
+    const char *threads = getenv("DACS_THREADS");
+    if (threads && *threads)
+        check(dx_par_set_threads(atoi(threads), &err), &err);
+    printf("inproc_threads %d\n", dx_par_threads());
     dx_dataset src, tgt;
     open_set(&src, DX_DS_GTA5, argv[1], 1);
     open_set(&tgt, DX_DS_CITYSCAPES, argv[2], 0);
