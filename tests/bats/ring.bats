@@ -27,10 +27,37 @@ train() { # RUN [more options]
         --checkpoint-every 4 "$@" "$run"
 }
 
+# A DACS_BIN whose seg-batch passes its stream on at most 4 KiB per 20 ms
+# (about 3 iterations a second here), so that a run started in the
+# background is still running when a test stops it mid-run, however fast
+# the machine: without it, 40 iterations may end before the test's first
+# look at the log.  The throttle closes every other descriptor (the run's
+# lock) and ends when seg-batch does; seg-batch keeps its own pid.
+slow_bin() {
+    local dir=$BATS_FILE_TMPDIR/slow
+    [ -d "$dir" ] && { echo "$dir"; return; }
+    mkdir "$dir"
+    for tool in "$DACS_BIN"/*; do ln -s "$tool" "$dir/"; done
+    rm "$dir/seg-batch"
+    cat >"$dir/seg-batch" <<SH
+#!/bin/bash
+exec "$DACS_BIN/seg-batch" "\$@" > >(exec perl -MPOSIX -e '
+    POSIX::close(\$_) for 3 .. 1023;
+    while (sysread(STDIN, my \$b, 4096)) {
+        syswrite(STDOUT, \$b) or exit 1;
+        select(undef, undef, undef, 0.02);
+    }')
+SH
+    chmod +x "$dir/seg-batch"
+    echo "$dir"
+}
+
 # the same, as the process itself (for signals): call it in the background
 train_bg() { # RUN [more options]
     local run=$1
     shift
+    DACS_BIN=$(slow_bin)
+    export DACS_BIN
     exec "$TRAIN" --source "$DATA/source" --target "$DATA/target" \
         --iters 40 --crop 48x32 --width 4 --lr 0.005 --threads 1 \
         --checkpoint-every 4 "$@" "$run"
@@ -106,7 +133,8 @@ assert_resumes_to_ref() { # RUN
 
 @test "a stage that fails with a message is named with its message, not the stages it took down" {
     mkdir shim
-    for tool in "$DACS_BIN"/*; do ln -s "$tool" shim/; done
+    # the slow seg-batch: the run is still going when classmix fails
+    for tool in "$(slow_bin)"/*; do ln -s "$tool" shim/; done
     rm shim/classmix
     # a classmix that passes some segments on, then fails
     cat >shim/classmix <<SH
@@ -120,8 +148,9 @@ exit 1
 SH
     chmod +x shim/classmix
     DACS_BIN="$T/shim" train run 2>err && false
-    # mid-run: some iterations went through
+    # mid-run: some iterations went through, not all
     [ "$(wc -l <run/log.tsv)" -gt 3 ]
+    [ "$(wc -l <run/log.tsv)" -lt 41 ]
     grep -E "dacs-train: classmix failed in iteration [0-9]+ \(iterations 0\.\.39\): classmix: injected failure" err
     assert_all_stopped run
     assert_consistent run
