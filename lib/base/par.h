@@ -12,6 +12,12 @@
  * runs single-threaded: the convolutions split their matrix products
  * among these threads instead.
  *
+ * A thread that has finished its part watches for the next job, or for
+ * the other threads to finish, for up to 50 microseconds, then sleeps on
+ * a condition variable: the gaps between the jobs of a training step are
+ * mostly shorter than a wake-up through the kernel.  It does not watch
+ * when the threads outnumber the cores.
+ *
  * Results never depend on the number of threads: every caller partitions
  * so that each output value is computed by one thread in a fixed order
  * (reductions run over fixed parts, summed in order).
