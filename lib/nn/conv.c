@@ -444,6 +444,227 @@ static void pw_backward_part(void *arg, long q0, long q1)
     }
 }
 
+/* ---- thin stride-1 convolutions, direct, on AVX-512 ----
+ *
+ * For few channels the column matrix costs as much as the product: im2col
+ * writes k*k copies of the input, OpenBLAS packs them again, and then runs
+ * a product whose rows (Cout) are few.  Here each output row of 32 pixels
+ * and 8 output channels is summed in 16 registers straight from the input
+ * rows: for each input channel and tap, two loads and 16 multiply-adds.
+ * The input is first copied once into rows padded on both sides
+ * (DIRECT_TILE-aligned, zeros outside), so that no tap needs a test; taps
+ * of rows above or below the image are skipped.  dx of such a layer is the
+ * same kind of convolution of dy, with the weights transposed and turned
+ * by 180 degrees and padding d*(k-1) - pad.  Each output value is one
+ * task's, summed over (input channel, kh, kw) in that order, so results
+ * do not depend on the threads; they do differ in the last bits from the
+ * im2col path, which machines without AVX-512 take. */
+enum { DIRECT_OB = 8, DIRECT_TILE = 32 };
+
+typedef struct direct_job {
+    float *y;            /* (Cout, n, Ho, Wo) */
+    const float *bias;   /* or NULL */
+    const float *xp;     /* padded input rows (Cin, n, h, wp) */
+    const float *wt;     /* (Cin, k, k, cop) */
+    int cin, cout, cop, k, dil, pad, n, h, ho, wo, wp, accumulate;
+} direct_job;
+
+static int direct_cpu(void)
+{
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+    static int ok = -1;
+    if (ok < 0) {
+        __builtin_cpu_init();
+        ok = __builtin_cpu_supports("avx512f") != 0;
+    }
+    return ok;
+#else
+    return 0;
+#endif
+}
+
+/* Whether a layer takes the direct path: stride 1, a square kernel, a
+ * padding at most the span, and few channels (the wide layers of
+ * DeepLabv2-ResNet stay with the product, where it runs near its peak). */
+static int direct(const dx_conv *c)
+{
+    return c->stride == 1 && c->k > 1 && c->pad <= c->dil * (c->k - 1) &&
+           c->cin <= 64 && c->cout <= 64 && direct_cpu();
+}
+
+static int round_up(int v, int m)
+{
+    return (v + m - 1) / m * m;
+}
+
+/* Padded row length for an output width wo. */
+static int direct_wp(const dx_conv *c, int wo)
+{
+    return round_up(wo, DIRECT_TILE) + c->dil * (c->k - 1);
+}
+
+/* Floats of ws: the padded input of the forward pass or of dx (whose input
+ * is dy, Cout channels of ho x wo), and the rearranged weights. */
+static size_t direct_ws_floats(const dx_conv *c, int n, int h, int w)
+{
+    int ho = dx_conv_out(c, h), wo = dx_conv_out(c, w);
+    int ch = c->cin > c->cout ? c->cin : c->cout;
+    size_t fwd = (size_t)c->cin * n * h * direct_wp(c, wo);
+    size_t bwd = (size_t)c->cout * n * ho * direct_wp(c, w);
+    size_t wts = (size_t)ch * c->k * c->k * round_up(ch, DIRECT_OB);
+    return (fwd > bwd ? fwd : bwd) + wts;
+}
+
+typedef struct pad_job {
+    float *xp;
+    const float *x;
+    int w, wp, pad;
+} pad_job;
+
+/* Rows [r0, r1) of (C, n, h) into the padded rows. */
+static void pad_part(void *arg, long r0, long r1)
+{
+    const pad_job *j = arg;
+    for (long r = r0; r < r1; r++) {
+        float *d = j->xp + (size_t)r * j->wp;
+        const float *s = j->x + (size_t)r * j->w;
+        memset(d, 0, sizeof *d * j->pad);
+        memcpy(d + j->pad, s, sizeof *d * j->w);
+        memset(d + j->pad + j->w, 0, sizeof *d * (j->wp - j->pad - j->w));
+    }
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+
+/* Tasks [t0, t1): task t = ((img * ho) + oh) * blocks + output block. */
+__attribute__((target("avx512f"))) static void direct_part(void *arg,
+                                                          long t0, long t1)
+{
+    const direct_job *j = arg;
+    int blocks = (j->cout + DIRECT_OB - 1) / DIRECT_OB, k = j->k;
+    size_t P = (size_t)j->n * j->ho * j->wo;
+    for (long t = t0; t < t1; t++) {
+        int ob = (int)(t % blocks), r = (int)(t / blocks);
+        int img = r / j->ho, oh = r % j->ho, o0 = ob * DIRECT_OB;
+        int nout = j->cout - o0 < DIRECT_OB ? j->cout - o0 : DIRECT_OB;
+        for (int c0 = 0; c0 < j->wo; c0 += DIRECT_TILE) {
+            __m512 a[DIRECT_OB][2];
+            for (int o = 0; o < DIRECT_OB; o++)
+                a[o][0] = a[o][1] = _mm512_setzero_ps();
+            for (int ci = 0; ci < j->cin; ci++)
+                for (int kh = 0; kh < k; kh++) {
+                    int ih = oh - j->pad + kh * j->dil;
+                    if (ih < 0 || ih >= j->h)
+                        continue;
+                    const float *row = j->xp +
+                        (((size_t)ci * j->n + img) * j->h + ih) * j->wp + c0;
+                    const float *wk = j->wt +
+                        ((size_t)ci * k + kh) * k * j->cop + o0;
+                    for (int kw = 0; kw < k; kw++) {
+                        const float *xs = row + kw * j->dil;
+                        __m512 x0 = _mm512_loadu_ps(xs);
+                        __m512 x1 = _mm512_loadu_ps(xs + 16);
+                        const float *wv = wk + (size_t)kw * j->cop;
+#pragma GCC unroll 8
+                        for (int o = 0; o < DIRECT_OB; o++) {
+                            __m512 b = _mm512_set1_ps(wv[o]);
+                            a[o][0] = _mm512_fmadd_ps(b, x0, a[o][0]);
+                            a[o][1] = _mm512_fmadd_ps(b, x1, a[o][1]);
+                        }
+                    }
+                }
+            int left = j->wo - c0;
+            __mmask16 m0 = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            __mmask16 m1 = left >= 32 ? 0xffff
+                           : left <= 16 ? 0
+                                        : (__mmask16)((1u << (left - 16)) - 1);
+            for (int o = 0; o < nout; o++) {
+                float *yo = j->y + (size_t)(o0 + o) * P +
+                            ((size_t)img * j->ho + oh) * j->wo + c0;
+                __m512 v0 = a[o][0], v1 = a[o][1];
+                if (j->bias) {
+                    __m512 b = _mm512_set1_ps(j->bias[o0 + o]);
+                    v0 = _mm512_add_ps(v0, b);
+                    v1 = _mm512_add_ps(v1, b);
+                }
+                if (j->accumulate) {
+                    v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, yo), v0);
+                    v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, yo + 16), v1);
+                }
+                _mm512_mask_storeu_ps(yo, m0, v0);
+                _mm512_mask_storeu_ps(yo + 16, m1, v1);
+            }
+        }
+    }
+}
+#else
+static void direct_part(void *arg, long t0, long t1)
+{
+    (void)arg, (void)t0, (void)t1; /* direct() is never true here */
+}
+#endif
+
+typedef struct wt_job {
+    float *wt;
+    const float *w;
+    const dx_conv *c;
+    int cop, flip;
+} wt_job;
+
+/* Rearranged weights, input channel i of the direct convolution:
+ * forward wt[i][kh][kw][o] = w[o][i][kh][kw]; for dx (flip), whose input
+ * channels are the layer's outputs, wt[i][kh][kw][o] =
+ * w[i][o][k-1-kh][k-1-kw]; zeros for o up to cop. */
+static void wt_part(void *arg, long i0, long i1)
+{
+    const wt_job *j = arg;
+    const dx_conv *c = j->c;
+    int k = c->k, k2 = k * k;
+    int nout = j->flip ? c->cin : c->cout;
+    for (long i = i0; i < i1; i++)
+        for (int t = 0; t < k2; t++) {
+            float *d = j->wt + ((size_t)i * k2 + t) * j->cop;
+            for (int o = 0; o < j->cop; o++) {
+                if (o >= nout) {
+                    d[o] = 0;
+                    continue;
+                }
+                d[o] = j->flip
+                    ? j->w[((size_t)i * c->cin + o) * k2 + (k2 - 1 - t)]
+                    : j->w[((size_t)o * c->cin + i) * k2 + t];
+            }
+        }
+}
+
+/* y (nout, n, ho, wo) [+]= the direct convolution of x (nin, n, h, w) as
+ * the layer c (flip: dx of c, from dy). */
+static void direct_run(float *y, const float *x, const float *w,
+                       const float *bias, const dx_conv *c, int flip, int n,
+                       int h, int wd, int accumulate, float *ws)
+{
+    int nin = flip ? c->cout : c->cin, nout = flip ? c->cin : c->cout;
+    int pad = flip ? c->dil * (c->k - 1) - c->pad : c->pad;
+    dx_conv as = {nin, nout, c->k, 1, pad, c->dil};
+    int ho = dx_conv_out(&as, h), wo = dx_conv_out(&as, wd);
+    if (ho < 1 || wo < 1)
+        return;
+    direct_job j = {.y = y, .bias = bias, .cin = nin, .cout = nout,
+                    .cop = round_up(nout, DIRECT_OB), .k = c->k,
+                    .dil = c->dil, .pad = pad, .n = n, .h = h, .ho = ho,
+                    .wo = wo, .wp = direct_wp(&as, wo),
+                    .accumulate = accumulate};
+    size_t rows = (size_t)nin * n * h;
+    float *xp = ws, *wt = ws + rows * j.wp;
+    pad_job pj = {xp, x, wd, j.wp, pad};
+    dx_par_for((long)rows, pad_part, &pj);
+    wt_job wj = {wt, w, c, j.cop, flip};
+    dx_par_for(nin, wt_part, &wj);
+    j.xp = xp, j.wt = wt;
+    long blocks = (nout + DIRECT_OB - 1) / DIRECT_OB;
+    dx_par_for((long)n * ho * blocks, direct_part, &j);
+}
+
 static conv_job job(const dx_conv *c, int n, int h, int w)
 {
     conv_job j = {0};
@@ -473,8 +694,10 @@ size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w)
     conv_job j = job(c, n, h, w);
     if (j.ho < 1 || j.wo < 1)
         return 0;
-    return (size_t)j.threads * slice_floats(&j) +
-           (size_t)(j.parts - 1) * c->cout * c->cin * c->k * c->k;
+    size_t gemm = (size_t)j.threads * slice_floats(&j) +
+                  (size_t)(j.parts - 1) * c->cout * c->cin * c->k * c->k;
+    size_t d = direct(c) ? direct_ws_floats(c, n, h, w) : 0;
+    return gemm > d ? gemm : d;
 }
 
 void dx_conv_forward(float *y, const float *x, const float *wt,
@@ -486,6 +709,10 @@ void dx_conv_forward(float *y, const float *x, const float *wt,
         pw_job pj = {.y = y, .x = x, .wt = wt, .bias = bias, .c = c, .P = P,
                      .parts = pw_parts(P), .accumulate = accumulate};
         dx_par_for(pj.parts, pw_forward_part, &pj);
+        return;
+    }
+    if (direct(c)) {
+        direct_run(y, x, wt, bias, c, 0, n, h, w, accumulate, ws);
         return;
     }
     conv_job j = job(c, n, h, w);
@@ -516,7 +743,10 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
     }
     if (j.ho < 1 || j.wo < 1)
         return;
-    if (dx && j.parts > 1) { /* even parts, then odd parts */
+    if (direct(c)) { /* dw by the product, then dx directly */
+        j.dx = NULL;
+    }
+    if (j.dx && j.parts > 1) { /* even parts, then odd parts */
         j.phase = 0;
         dx_par_for(j.threads, backward_part, &j);
         j.phase = 1;
@@ -531,4 +761,6 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
                       (size_t)c->cout * c->cin * c->k * c->k};
         dx_par_for(c->cout, sum_part, &sj);
     }
+    if (dx && direct(c))
+        direct_run(dx, dy, wt, NULL, c, 1, n, j.ho, j.wo, 1, ws);
 }
