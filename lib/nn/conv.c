@@ -455,7 +455,9 @@ static void pw_backward_part(void *arg, long q0, long q1)
  * (DIRECT_TILE-aligned, zeros outside), so that no tap needs a test; taps
  * of rows above or below the image are skipped.  dx of such a layer is the
  * same kind of convolution of dy, with the weights transposed and turned
- * by 180 degrees and padding d*(k-1) - pad.  Each output value is one
+ * by 180 degrees and padding d*(k-1) - pad.  dw sums, for 8 outputs, one
+ * input channel and 3 taps of a kernel row, dy times the shifted input
+ * rows in 24 registers of 16 pixels' partial sums.  Each output value is one
  * task's, summed over (input channel, kh, kw) in that order, so results
  * do not depend on the threads; they do differ in the last bits from the
  * im2col path, which machines without AVX-512 take. */
@@ -549,7 +551,10 @@ __attribute__((target("avx512f"))) static void direct_part(void *arg,
         int img = r / j->ho, oh = r % j->ho, o0 = ob * DIRECT_OB;
         int nout = j->cout - o0 < DIRECT_OB ? j->cout - o0 : DIRECT_OB;
         for (int c0 = 0; c0 < j->wo; c0 += DIRECT_TILE) {
+            /* every index into a[] a constant (loops unrolled), so the
+             * 16 sums stay in registers */
             __m512 a[DIRECT_OB][2];
+#pragma GCC unroll 8
             for (int o = 0; o < DIRECT_OB; o++)
                 a[o][0] = a[o][1] = _mm512_setzero_ps();
             for (int ci = 0; ci < j->cin; ci++)
@@ -579,7 +584,10 @@ __attribute__((target("avx512f"))) static void direct_part(void *arg,
             __mmask16 m1 = left >= 32 ? 0xffff
                            : left <= 16 ? 0
                                         : (__mmask16)((1u << (left - 16)) - 1);
-            for (int o = 0; o < nout; o++) {
+#pragma GCC unroll 8
+            for (int o = 0; o < DIRECT_OB; o++) {
+                if (o >= nout)
+                    break;
                 float *yo = j->y + (size_t)(o0 + o) * P +
                             ((size_t)img * j->ho + oh) * j->wo + c0;
                 __m512 v0 = a[o][0], v1 = a[o][1];
@@ -598,10 +606,88 @@ __attribute__((target("avx512f"))) static void direct_part(void *arg,
         }
     }
 }
+
+/* dw of the direct path, tasks [t0, t1): task t = input channel t / blocks
+ * and output block t % blocks; dw[o][ci][kh][kw] += the sum over pixels of
+ * dy[o] times the input shifted by the tap, for 8 outputs and 3 taps of a
+ * row at a time in 24 registers of 16 pixels' partial sums, added up at
+ * the end (a fixed tree). */
+typedef struct direct_dw_job {
+    float *dw;
+    const float *dy, *xp; /* (Cout, n, ho, wo); padded (Cin, n, h, wp) */
+    int cin, cout, k, dil, pad, n, h, ho, wo, wp;
+} direct_dw_job;
+
+enum { DW_TAPS = 3 };
+
+__attribute__((target("avx512f"))) static void direct_dw_part(void *arg,
+                                                             long t0, long t1)
+{
+    const direct_dw_job *j = arg;
+    int blocks = (j->cout + DIRECT_OB - 1) / DIRECT_OB, k = j->k;
+    size_t P = (size_t)j->n * j->ho * j->wo;
+    for (long t = t0; t < t1; t++) {
+        int ob = (int)(t % blocks), ci = (int)(t / blocks);
+        int o0 = ob * DIRECT_OB;
+        int nout = j->cout - o0 < DIRECT_OB ? j->cout - o0 : DIRECT_OB;
+        for (int kh = 0; kh < k; kh++)
+            for (int kw0 = 0; kw0 < k; kw0 += DW_TAPS) {
+                int taps = k - kw0 < DW_TAPS ? k - kw0 : DW_TAPS;
+                __m512 a[DIRECT_OB][DW_TAPS]; /* constant indices only */
+#pragma GCC unroll 8
+                for (int o = 0; o < DIRECT_OB; o++)
+#pragma GCC unroll 3
+                    for (int q = 0; q < DW_TAPS; q++)
+                        a[o][q] = _mm512_setzero_ps();
+                for (int img = 0; img < j->n; img++)
+                    for (int oh = 0; oh < j->ho; oh++) {
+                        int ih = oh - j->pad + kh * j->dil;
+                        if (ih < 0 || ih >= j->h)
+                            continue;
+                        const float *row = j->xp +
+                            (((size_t)ci * j->n + img) * j->h + ih) * j->wp +
+                            kw0 * j->dil;
+                        const float *g = j->dy + (size_t)o0 * P +
+                                         ((size_t)img * j->ho + oh) * j->wo;
+                        for (int c0 = 0; c0 < j->wo; c0 += 16) {
+                            int left = j->wo - c0;
+                            __mmask16 m = left >= 16
+                                ? 0xffff : (__mmask16)((1u << left) - 1);
+                            __m512 x[DW_TAPS];
+#pragma GCC unroll 3
+                            for (int q = 0; q < DW_TAPS; q++)
+                                x[q] = _mm512_loadu_ps(row + c0 + q * j->dil);
+#pragma GCC unroll 8
+                            for (int o = 0; o < DIRECT_OB; o++) {
+                                /* past the layer's outputs: row o0, read
+                                 * again and never stored */
+                                __m512 d = _mm512_maskz_loadu_ps(
+                                    m, g + (size_t)(o < nout ? o : 0) * P + c0);
+#pragma GCC unroll 3
+                                for (int q = 0; q < DW_TAPS; q++)
+                                    a[o][q] = _mm512_fmadd_ps(d, x[q], a[o][q]);
+                            }
+                        }
+                    }
+#pragma GCC unroll 8
+                for (int o = 0; o < DIRECT_OB; o++)
+#pragma GCC unroll 3
+                    for (int q = 0; q < DW_TAPS; q++)
+                        if (o < nout && q < taps)
+                            j->dw[(((size_t)(o0 + o) * j->cin + ci) * k + kh) *
+                                      k + kw0 + q] +=
+                                _mm512_reduce_add_ps(a[o][q]);
+            }
+    }
+}
 #else
 static void direct_part(void *arg, long t0, long t1)
 {
     (void)arg, (void)t0, (void)t1; /* direct() is never true here */
+}
+static void direct_dw_part(void *arg, long t0, long t1)
+{
+    (void)arg, (void)t0, (void)t1;
 }
 #endif
 
@@ -663,6 +749,23 @@ static void direct_run(float *y, const float *x, const float *w,
     j.xp = xp, j.wt = wt;
     long blocks = (nout + DIRECT_OB - 1) / DIRECT_OB;
     dx_par_for((long)n * ho * blocks, direct_part, &j);
+}
+
+/* dw (Cout, Cin, k, k) += the weight gradient of the direct layer c, from
+ * x (Cin, n, h, w) and dy (Cout, n, ho, wo). */
+static void direct_dw(float *dw, const float *dy, const float *x,
+                      const dx_conv *c, int n, int h, int w, float *ws)
+{
+    int ho = dx_conv_out(c, h), wo = dx_conv_out(c, w);
+    direct_dw_job j = {.dw = dw, .dy = dy, .xp = ws, .cin = c->cin,
+                       .cout = c->cout, .k = c->k, .dil = c->dil,
+                       .pad = c->pad, .n = n, .h = h, .ho = ho, .wo = wo,
+                       .wp = direct_wp(c, wo)};
+    size_t rows = (size_t)c->cin * n * h;
+    pad_job pj = {ws, x, w, j.wp, c->pad};
+    dx_par_for((long)rows, pad_part, &pj);
+    long blocks = (c->cout + DIRECT_OB - 1) / DIRECT_OB;
+    dx_par_for(blocks * c->cin, direct_dw_part, &j);
 }
 
 static conv_job job(const dx_conv *c, int n, int h, int w)
@@ -743,10 +846,13 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
     }
     if (j.ho < 1 || j.wo < 1)
         return;
-    if (direct(c)) { /* dw by the product, then dx directly */
-        j.dx = NULL;
+    if (direct(c)) {
+        direct_dw(dw, dy, x, c, n, h, w, ws);
+        if (dx)
+            direct_run(dx, dy, wt, NULL, c, 1, n, j.ho, j.wo, 1, ws);
+        return;
     }
-    if (j.dx && j.parts > 1) { /* even parts, then odd parts */
+    if (dx && j.parts > 1) { /* even parts, then odd parts */
         j.phase = 0;
         dx_par_for(j.threads, backward_part, &j);
         j.phase = 1;
@@ -761,6 +867,4 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
                       (size_t)c->cout * c->cin * c->k * c->k};
         dx_par_for(c->cout, sum_part, &sj);
     }
-    if (dx && direct(c))
-        direct_run(dx, dy, wt, NULL, c, 1, n, j.ho, j.wo, 1, ws);
 }

@@ -15,7 +15,7 @@
  * on it directly, in parts of its columns.
  *
  * A stride-1 layer of at most 64 input and 64 output channels runs
- * directly on a CPU with AVX-512 (forward and dx; dw stays a product):
+ * directly on a CPU with AVX-512 (forward, dx and dw):
  * each output row is summed in registers from zero-padded input rows,
  * with no column matrix and no packing, about twice the speed of the
  * product for 16 channels (deeplab-mini's stem) and level with it at 64.
