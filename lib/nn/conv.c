@@ -655,8 +655,11 @@ __attribute__((target("avx512f"))) static void direct_dw_part(void *arg,
                                 ? 0xffff : (__mmask16)((1u << left) - 1);
                             __m512 x[DW_TAPS];
 #pragma GCC unroll 3
-                            for (int q = 0; q < DW_TAPS; q++)
-                                x[q] = _mm512_loadu_ps(row + c0 + q * j->dil);
+                            for (int q = 0; q < DW_TAPS; q++) /* past
+                                 * the kernel (k not a multiple of 3): tap
+                                 * kw0 again, never stored */
+                                x[q] = _mm512_loadu_ps(
+                                    row + c0 + (q < taps ? q : 0) * j->dil);
 #pragma GCC unroll 8
                             for (int o = 0; o < DIRECT_OB; o++) {
                                 /* past the layer's outputs: row o0, read
