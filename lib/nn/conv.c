@@ -536,6 +536,13 @@ static void pad_part(void *arg, long r0, long r1)
     }
 }
 
+/* the dw of a direct layer (direct_dw_part) */
+typedef struct direct_dw_job {
+    float *dw;
+    const float *dy, *xp; /* (Cout, n, ho, wo); padded (Cin, n, h, wp) */
+    int cin, cout, k, dil, pad, n, h, ho, wo, wp;
+} direct_dw_job;
+
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>
 
@@ -612,12 +619,6 @@ __attribute__((target("avx512f"))) static void direct_part(void *arg,
  * dy[o] times the input shifted by the tap, for 8 outputs and 3 taps of a
  * row at a time in 24 registers of 16 pixels' partial sums, added up at
  * the end (a fixed tree). */
-typedef struct direct_dw_job {
-    float *dw;
-    const float *dy, *xp; /* (Cout, n, ho, wo); padded (Cin, n, h, wp) */
-    int cin, cout, k, dil, pad, n, h, ho, wo, wp;
-} direct_dw_job;
-
 enum { DW_TAPS = 3 };
 
 __attribute__((target("avx512f"))) static void direct_dw_part(void *arg,
