@@ -3,6 +3,7 @@
 
 #include <cblas.h>
 #include <pthread.h>
+#include <sched.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -107,7 +108,12 @@ static void start(void)
         t = DX_PAR_MAX;
     if (t < 1)
         t = 1;
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    /* the cores this process may run on (taskset, cpusets), not the
+     * machine's */
+    cpu_set_t cpus;
+    long cores = sched_getaffinity(0, sizeof cpus, &cpus) == 0
+                     ? CPU_COUNT(&cpus)
+                     : sysconf(_SC_NPROCESSORS_ONLN);
     P.spin_ns = cores >= t ? SPIN_NS : 0;
     /* From now on our threads call a single-threaded sgemm each, so that
      * OpenBLAS's own threads do not spin beside ours. */

@@ -16,7 +16,7 @@
  * the other threads to finish, for up to 50 microseconds, then sleeps on
  * a condition variable: the gaps between the jobs of a training step are
  * mostly shorter than a wake-up through the kernel.  It does not watch
- * when the threads outnumber the cores.
+ * when the threads outnumber the cores it may run on.
  *
  * Results never depend on the number of threads: every caller partitions
  * so that each output value is computed by one thread in a fixed order

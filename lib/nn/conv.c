@@ -474,12 +474,14 @@ typedef struct direct_job {
 static int direct_cpu(void)
 {
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-    static int ok = -1;
-    if (ok < 0) {
+    static int ok = -1; /* the same value whoever stores it first */
+    int v = __atomic_load_n(&ok, __ATOMIC_RELAXED);
+    if (v < 0) {
         __builtin_cpu_init();
-        ok = __builtin_cpu_supports("avx512f") != 0;
+        v = __builtin_cpu_supports("avx512f") != 0;
+        __atomic_store_n(&ok, v, __ATOMIC_RELAXED);
     }
-    return ok;
+    return v;
 #else
     return 0;
 #endif
@@ -778,8 +780,12 @@ static conv_job job(const dx_conv *c, int n, int h, int w)
     j.c = c;
     j.n = n, j.h = h, j.w = w;
     j.ho = dx_conv_out(c, h), j.wo = dx_conv_out(c, w);
-    j.step = chunk_rows(c, n, j.ho, j.wo);
     j.threads = dx_par_threads();
+    if (n < 1 || j.ho < 1 || j.wo < 1) { /* nothing to compute */
+        j.step = j.parts = 1;
+        return j;
+    }
+    j.step = chunk_rows(c, n, j.ho, j.wo);
     j.chunks = (n * j.ho + j.step - 1) / j.step;
     j.groups = channel_groups(c);
     /* the most parts up to MIN_TASKS tasks whose even and odd parts can
@@ -799,7 +805,7 @@ size_t dx_conv_ws_floats(const dx_conv *c, int n, int h, int w)
     if (pointwise(c))
         return (size_t)pw_parts((size_t)n * h * w) * c->cout * c->cin;
     conv_job j = job(c, n, h, w);
-    if (j.ho < 1 || j.wo < 1)
+    if (n < 1 || j.ho < 1 || j.wo < 1)
         return 0;
     size_t gemm = (size_t)j.threads * slice_floats(&j) +
                   (size_t)(j.parts - 1) * c->cout * c->cin * c->k * c->k;
@@ -823,6 +829,8 @@ void dx_conv_forward(float *y, const float *x, const float *wt,
         return;
     }
     conv_job j = job(c, n, h, w);
+    if (n < 1 || j.ho < 1 || j.wo < 1)
+        return;
     j.y = y, j.x = x, j.wt = wt, j.bias = bias, j.ws = ws;
     j.accumulate = accumulate;
     dx_par_for(j.threads, forward_part, &j);
@@ -848,7 +856,7 @@ void dx_conv_backward(float *dx, float *dw, float *db, const float *dy,
         dx_par_for(c->cout, sum_part, &sj);
         return;
     }
-    if (j.ho < 1 || j.wo < 1)
+    if (n < 1 || j.ho < 1 || j.wo < 1)
         return;
     if (direct(c)) {
         direct_dw(dw, dy, x, c, n, h, w, ws);

@@ -177,6 +177,36 @@ static void check_conv_chunked(dx_conv c, int n, int h, int w)
     free(ry), free(rdx), free(rdw);
 }
 
+/* A kernel that does not fit (no output rows, or no output columns):
+ * no scratch, and the passes leave everything as it was. */
+static void check_conv_empty(void)
+{
+    static const struct { dx_conv c; int h, w; } cases[] = {
+        {{4, 4, 3, 1, 0, 1}, 2, 10}, /* 0 x 8 outputs (direct path) */
+        {{4, 4, 3, 2, 0, 1}, 2, 10}, /* 0 x 4, stride 2 (product) */
+        {{80, 4, 3, 1, 0, 1}, 10, 2}, /* 8 x 0, 80 channels (product) */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const dx_conv *c = &cases[k].c;
+        int h = cases[k].h, w = cases[k].w;
+        size_t nx = (size_t)c->cin * h * w, nw = (size_t)c->cout * c->cin * 9;
+        float *x = rnd(nx, -1, 1), *wt = rnd(nw, -1, 1), y[1] = {7};
+        float *dx = zeros(nx), *dw = zeros(nw), dy[1] = {0}, db[4] = {0};
+        size_t ws = dx_conv_ws_floats(c, 1, h, w);
+        dx_conv_forward(y, x, wt, NULL, c, 1, h, w, 0, NULL);
+        dx_conv_backward(dx, dw, db, dy, x, wt, c, 1, h, w, NULL);
+        int same = y[0] == 7 && db[0] == 0;
+        for (size_t i = 0; i < nx; i++)
+            same &= dx[i] == 0;
+        for (size_t i = 0; i < nw; i++)
+            same &= dw[i] == 0;
+        CHECK(ws == 0 && same, "conv%d stride %d, %d->%d on %dx%d (no "
+              "output): no scratch (%zu floats), nothing written", c->k,
+              c->stride, c->cin, c->cout, h, w, ws);
+        free(x), free(wt), free(dx), free(dw);
+    }
+}
+
 /* ---- max-pooling ---- */
 
 /* Output sides against PyTorch 1.13's nn.MaxPool2d for inputs 1, 2, 3,
@@ -615,6 +645,7 @@ int main(void)
     check_conv_chunked((dx_conv){16, 8, 3, 1, 4, 4}, 1, 37, 20);
     /* dilation 6 on a few rows: parts two apart would overlap, so fewer */
     check_conv_chunked((dx_conv){4, 4, 3, 1, 6, 6}, 2, 9, 12);
+    check_conv_empty();
     check_pool_sides();
     check_pool(1, 2, 2, 9, 7);  /* odd sides */
     check_pool(1, 2, 1, 8, 6);  /* even: ceil mode adds a window */
