@@ -463,13 +463,22 @@ static void pw_backward_part(void *arg, long q0, long q1)
  * im2col path, which machines without AVX-512 take. */
 enum { DIRECT_OB = 8, DIRECT_TILE = 32 };
 
+/* One direct pass: the forward (or dx) into y, or dw from dy. */
 typedef struct direct_job {
-    float *y;            /* (Cout, n, Ho, Wo) */
-    const float *bias;   /* or NULL */
+    float *y;            /* forward: (Cout, n, Ho, Wo) */
+    const float *bias;   /* forward: or NULL */
+    const float *wt;     /* forward: (Cin, k, k, cop) */
+    float *dw;           /* dw: (Cout, Cin, k, k) */
+    const float *dy;     /* dw: (Cout, n, ho, wo) */
     const float *xp;     /* padded input rows (Cin, n, h, wp) */
-    const float *wt;     /* (Cin, k, k, cop) */
     int cin, cout, cop, k, dil, pad, n, h, ho, wo, wp, accumulate;
 } direct_job;
+
+/* Blocks of DIRECT_OB output channels. */
+static int out_blocks(int cout)
+{
+    return (cout + DIRECT_OB - 1) / DIRECT_OB;
+}
 
 static int direct_cpu(void)
 {
@@ -538,27 +547,26 @@ static void pad_part(void *arg, long r0, long r1)
     }
 }
 
-/* the dw of a direct layer (direct_dw_part) */
-typedef struct direct_dw_job {
-    float *dw;
-    const float *dy, *xp; /* (Cout, n, ho, wo); padded (Cin, n, h, wp) */
-    int cin, cout, k, dil, pad, n, h, ho, wo, wp;
-} direct_dw_job;
-
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #include <immintrin.h>
+
+/* The outputs of the block from o0 (the last may hold fewer). */
+static int block_outs(int cout, int o0)
+{
+    return cout - o0 < DIRECT_OB ? cout - o0 : DIRECT_OB;
+}
 
 /* Tasks [t0, t1): task t = ((img * ho) + oh) * blocks + output block. */
 __attribute__((target("avx512f"))) static void direct_part(void *arg,
                                                           long t0, long t1)
 {
     const direct_job *j = arg;
-    int blocks = (j->cout + DIRECT_OB - 1) / DIRECT_OB, k = j->k;
+    int blocks = out_blocks(j->cout), k = j->k;
     size_t P = (size_t)j->n * j->ho * j->wo;
     for (long t = t0; t < t1; t++) {
         int ob = (int)(t % blocks), r = (int)(t / blocks);
         int img = r / j->ho, oh = r % j->ho, o0 = ob * DIRECT_OB;
-        int nout = j->cout - o0 < DIRECT_OB ? j->cout - o0 : DIRECT_OB;
+        int nout = block_outs(j->cout, o0);
         for (int c0 = 0; c0 < j->wo; c0 += DIRECT_TILE) {
             /* every index into a[] a constant (loops unrolled), so the
              * 16 sums stay in registers */
@@ -626,13 +634,13 @@ enum { DW_TAPS = 3 };
 __attribute__((target("avx512f"))) static void direct_dw_part(void *arg,
                                                              long t0, long t1)
 {
-    const direct_dw_job *j = arg;
-    int blocks = (j->cout + DIRECT_OB - 1) / DIRECT_OB, k = j->k;
+    const direct_job *j = arg;
+    int blocks = out_blocks(j->cout), k = j->k;
     size_t P = (size_t)j->n * j->ho * j->wo;
     for (long t = t0; t < t1; t++) {
         int ob = (int)(t % blocks), ci = (int)(t / blocks);
         int o0 = ob * DIRECT_OB;
-        int nout = j->cout - o0 < DIRECT_OB ? j->cout - o0 : DIRECT_OB;
+        int nout = block_outs(j->cout, o0);
         for (int kh = 0; kh < k; kh++)
             for (int kw0 = 0; kw0 < k; kw0 += DW_TAPS) {
                 int taps = k - kw0 < DW_TAPS ? k - kw0 : DW_TAPS;
@@ -753,7 +761,7 @@ static void direct_run(float *y, const float *x, const float *w,
     wt_job wj = {wt, w, c, j.cop, flip};
     dx_par_for(nin, wt_part, &wj);
     j.xp = xp, j.wt = wt;
-    long blocks = (nout + DIRECT_OB - 1) / DIRECT_OB;
+    long blocks = out_blocks(nout);
     dx_par_for((long)n * ho * blocks, direct_part, &j);
 }
 
@@ -763,14 +771,14 @@ static void direct_dw(float *dw, const float *dy, const float *x,
                       const dx_conv *c, int n, int h, int w, float *ws)
 {
     int ho = dx_conv_out(c, h), wo = dx_conv_out(c, w);
-    direct_dw_job j = {.dw = dw, .dy = dy, .xp = ws, .cin = c->cin,
+    direct_job j = {.dw = dw, .dy = dy, .xp = ws, .cin = c->cin,
                        .cout = c->cout, .k = c->k, .dil = c->dil,
                        .pad = c->pad, .n = n, .h = h, .ho = ho, .wo = wo,
                        .wp = direct_wp(c, wo)};
     size_t rows = (size_t)c->cin * n * h;
     pad_job pj = {ws, x, w, j.wp, c->pad};
     dx_par_for((long)rows, pad_part, &pj);
-    long blocks = (c->cout + DIRECT_OB - 1) / DIRECT_OB;
+    long blocks = out_blocks(c->cout);
     dx_par_for(blocks * c->cin, direct_dw_part, &j);
 }
 
