@@ -97,3 +97,43 @@ refused_before_training() {
         [ ! -e run ] || fail "for ${c%%|*}: a run directory"
     done
 }
+
+# A DACS_BIN whose seg-batch passes its stream on at most 4 KiB per 20 ms
+# (about 3 iterations a second of ring.bats's tiny runs here), so that a
+# run started in the background is still running when a test stops it
+# mid-run, however fast the machine: without it, 40 iterations may end
+# before the test's first look at the log.  The throttle closes every
+# other descriptor (the run's lock) and ends when seg-batch does;
+# seg-batch keeps its own pid.
+slow_bin() {
+    local dir=$BATS_FILE_TMPDIR/slow
+    [ -d "$dir" ] && { echo "$dir"; return; }
+    mkdir "$dir"
+    for tool in "$DACS_BIN"/*; do ln -s "$tool" "$dir/"; done
+    rm "$dir/seg-batch"
+    cat >"$dir/seg-batch" <<SH
+#!/bin/bash
+exec "$DACS_BIN/seg-batch" "\$@" > >(exec perl -MPOSIX -e '
+    POSIX::close(\$_) for 3 .. 1023;
+    while (sysread(STDIN, my \$b, 4096)) {
+        syswrite(STDOUT, \$b) or exit 1;
+        select(undef, undef, undef, 0.02);
+    }')
+SH
+    chmod +x "$dir/seg-batch"
+    echo "$dir"
+}
+
+# Wait up to 10 s for a line matching ERE in FILE, then print FILE and fail
+# if there is none.  A message written by a process that outlives the one
+# a test waited for (an orphaned stage, say) may reach the file a moment
+# later.
+eventually_in() { # FILE ERE
+    local i
+    for ((i = 0; i < 100; i++)); do
+        grep -qE "$2" "$1" && return 0
+        sleep 0.1
+    done
+    cat "$1"
+    fail "no line matching '$2' in $1"
+}

@@ -120,13 +120,8 @@ TOL=1e-4
     kill -9 "$(cat kill/pid1)"
     stopped "$job"
     # the aborting hub's line can reach ./out a moment after mpirun has
-    # ended (seen once in six runs here): give it up to 10 s
-    local msg="mpi-hub: rank 1 of 2: its driver ended before saying 'done'"
-    for ((i = 0; i < 100; i++)); do
-        grep -q "$msg" out && break
-        sleep 0.1
-    done
-    grep -q "$msg" out || { cat out; fail "no message from rank 1's hub"; }
+    # ended (seen once in six runs here)
+    eventually_in out "mpi-hub: rank 1 of 2: its driver ended before saying 'done'"
 }
 
 # ---- dacs-train --mpi 1: the ring and the per-iteration mode ----
@@ -192,12 +187,14 @@ same_run() { # RUN: the checkpoints and evaluations of the one-process run
 @test "dacs-train --mpi 1: a rank killed mid-run stops the others, no hang; the run resumes on any K" {
     mpi_skip_unless_built
     one_process
-    mpi_train 2 "$T/killed" --checkpoint-every 5 >out 2>&1 &
+    # seg-batch throttled: unthrottled, the 20 iterations take 0.3 s here,
+    # and the run could end before the kill (seen once in CI)
+    DACS_BIN=$(slow_bin) mpi_train 2 "$T/killed" --checkpoint-every 5 >out 2>&1 &
     local job=$!
     # once rank 0 has a checkpoint set past iteration 0, kill rank 1's
     # driver and its stages
     for ((i = 0; i < 600; i++)); do
-        ls killed/ckpt/0000[1-9]* >/dev/null 2>&1 && [ -d killed/ranks/1 ] && break
+        ls killed/ckpt/00000[1-9] >/dev/null 2>&1 && [ -d killed/ranks/1 ] && break
         sleep 0.1
     done
     local mpirun= p
@@ -211,7 +208,7 @@ same_run() { # RUN: the checkpoints and evaluations of the one-process run
     done
     stopped "$job"
     # said by mpirun, or by rank 1's orphaned hub, whichever came first
-    grep -qE "job has been aborted|aborting the job|exiting improperly" out
+    eventually_in out "job has been aborted|aborting the job|exiting improperly|exited on signal"
     # the checkpoints are those of an iteration before 20; the stopped
     # ranks' last stages end within moments (they hold the run's lock)
     t=$(tns get -i killed/student.tns meta.iter | od -An -t d4 | tr -d ' ')

@@ -27,31 +27,6 @@ train() { # RUN [more options]
         --checkpoint-every 4 "$@" "$run"
 }
 
-# A DACS_BIN whose seg-batch passes its stream on at most 4 KiB per 20 ms
-# (about 3 iterations a second here), so that a run started in the
-# background is still running when a test stops it mid-run, however fast
-# the machine: without it, 40 iterations may end before the test's first
-# look at the log.  The throttle closes every other descriptor (the run's
-# lock) and ends when seg-batch does; seg-batch keeps its own pid.
-slow_bin() {
-    local dir=$BATS_FILE_TMPDIR/slow
-    [ -d "$dir" ] && { echo "$dir"; return; }
-    mkdir "$dir"
-    for tool in "$DACS_BIN"/*; do ln -s "$tool" "$dir/"; done
-    rm "$dir/seg-batch"
-    cat >"$dir/seg-batch" <<SH
-#!/bin/bash
-exec "$DACS_BIN/seg-batch" "\$@" > >(exec perl -MPOSIX -e '
-    POSIX::close(\$_) for 3 .. 1023;
-    while (sysread(STDIN, my \$b, 4096)) {
-        syswrite(STDOUT, \$b) or exit 1;
-        select(undef, undef, undef, 0.02);
-    }')
-SH
-    chmod +x "$dir/seg-batch"
-    echo "$dir"
-}
-
 # the same, as the process itself (for signals): call it in the background
 train_bg() { # RUN [more options]
     local run=$1
